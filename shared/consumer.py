@@ -1,0 +1,329 @@
+"""The idempotent consumer runner: exactly-once effect on top of at-least-once delivery.
+
+For each batch of records: one database transaction records `(consumer, event id)` in the inbox
+and runs the handlers of the events not seen before; only after that commit are the Kafka
+offsets committed. A crash in between redelivers the batch, and the inbox makes it a no-op.
+A record that cannot be parsed or fails validation, or whose handler refuses it, goes to
+`<topic>.dlq` with the error in headers, and the consumer moves on. A transient failure
+(database or broker away) retries the same batch with backoff and commits nothing meanwhile.
+A stop (SIGTERM through the service's lifespan) finishes the batch in hand, commits, and leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import sqlalchemy.exc
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from shared.db import Database, UnitOfWork
+from shared.events.catalog import EventData, dlq_topic
+from shared.events.envelope import CloudEvent, parse, to_json
+from shared.kafka import header
+from shared.metrics import consumer_lag, dlq_records, events_consumed
+from shared.observability import get_logger, set_traceparent
+from shared.tasks import sleep_or_stop
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    envelope: CloudEvent
+    data: EventData
+    topic: str
+    partition: int
+    offset: int
+    traceparent: str | None
+
+    @property
+    def event_type(self) -> str:
+        return self.envelope.event_type
+
+
+Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A handler's verdict that this event can never be applied: it goes to the DLQ."""
+
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    KafkaError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    return isinstance(exc, TRANSIENT) or (cause is not None and isinstance(cause, TRANSIENT))
+
+
+class _Poison(Exception):
+    def __init__(self, record: ConsumerRecord[bytes, bytes], error: BaseException) -> None:
+        super().__init__(str(error))
+        self.record = record
+        self.error = error
+
+
+class _DrainOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Partitions are handed over only after the batch in hand is committed."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        async with self.lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        name: str,
+        db: Database,
+        source: str,
+        bootstrap: str,
+        group_id: str,
+        handlers: dict[str, Handler],
+        topic_prefix: str = "",
+        batch_size: int = 500,
+        retry_initial_seconds: float = 0.2,
+        retry_max_seconds: float = 10.0,
+        dlq_producer: AIOKafkaProducer | None = None,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.db = db
+        self.source = source
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.handlers = handlers
+        self.topic_prefix = topic_prefix
+        self.batch_size = batch_size
+        self.retry_initial = retry_initial_seconds
+        self.retry_max = retry_max_seconds
+        self.dlq_producer = dlq_producer
+        self.consumer_options = consumer_options or {}
+        self.processed = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.topic_prefix + t for t in self.handlers]
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group_id,
+            client_id=f"{self.group_id}-{random.getrandbits(24):06x}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self.batch_size,
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=1000,
+            **self.consumer_options,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        delay = self.retry_initial
+        while not stop.is_set():
+            consumer = self._consumer()
+            try:
+                await consumer.start()
+                consumer.subscribe(self.topics, listener=_DrainOnRevoke(self._lock))
+                log.info("consumer_started", consumer=self.name, topics=self.topics)
+                delay = self.retry_initial
+                await self._loop(consumer, stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("consumer_crashed", consumer=self.name)
+                log.warning("consumer_restart", consumer=self.name, error=type(exc).__name__, delay=delay)
+                await sleep_or_stop(stop, delay)
+                delay = min(delay * 2, self.retry_max)
+            finally:
+                try:
+                    await consumer.stop()
+                except Exception:  # a consumer that never started has nothing to stop
+                    log.debug("consumer_stop_failed", consumer=self.name)
+
+    async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+            if not batches:
+                continue
+            async with self._lock:
+                for tp, records in batches.items():
+                    await self._handle_with_retry(records, stop)
+                    try:
+                        await consumer.commit({tp: records[-1].offset + 1})
+                    except CommitFailedError:
+                        log.warning("offset_commit_failed", consumer=self.name, topic=tp.topic)
+                    self._report_lag(consumer, tp, records[-1].offset)
+
+    def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        end = consumer.highwater(tp)
+        if end is not None:
+            consumer_lag.labels(self.name, tp.topic).set(max(end - offset - 1, 0))
+
+    async def _handle_with_retry(self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event) -> None:
+        delay = self.retry_initial
+        while True:
+            try:
+                await self.handle_batch(records)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("consumer_retry", consumer=self.name, error=type(exc).__name__, delay=delay)
+                # Keep retrying even while stopping: committing past an unhandled record would lose it.
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.retry_max)
+
+    async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """All records in one transaction; if a handler refuses one, each record on its own."""
+        parsed, poison = self._parse(records)
+        if parsed:
+            try:
+                async with UnitOfWork(self.db, self.source, self.topic_prefix) as uow:
+                    for event in parsed:
+                        await self._apply(uow, event)
+                    await uow.commit()
+                self._count(parsed, "ok")
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                for event in parsed:
+                    await self._handle_one(event)
+        await self._send_poison(poison)
+
+    async def _handle_one(self, event: ReceivedEvent) -> None:
+        try:
+            async with UnitOfWork(self.db, self.source, self.topic_prefix) as uow:
+                await self._apply(uow, event)
+                await uow.commit()
+            self._count([event], "ok")
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            await self._dead_letter(event, exc)
+
+    async def _apply(self, uow: UnitOfWork, event: ReceivedEvent) -> None:
+        inserted = await uow.session.execute(
+            text(
+                "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
+                " VALUES (:consumer, :event_id, :topic, :partition, :offset)"
+                " ON CONFLICT DO NOTHING RETURNING 1"
+            ),
+            {
+                "consumer": self.name,
+                "event_id": event.envelope.id,
+                "topic": event.topic,
+                "partition": event.partition,
+                "offset": event.offset,
+            },
+        )
+        if inserted.scalar() is None:
+            events_consumed.labels(self.name, "duplicate").inc()
+            return
+        set_traceparent(event.traceparent)
+        await self.handlers[event.event_type](uow, event)
+
+    def _parse(self, records: list[ConsumerRecord[bytes, bytes]]) -> tuple[list[ReceivedEvent], list[_Poison]]:
+        parsed: list[ReceivedEvent] = []
+        poison: list[_Poison] = []
+        for record in records:
+            try:
+                if record.value is None:
+                    raise ValueError("empty record")
+                envelope, data = parse(record.value)
+                if envelope.event_type not in self.handlers:
+                    raise ValueError(f"event type {envelope.type} on topic {record.topic}")
+                parsed.append(
+                    ReceivedEvent(
+                        envelope,
+                        data,
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        header(record.headers, "traceparent"),
+                    )
+                )
+            except (ValueError, ValidationError) as exc:
+                poison.append(_Poison(record, exc))
+        return parsed, poison
+
+    def _count(self, events: list[ReceivedEvent], result: str) -> None:
+        self.processed += len(events)
+        events_consumed.labels(self.name, result).inc(len(events))
+
+    async def _dead_letter(self, event: ReceivedEvent, exc: BaseException) -> None:
+        log.error("event_refused", consumer=self.name, event_id=str(event.envelope.id), error=type(exc).__name__)
+        await self._to_dlq(event.topic, event.partition, event.offset, None, exc, value=None, event=event)
+
+    async def _send_poison(self, poison: list[_Poison]) -> None:
+        for p in poison:
+            log.error("record_unparseable", consumer=self.name, topic=p.record.topic, offset=p.record.offset)
+            await self._to_dlq(
+                p.record.topic, p.record.partition, p.record.offset, p.record.key, p.error, value=p.record.value
+            )
+
+    async def _to_dlq(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        error: BaseException,
+        *,
+        value: bytes | None,
+        event: ReceivedEvent | None = None,
+    ) -> None:
+        if self.dlq_producer is None:
+            raise RuntimeError("consumer has no DLQ producer") from error
+        if event is not None:
+            value, key = to_json(event.envelope), event.envelope.subject.encode()
+        headers = [
+            ("error", str(error)[:2000].encode()),
+            ("error_type", type(error).__name__.encode()),
+            ("consumer", self.name.encode()),
+            ("original_topic", topic.encode()),
+            ("original_partition", str(partition).encode()),
+            ("original_offset", str(offset).encode()),
+        ]
+        await self.dlq_producer.send_and_wait(dlq_topic(topic), value=value, key=key, headers=headers)
+        dlq_records.labels(self.name, topic).inc()

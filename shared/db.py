@@ -1,0 +1,172 @@
+"""Database: async SQLAlchemy engine on asyncpg bound to the service's own schema, the
+migrations runner, and the unit of work that commits state and outbox rows together."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+import asyncpg
+import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.events.catalog import EventData
+from shared.events.envelope import CloudEvent, envelope
+from shared.observability import current_traceparent, get_logger
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+log = get_logger(__name__)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain libpq URL asyncpg wants, from a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def lock_key(name: str) -> int:
+    """A stable 63-bit advisory lock key for a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
+
+
+def _json_serializer(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class Database:
+    """One engine per service; every connection's search_path is the service's schema."""
+
+    def __init__(self, url: str, schema: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.schema = schema
+        self.dsn = asyncpg_dsn(url)
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            json_serializer=_json_serializer,
+            connect_args={"server_settings": {"search_path": schema}},
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def notify_channel(self) -> str:
+        return f"wk_outbox_{self.schema}"
+
+    async def connect_raw(self) -> asyncpg.Connection:
+        """A direct connection outside the pool (LISTEN and advisory locks live on one)."""
+        return await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, *migration_dirs: Path) -> list[str]:
+        """Apply the shared then the service's `NNNN_name.sql` files once each, under a lock."""
+        applied: list[str] = []
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", lock_key(f"migrate:{self.schema}"))
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            await conn.execute(f'SET search_path TO "{self.schema}"')
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            for folder, prefix in [(SHARED_MIGRATIONS, "shared:"), *[(d, "") for d in migration_dirs]]:
+                for path in sorted(folder.glob("*.sql")):
+                    name = prefix + path.name
+                    if name in done:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(path.read_text())
+                        await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+                    applied.append(name)
+                    log.info("migration_applied", schema=self.schema, migration=name)
+        finally:
+            await conn.close()
+        return applied
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One transaction: the aggregate's changes and the events they raised, committed together.
+
+    `async with UnitOfWork(db, source) as uow: ...; uow.emit(event, ...); await uow.commit()`.
+    Leaving the block without `commit()` rolls back, and then nothing is published.
+    """
+
+    def __init__(self, db: Database, source: str, topic_prefix: str = "") -> None:
+        self.db = db
+        self.source = source
+        self.topic_prefix = topic_prefix
+        self.session: AsyncSession = db.sessions()
+        self.events: list[CloudEvent] = []
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def emit(
+        self,
+        data: EventData,
+        *,
+        sequence: int,
+        municipality: str,
+        time: datetime | None = None,
+        event_id: UUID | None = None,
+    ) -> CloudEvent:
+        event = envelope(
+            data, source=self.source, sequence=sequence, municipality=municipality, time=time, event_id=event_id
+        )
+        self.events.append(event)
+        return event
+
+    async def flush_events(self) -> None:
+        if not self.events:
+            return
+        traceparent = current_traceparent()
+        rows: Sequence[dict[str, Any]] = [
+            {
+                "event_id": e.id,
+                "topic": self.topic_prefix + e.event_type,
+                "key": e.subject,
+                "payload": orjson.dumps(e.model_dump(mode="json", exclude_none=True)).decode(),
+                "traceparent": traceparent,
+            }
+            for e in self.events
+        ]
+        await self.session.execute(
+            text(
+                "INSERT INTO outbox (event_id, topic, key, payload, traceparent)"
+                " VALUES (:event_id, :topic, :key, CAST(:payload AS jsonb), :traceparent)"
+            ),
+            rows,
+        )
+        await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.db.notify_channel})
+        self.events = []
+
+    async def commit(self) -> None:
+        await self.flush_events()
+        await self.session.commit()
+        self._committed = True

@@ -1,0 +1,338 @@
+"""One pydantic model per event type: the `data` of a CloudEvent.
+
+Events carry ids, codes, times and states: never a reporter's contact details, never free text
+written by a resident. Schemas evolve additively within a version (new optional fields only);
+`python -m shared.events.export` writes JSON Schema and AsyncAPI into `docs/events/`, and a test
+fails when those files drift from these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from shared.events.codes import (
+    Assessment,
+    Category,
+    Decision,
+    Direction,
+    GoalStatus,
+    IndicatorKind,
+    PartnerKind,
+    SignalSource,
+    SignalStatus,
+    Urgency,
+)
+
+SCHEMA_VERSION = 1
+
+
+class Model(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields ignored (additive evolution)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+
+class EventData(Model):
+    event_type: ClassVar[str]
+    summary: ClassVar[str]
+    aggregate_field: ClassVar[str]
+
+    def aggregate_id(self) -> str:
+        """The record key: one aggregate's events share a partition and keep their order."""
+        return str(getattr(self, self.aggregate_field))
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+
+class SignalFacts(EventData):
+    signal_id: UUID
+    reference: str
+    municipality: str
+    area: str
+    category: Category
+    urgency: Urgency
+    status: SignalStatus
+
+    aggregate_field = "signal_id"
+
+
+class SignalReceived(SignalFacts):
+    event_type = "signal.received"
+    summary = "A resident, group or partner reported a signal; it is stored and routed."
+    source: SignalSource
+    received_at: datetime
+    observed_at: datetime | None = None
+    routed_partner_id: UUID | None = None
+    group_id: UUID | None = None
+    has_location: bool = False
+    has_contact: bool = False
+
+
+class SignalEscalated(SignalFacts):
+    event_type = "signal.escalated"
+    summary = "The signal was forwarded to a partner, who must acknowledge it by `acknowledgeBy`."
+    partner_id: UUID
+    escalated_at: datetime
+    acknowledge_by: datetime
+    automatic: bool = False
+    group_id: UUID | None = None
+
+
+class SignalAcknowledged(SignalFacts):
+    event_type = "signal.acknowledged"
+    summary = "The partner it was escalated to acknowledged the signal (with a message for reporters)."
+    partner_id: UUID
+    acknowledged_at: datetime
+    escalated_at: datetime | None = None
+    group_id: UUID | None = None
+
+
+class SignalResolved(SignalFacts):
+    event_type = "signal.resolved"
+    summary = "The partner resolved the signal with feedback; a missing acknowledgement is implied."
+    partner_id: UUID
+    resolved_at: datetime
+    escalated_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledgement_implied: bool = False
+    group_id: UUID | None = None
+
+
+class SignalClosed(SignalFacts):
+    event_type = "signal.closed"
+    summary = "The signal was closed (automatically, 14 days after it was resolved)."
+    closed_at: datetime
+    partner_id: UUID | None = None
+
+
+class SignalRejected(SignalFacts):
+    event_type = "signal.rejected"
+    summary = "A coordinator rejected the signal (reason kept in the signals service)."
+    rejected_at: datetime
+
+
+class SignalMerged(SignalFacts):
+    event_type = "signal.merged"
+    summary = "The signal is a duplicate of an open signal and was merged into it."
+    duplicate_of: UUID
+    merged_at: datetime
+    automatic: bool = True
+
+
+class SignalReopened(SignalFacts):
+    event_type = "signal.reopened"
+    summary = "The reporter or a coordinator reopened a resolved signal within 14 days."
+    reopened_at: datetime
+    partner_id: UUID | None = None
+
+
+class SignalOverdue(SignalFacts):
+    event_type = "signal.overdue"
+    summary = "The partner did not acknowledge the signal before its deadline (emitted once per deadline)."
+    partner_id: UUID
+    escalated_at: datetime
+    acknowledge_by: datetime
+
+
+class SignalReclassified(SignalFacts):
+    event_type = "signal.reclassified"
+    summary = "A coordinator changed the category or area; routing was run again."
+    previous_category: Category
+    previous_area: str
+    routed_partner_id: UUID | None = None
+    reclassified_at: datetime
+
+
+# --- partners ----------------------------------------------------------------------------------
+
+
+class Availability(Model):
+    weekday: int = Field(ge=1, le=7, description="1 = Monday")
+    from_: str = Field(alias="from", description="HH:MM, local time (Europe/Amsterdam)")
+    until: str = Field(description="HH:MM; before `from` means the window crosses midnight")
+
+
+class PartnerFacts(EventData):
+    """The whole routing and channel state of a partner: read models are rebuilt from it alone."""
+
+    partner_id: UUID
+    name: str
+    kind: PartnerKind
+    municipalities: list[str]
+    areas: list[str]
+    categories: list[Category]
+    auto_escalate: list[Category] = []
+    acknowledge_within_minutes: int
+    acknowledge_within_minutes_by_urgency: dict[Urgency, int] = {}
+    availability: list[Availability] = []
+    priority: int = 0
+    active: bool = True
+    registered_at: datetime
+    version: int
+    webhook_url: str | None = None
+    email: str | None = Field(default=None, description="the partner's channel address (not staff contacts)")
+
+    aggregate_field = "partner_id"
+
+
+class PartnerRegistered(PartnerFacts):
+    event_type = "partner.registered"
+    summary = "A partner was registered."
+
+
+class PartnerUpdated(PartnerFacts):
+    event_type = "partner.updated"
+    summary = "A partner changed (also republished for every partner to rebuild read models)."
+
+
+class PartnerDeactivated(PartnerFacts):
+    event_type = "partner.deactivated"
+    summary = "A partner was deactivated: no routing, no deliveries."
+
+
+# --- goals -------------------------------------------------------------------------------------
+
+
+class Indicator(Model):
+    kind: IndicatorKind
+    category: Category | None = None
+    baseline: float | None = None
+    target: float
+    direction: Direction
+
+
+class GoalProposed(EventData):
+    event_type = "goal.proposed"
+    summary = "A resident proposed a goal for their area and year."
+    proposal_id: UUID
+    municipality: str
+    area: str
+    year: int
+    categories: list[Category] = []
+    proposed_at: datetime
+
+    aggregate_field = "proposal_id"
+
+
+class GoalFacts(EventData):
+    goal_id: UUID
+    municipality: str
+    area: str
+    year: int
+    categories: list[Category] = []
+    indicators: list[Indicator] = []
+    partner_ids: list[UUID] = []
+    status: GoalStatus
+
+    aggregate_field = "goal_id"
+
+
+class GoalSet(GoalFacts):
+    event_type = "goal.set"
+    summary = "A coordinator set a goal (directly, or by adopting a residents' proposal)."
+    proposal_id: UUID | None = None
+    set_at: datetime
+
+
+class GoalUpdated(GoalFacts):
+    event_type = "goal.updated"
+    summary = "A goal's indicators, partners or status changed."
+    updated_at: datetime
+
+
+class GoalReviewDue(EventData):
+    event_type = "goal.review_due"
+    summary = "A quarter ended: the active goal is due for its quarterly review (emitted once)."
+    goal_id: UUID
+    municipality: str
+    area: str
+    year: int
+    quarter: str = Field(pattern=r"^\d{4}-Q[1-4]$")
+    partner_ids: list[UUID] = []
+
+    aggregate_field = "goal_id"
+
+
+class GoalReviewed(EventData):
+    event_type = "goal.reviewed"
+    summary = "The coordinator recorded the quarterly review of a goal."
+    goal_id: UUID
+    review_id: UUID
+    municipality: str
+    area: str
+    year: int
+    quarter: str = Field(pattern=r"^\d{4}-Q[1-4]$")
+    partner_ids: list[UUID] = []
+    assessment: Assessment
+    decision: Decision
+    reviewed_at: datetime
+
+    aggregate_field = "goal_id"
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+class DeliveryFacts(EventData):
+    delivery_id: UUID
+    event_id: UUID
+    event_type_delivered: str
+    channel: str
+    target: str = Field(description="a partner id, or `reporter`: never an address")
+    partner_id: UUID | None = None
+    subject: str | None = Field(default=None, description="the signal or goal id of the event")
+    municipality: str
+    attempts: int
+    at: datetime
+
+    aggregate_field = "delivery_id"
+
+
+class NotificationDelivered(DeliveryFacts):
+    event_type = "notification.delivered"
+    summary = "A webhook or e-mail was delivered."
+
+
+class NotificationFailed(DeliveryFacts):
+    event_type = "notification.failed"
+    summary = "A delivery failed after its last retry (about 24 hours) or its channel was disabled."
+    last_error: str | None = Field(default=None, description="status code or error class, never a body")
+
+
+CATALOG: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        SignalReceived,
+        SignalEscalated,
+        SignalAcknowledged,
+        SignalResolved,
+        SignalClosed,
+        SignalRejected,
+        SignalMerged,
+        SignalReopened,
+        SignalOverdue,
+        SignalReclassified,
+        PartnerRegistered,
+        PartnerUpdated,
+        PartnerDeactivated,
+        GoalProposed,
+        GoalSet,
+        GoalUpdated,
+        GoalReviewDue,
+        GoalReviewed,
+        NotificationDelivered,
+        NotificationFailed,
+    )
+}
+EVENT_TYPES: tuple[str, ...] = tuple(CATALOG)
+DLQ_SUFFIX = ".dlq"
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}{DLQ_SUFFIX}"

@@ -1,0 +1,93 @@
+"""Code lists that events carry. Values are the design's lower-case codes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    SUSPICIOUS_SITUATION = "suspicious_situation"
+    BURGLARY = "burglary"
+    YOUTH_NUISANCE = "youth_nuisance"
+    DRUGS_NUISANCE = "drugs_nuisance"
+    NOISE_NUISANCE = "noise_nuisance"
+    VANDALISM = "vandalism"
+    LITTER_DUMPING = "litter_dumping"
+    TRAFFIC_SAFETY = "traffic_safety"
+    OTHER = "other"
+
+
+class Urgency(StrEnum):
+    ACUTE = "acute"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class SignalStatus(StrEnum):
+    RECEIVED = "received"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    REOPENED = "reopened"
+
+
+class SignalSource(StrEnum):
+    APP = "app"
+    WHATSAPP_GROUP = "whatsapp_group"
+    WEB = "web"
+    PARTNER = "partner"
+
+
+class PartnerKind(StrEnum):
+    POLICE = "police"
+    MUNICIPALITY = "municipality"
+    YOUTH_WORK = "youth_work"
+    HOUSING_CORPORATION = "housing_corporation"
+    CARE = "care"
+    RESIDENT_GROUP = "resident_group"
+    WHATSAPP_GROUP = "whatsapp_group"
+    OTHER = "other"
+
+
+class IndicatorKind(StrEnum):
+    SIGNAL_COUNT = "signal_count"
+    MEDIAN_ACKNOWLEDGE_MINUTES = "median_acknowledge_minutes"
+    RESOLVED_SHARE = "resolved_share"
+
+
+class Direction(StrEnum):
+    DECREASE = "decrease"
+    INCREASE = "increase"
+
+
+class GoalStatus(StrEnum):
+    ACTIVE = "active"
+    ACHIEVED = "achieved"
+    DROPPED = "dropped"
+
+
+class Assessment(StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+
+
+class Decision(StrEnum):
+    CONTINUE = "continue"
+    ADJUST = "adjust"
+    REPLACE = "replace"
+    ACHIEVED = "achieved"
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    GROUP_ADMIN = "group_admin"
+    PARTNER_AGENT = "partner_agent"
+    COORDINATOR = "coordinator"
+    REGION_ADMIN = "region_admin"
+    INTEGRATION = "integration"
+    SERVICE = "service"

@@ -1,0 +1,56 @@
+"""Kafka plumbing shared by relay, consumers and tools: producers, topics, headers."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.events.catalog import EVENT_TYPES, dlq_topic
+
+
+def idempotent_producer(bootstrap: str, *, client_id: str, linger_ms: int = 2) -> AIOKafkaProducer:
+    """acks=all and idempotence: a retried send never duplicates or reorders within a partition."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=linger_ms,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=15000,
+        retry_backoff_ms=200,
+    )
+
+
+def catalog_topics(prefix: str = "") -> list[str]:
+    topics = [prefix + t for t in EVENT_TYPES]
+    return topics + [dlq_topic(t) for t in topics]
+
+
+async def ensure_topics(
+    bootstrap: str, prefix: str = "", partitions: int = 6, extra: list[str] | None = None
+) -> list[str]:
+    """Create every catalog topic and its `.dlq` (idempotent); returns the ones created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in [*catalog_topics(prefix), *(extra or [])] if t not in existing]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
+                )
+        return wanted
+    finally:
+        await admin.close()
+
+
+def header(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] | None, name: str) -> str | None:
+    for key, value in headers or ():
+        if key == name:
+            return value.decode(errors="replace")
+    return None

@@ -1,0 +1,19 @@
+"""Prometheus metrics every service exposes at `/metrics` (names are used by the k8s alerts)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+events_published = Counter(
+    "wijkaanpak_events_published_total", "Outbox events published to Kafka", ["service", "topic"]
+)
+outbox_pending = Gauge("wijkaanpak_outbox_pending", "Outbox rows not yet published", ["service"])
+events_consumed = Counter("wijkaanpak_events_consumed_total", "Events handled by a consumer", ["consumer", "result"])
+dlq_records = Counter("wijkaanpak_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"])
+consumer_lag = Gauge("wijkaanpak_consumer_lag", "Records behind the partition end", ["consumer", "topic"])
+http_requests = Histogram(
+    "wijkaanpak_http_request_seconds",
+    "HTTP request duration",
+    ["service", "method", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

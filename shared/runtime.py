@@ -1,0 +1,162 @@
+"""What runs inside every service process besides its HTTP API, wired in one place.
+
+`ServiceRuntime` owns the database, the relay's producer, the outbox relay, the consumers and
+periodic tasks of one service; `lifespan` starts them after migrations and, on shutdown
+(SIGTERM through uvicorn), stops taking new work, drains what is in flight and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from shared.auth import Authenticator, ServiceTokens
+from shared.consumer import ConsumerRunner, Handler
+from shared.db import Database, UnitOfWork
+from shared.kafka import idempotent_producer
+from shared.observability import configure_logging, get_logger
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+from shared.tasks import every
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    seconds: float
+    tick: Callable[[], Awaitable[object]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path | None = None,
+        configure_logs: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.migrations = migrations
+        self.db = Database(settings.database_url, settings.db_schema_name, pool_size=settings.db_pool_size)
+        self.authenticator = Authenticator(
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            jwks_path=settings.auth_jwks_path,
+            jwks_url=settings.auth_jwks_url,
+        )
+        self.service_tokens = ServiceTokens(
+            self.name,
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            key_path=settings.service_token_key_path,
+            token=settings.service_token,
+        )
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[ConsumerRunner] = []
+        self._consumer_specs: list[tuple[str, dict[str, Handler]]] = []
+        self.periodic: list[Periodic] = []
+        self.stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        if configure_logs:
+            configure_logging(self.name, settings.log_level)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.db, self.settings.source, self.settings.topic_prefix)
+
+    def consume(self, consumer: str, handlers: dict[str, Handler]) -> None:
+        """Register a consumer (its own group) for these event types."""
+        self._consumer_specs.append((consumer, handlers))
+
+    def every(self, name: str, seconds: float, tick: Callable[[], Awaitable[object]]) -> None:
+        self.periodic.append(Periodic(name, seconds, tick))
+
+    async def start(self) -> None:
+        if self.migrations is not None:
+            await self.db.migrate(self.migrations)
+        s = self.settings
+        self.producer = idempotent_producer(s.kafka_bootstrap_servers, client_id=f"{self.name}-relay")
+        await self.producer.start()
+        self.relay = OutboxRelay(
+            self.db,
+            self.producer,
+            service=self.name,
+            batch_size=s.relay_batch_size,
+            poll_seconds=s.relay_poll_seconds,
+            standby_seconds=s.relay_standby_seconds,
+            retry_max_seconds=s.retry_max_seconds,
+        )
+        self._spawn("relay", self.relay.run(self.stop))
+        for consumer, handlers in self._consumer_specs:
+            runner = ConsumerRunner(
+                name=f"{self.name}.{consumer}",
+                db=self.db,
+                source=s.source,
+                bootstrap=s.kafka_bootstrap_servers,
+                group_id=s.consumer_group(consumer),
+                handlers=handlers,
+                topic_prefix=s.topic_prefix,
+                batch_size=s.consumer_batch_size,
+                retry_initial_seconds=s.retry_initial_seconds,
+                retry_max_seconds=s.retry_max_seconds,
+                dlq_producer=self.producer,
+            )
+            self.consumers.append(runner)
+            self._spawn(f"consumer:{consumer}", runner.run(self.stop))
+        for task in self.periodic:
+            self._spawn(task.name, every(self.stop, task.seconds, task.tick, task.name))
+        log.info("service_started", service=self.name, consumers=[c.name for c in self.consumers])
+
+    def _spawn(self, name: str, coro: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background_task_died", task=name)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
+
+    async def close(self, drain_seconds: float = 20.0) -> None:
+        self.stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=drain_seconds)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.db.dispose()
+        log.info("service_stopped", service=self.name)
+
+    async def kafka_ready(self) -> None:
+        if self.producer is None:
+            raise RuntimeError("producer not started")
+        await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=3)
+
+    def readiness(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {"database": self.db.ping, "kafka": self.kafka_ready}
+
+    def lifespan(self) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+        @contextlib.asynccontextmanager
+        async def run(app: FastAPI) -> AsyncIterator[None]:
+            app.state.runtime = self
+            app.state.authenticator = self.authenticator
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.close()
+
+        return run

@@ -1,0 +1,78 @@
+"""Settings through pydantic-settings: one prefix per service, with unprefixed fallbacks.
+
+`SIGNALS_DATABASE_URL` wins over `DATABASE_URL`, `SIGNALS_KAFKA_BOOTSTRAP_SERVERS` over
+`KAFKA_BOOTSTRAP_SERVERS`, and so on for every field: a deployment sets what is common once and
+overrides per service where it must.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclass with `service_name` and a matching `env_prefix`."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+    service_name: ClassVar[str] = "service"
+
+    env: str = Field(default="local", validation_alias="WK_ENV")
+    database_url: str = "postgresql+asyncpg://wijkaanpak:wijkaanpak-dev@127.0.0.1:55432/wijkaanpak"
+    db_schema: str = ""
+    db_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+    topic_prefix: str = ""
+    consumer_group_prefix: str = ""
+
+    auth_jwks_path: str | None = None
+    auth_jwks_url: str | None = None
+    auth_issuer: str = "wijkaanpak-dev"
+    auth_audience: str = "wijkaanpak"
+    service_token_key_path: str | None = None
+    service_token: str | None = None
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    secrets_key: str = ""
+
+    relay_batch_size: int = 1000
+    relay_poll_seconds: float = 1.0
+    relay_standby_seconds: float = 2.0
+    consumer_batch_size: int = 500
+    retry_initial_seconds: float = 0.2
+    retry_max_seconds: float = 10.0
+    log_level: str = "INFO"
+    log_requests: bool = True
+
+    @property
+    def db_schema_name(self) -> str:
+        return self.db_schema or self.service_name
+
+    @property
+    def source(self) -> str:
+        return f"urn:nld:wijkaanpak:{self.service_name}"
+
+    def topic(self, event_type: str) -> str:
+        return f"{self.topic_prefix}{event_type}"
+
+    def consumer_group(self, consumer: str) -> str:
+        return f"{self.consumer_group_prefix}{self.service_name}.{consumer}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        unprefixed = EnvSettingsSource(settings_cls, env_prefix="")
+        return init_settings, env_settings, unprefixed, file_secret_settings
+
+
+def load(settings_cls: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
+    """Read settings now (never at import time)."""
+    return settings_cls(**overrides)

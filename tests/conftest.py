@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.kafka import ensure_topics
+from tests.support import LOCAL_DATABASE_URL, LOCAL_KAFKA, Infra, Keys, create_database, docker_available, drop_database
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(admin database URL, Kafka bootstrap) of real servers."""
+    url, kafka = os.environ.get("DATABASE_URL"), os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if url or kafka or not docker_available():
+        yield url or LOCAL_DATABASE_URL, kafka or LOCAL_KAFKA
+        return
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16", driver="asyncpg") as pg, KafkaContainer().with_kraft() as kafka_c:
+        yield pg.get_connection_url(), kafka_c.get_bootstrap_server()
+
+
+@pytest.fixture(scope="session")
+async def infra(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
+    admin_url, kafka = servers
+    run_id = f"t{secrets.token_hex(4)}"
+    database_url = await create_database(admin_url, f"wk_test_{run_id}")
+    prefix = f"{run_id}."
+    await ensure_topics(kafka, prefix, partitions=3)
+    keys = Keys.generate(Path(tmp_path_factory.mktemp("keys")))
+    try:
+        yield Infra(admin_url, database_url, kafka, prefix, keys, run_id)
+    finally:
+        await drop_database(admin_url, f"wk_test_{run_id}")
