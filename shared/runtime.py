@@ -12,9 +12,10 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from shared.auth import Authenticator, ServiceTokens
 from shared.consumer import ConsumerRunner, Handler
@@ -160,3 +161,11 @@ class ServiceRuntime:
                 await self.close()
 
         return run
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
