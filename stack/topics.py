@@ -29,8 +29,10 @@ def ensure_topics(bootstrap: str, prefix: str = "", partitions: int = 6) -> None
     """Create each catalog topic and its `.dlq` unless it exists."""
     shared_ensure: Any = None
     try:
-        from shared.kafka import ensure_topics as shared_ensure
-    except Exception:
+        import shared.kafka
+
+        shared_ensure = getattr(shared.kafka, "ensure_topics", None)
+    except Exception:  # not written yet, or mid-edit: use the fallback below
         shared_ensure = None
     if shared_ensure is not None:
         result = shared_ensure(bootstrap, prefix=prefix, partitions=partitions)
@@ -41,8 +43,8 @@ def ensure_topics(bootstrap: str, prefix: str = "", partitions: int = 6) -> None
                 return await awaitable
 
             result = run_sync(finish)
-        created = f", {len(result)} created now" if isinstance(result, list) else ""
-        say(f"topics ensured by shared.kafka.ensure_topics ({partitions} partitions each{created})")
+        note = f", {len(result)} created now" if isinstance(result, list) else ""
+        say(f"topics ensured by shared.kafka.ensure_topics ({partitions} partitions each{note})")
         return
     types = catalog_event_types()
     if types is None:
