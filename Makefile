@@ -60,5 +60,6 @@ bench: venv
 chaos: venv
 	$(PY) -m bench.chaos
 
+# deploy/k8s/check.py: renders every overlay with kustomize and validates it offline.
 k8s-check: venv
-	$(MAKE) -C deploy/k8s check
+	$(PY) -m deploy.k8s.check
