@@ -23,10 +23,12 @@ help:
 venv: $(STAMP)
 
 $(PY):
+	@echo "[stack] creating $(VENV) with $(PYTHON)" >&2
 	$(PYTHON) -m venv $(VENV) >&2
 
 # Output to stderr, so `make -s token` prints nothing but the token even on a fresh machine.
 $(STAMP): requirements.lock | $(PY)
+	@echo "[stack] installing Python packages from requirements.lock" >&2
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock >&2
 	@touch $@
 

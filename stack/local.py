@@ -170,8 +170,8 @@ def _print_summary(running: list[svc.ServiceSpec]) -> None:
     if not running:
         say("  no services exist yet (services/<name>/app.py, gateway/app.py): infra and SMTP only")
     pg, kafka = local_pg(), local_kafka()
-    say(f"  PostgreSQL       {pg.admin_url}  (service roles <name>:<name>-dev)")
-    say(f"  Kafka            {kafka.bootstrap}")
+    say(f"  PostgreSQL       {pg.admin_url}  (service roles <name>:<name>-dev; log {pg.log_file})")
+    say(f"  Kafka            {kafka.bootstrap}  (log {kafka.log_file})")
     say(f"  SMTP             127.0.0.1:{smtp_port()}  mail in {MAIL_DIR}")
     say(f"  logs             {LOGS_DIR}")
     say("  a token:         make -s token ROLE=coordinator MUNICIPALITIES=GM0479")
