@@ -1,0 +1,1 @@
+"""Deployment artefacts (Kubernetes manifests and their offline checks)."""

@@ -1,0 +1,1 @@
+"""Kubernetes deployment: kustomize base and overlays, the topic generator and the offline check."""
