@@ -1,0 +1,69 @@
+"""Wiring of the partners service: settings, migrations, the directory and the HTTP app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+
+from services.partners import api
+from services.partners.domain import UrlRules
+from services.partners.registry import Directory
+from shared.crypto import SecretBox
+from shared.db import Database
+from shared.http import create_service_app
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PARTNERS_")
+    service_name: ClassVar[str] = "partners"
+
+    webhook_allowed_hosts: str = ""  # comma-separated (WEBHOOK_ALLOWED_HOSTS); the local stack allows 127.0.0.1
+    webhook_allow_http_on_allowed: bool = False
+    webhook_secret_overlap_seconds: float = 24 * 3600.0
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip() for h in self.webhook_allowed_hosts.split(",") if h.strip())
+
+    @property
+    def url_rules(self) -> UrlRules:
+        return UrlRules(self.allowed_hosts, self.webhook_allow_http_on_allowed)
+
+
+def directory_for(settings: Settings, db: Database) -> Directory:
+    return Directory(
+        db,
+        source=settings.source,
+        topic_prefix=settings.topic_prefix,
+        box=SecretBox(settings.secrets_key),
+        rules=settings.url_rules,
+        secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    app = create_service_app(
+        service="partners",
+        title="Wijkaanpak partners",
+        api_version="1.0.0",
+        description=(
+            "The directory of the safety partnership's partners: who handles which signals, where and when,"
+            " and how they are reached. Changes are published as `partner.*` events."
+        ),
+        routers=[api.router, api.internal],
+        lifespan=runtime.lifespan(),
+        readiness=runtime.readiness(),
+        log_requests=settings.log_requests,
+    )
+    app.state.directory = directory_for(settings, runtime.db)
+    return app

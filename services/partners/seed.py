@@ -1,0 +1,93 @@
+"""`python -m services.partners.seed`: the demo region's partners in GM0479 (Zaanstad).
+
+Through the directory's own rules and unit of work, so each one emits `partner.registered`
+and the other services' read models get them (the running service's relay publishes).
+Idempotent: a partner whose name exists in GM0479 is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.partners.app import MIGRATIONS, Settings, directory_for
+from services.partners.domain import Registration
+from services.partners.registry import Directory
+from shared.db import Database
+from shared.observability import configure_logging
+
+ZAANSTAD = "GM0479"
+DEMO_PARTNERS = [
+    Registration(
+        name="Politie Zaanstad-Noord, wijkagenten",
+        kind="police",
+        municipalities=[ZAANSTAD],
+        areas=[ZAANSTAD],
+        categories=["burglary", "suspicious_situation", "drugs_nuisance", "youth_nuisance", "traffic_safety"],
+        auto_escalate=["burglary"],
+        acknowledge_within_minutes=240,
+        acknowledge_within_minutes_by_urgency={"acute": 15, "high": 60},
+        priority=10,
+        email="wijkagenten.zaanstad@politie.example.nl",
+    ),
+    Registration(
+        name="Gemeente Zaanstad, wijkregie",
+        kind="municipality",
+        municipalities=[ZAANSTAD],
+        areas=[ZAANSTAD],
+        categories=["litter_dumping", "vandalism", "noise_nuisance", "other"],
+        acknowledge_within_minutes=1440,
+        availability=[(day, "08:30", "17:00") for day in range(1, 6)],
+        email="wijkregie@zaanstad.example.nl",
+    ),
+    Registration(
+        name="Jongerenwerk Poelenburg",
+        kind="youth_work",
+        municipalities=[ZAANSTAD],
+        areas=["WK047901", "WK047902"],
+        categories=["youth_nuisance"],
+        acknowledge_within_minutes=120,
+        availability=[
+            *[(day, "15:00", "23:00") for day in range(1, 5)],
+            (5, "20:00", "02:00"),
+            (6, "20:00", "02:00"),
+        ],
+        priority=20,
+        email="jongerenwerk.poelenburg@example.nl",
+    ),
+    Registration(
+        name="Buurtapp Peldersveld",
+        kind="whatsapp_group",
+        municipalities=[ZAANSTAD],
+        areas=["BU04790101"],
+        categories=["suspicious_situation", "burglary", "vandalism", "youth_nuisance"],
+        acknowledge_within_minutes=1440,
+        email="buurtapp.peldersveld@example.nl",
+    ),
+]
+
+
+async def seed_demo_region(directory: Directory) -> list[str]:
+    """Names of the partners registered now (the ones already there are skipped)."""
+    created = []
+    for draft in DEMO_PARTNERS:
+        partner = await directory.seed(draft)
+        if partner is not None:
+            created.append(partner.name)
+    return created
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging("partners-seed", settings.log_level)
+    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
+    try:
+        await db.migrate(MIGRATIONS)
+        created = await seed_demo_region(directory_for(settings, db))
+    finally:
+        await db.dispose()
+    skipped = len(DEMO_PARTNERS) - len(created)
+    print(f"seeded {len(created)} partner(s) in {ZAANSTAD}, {skipped} already there")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
