@@ -1,0 +1,118 @@
+"""Wiring: the GraphQL schema at /graphql (queries, mutations, graphql-transport-ws subscriptions),
+the REST edge under /v1, health and metrics. `uvicorn --factory gateway.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, WebSocket
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from gateway import rest
+from gateway.context import GatewayContext
+from gateway.feed import SignalFeed
+from gateway.schema import build_schema
+from gateway.settings import SERVICES, Settings
+from gateway.upstream import Upstream
+from shared.auth import Authenticator
+from shared.errors import DomainError
+from shared.http import create_service_app
+from shared.observability import configure_logging, get_logger
+
+__all__ = ["Settings", "create_app"]
+log = get_logger("gateway")
+API_VERSION = "1.0.0"
+
+
+class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    async def on_ws_connect(self, context: GatewayContext) -> dict[str, object] | None:
+        params: Any = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
+        try:
+            context.authorize(authorization if isinstance(authorization, str) else None)
+        except DomainError as exc:
+            raise ConnectionRejectionError({"code": exc.code}) from exc
+        return None
+
+
+def create_app(
+    settings: Settings | None = None, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
+) -> FastAPI:
+    """The gateway; `transports` binds the upstream clients to in-process apps (tests)."""
+    settings = settings or Settings()
+    configure_logging("gateway", settings.log_level)
+    authenticator = Authenticator(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        jwks_path=settings.auth_jwks_path,
+        jwks_url=settings.auth_jwks_url,
+    )
+    upstream = Upstream(settings, transports)
+    feed = SignalFeed(settings) if settings.subscriptions_enabled else None
+    schema = build_schema(settings)
+
+    async def context_getter(request: Request = None, websocket: WebSocket = None) -> GatewayContext:  # type: ignore[assignment]
+        connection = request or websocket
+        authorization = connection.headers.get("authorization") if connection is not None else None
+        return GatewayContext(
+            settings=settings, upstream=upstream, authenticator=authenticator, authorization=authorization, feed=feed
+        )
+
+    graphql = GatewayRouter(
+        schema,
+        path="/graphql",
+        graphql_ide="graphiql" if settings.is_local else None,
+        allow_queries_via_get=False,
+        context_getter=context_getter,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=("*",),  # the token travels in connection_init, never in a cookie
+        include_in_schema=False,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.upstream = upstream
+        app.state.authenticator = authenticator
+        app.state.feed = feed
+        stop = asyncio.Event()
+        task = asyncio.create_task(feed.run(stop), name="gateway:feed") if feed is not None else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, timeout=10)
+            await upstream.close()
+
+    def service_check(service: str) -> Any:
+        async def check() -> None:
+            answer = await upstream.send(service, "GET", "/healthz", token=None)
+            if answer.status_code != 200:
+                raise RuntimeError(f"{service} answered {answer.status_code}")
+
+        return check
+
+    readiness = {service: service_check(service) for service in SERVICES}
+    app = create_service_app(
+        service="gateway",
+        title="Wijkaanpak gateway: REST edge for partner systems",
+        api_version=API_VERSION,
+        routers=[rest.router, graphql],
+        lifespan=lifespan,
+        readiness=readiness,
+        log_requests=settings.log_requests,
+        description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
+    )
+    app.state.settings = settings
+    app.state.upstream = upstream
+    app.state.authenticator = authenticator
+    return app

@@ -1,0 +1,142 @@
+"""Per-request state of a GraphQL operation: the caller, the upstream clients and the DataLoaders.
+
+DataLoaders live per request, so one caller's batch never serves another caller's data; each
+cross-service field (a signal's partner, a goal's partners, a review's partners, a merged
+signal's original, a signal's deliveries) goes through one, and a list of 50 signals costs one
+batch read per service, not 50 reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from gateway.settings import Settings
+from gateway.upstream import Upstream, UpstreamError
+from shared.auth import Authenticator, Principal
+from shared.errors import DomainError, Unauthenticated
+from shared.pagination import MAX_PAGE
+
+if TYPE_CHECKING:
+    from gateway.feed import SignalFeed
+
+Row = dict[str, Any]
+
+
+class GatewayContext(BaseContext):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        upstream: Upstream,
+        authenticator: Authenticator,
+        authorization: str | None,
+        feed: SignalFeed | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.upstream = upstream
+        self.feed: SignalFeed | None = feed
+        self._authenticator = authenticator
+        self._authorization = authorization
+        self._principal: Principal | None = None
+        self._auth_error: DomainError | None = None
+        self._checked = False
+        self.partners: DataLoader[str, Row | None] = DataLoader(self._load_partners)
+        self.signals: DataLoader[str, Row | None] = DataLoader(self._load_signals)
+        self.goals: DataLoader[str, Row | None] = DataLoader(self._load_goals)
+        self.deliveries: DataLoader[str, list[Row]] = DataLoader(self._load_deliveries)
+
+    def authorize(self, authorization: str | None) -> Principal:
+        """Verify `authorization` (a subscription's `connection_init`) as this context's caller."""
+        self._authorization = authorization
+        self._checked = False
+        self._principal = None
+        return self.principal
+
+    def _authenticate(self) -> None:
+        self._checked = True
+        scheme, _, token = (self._authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self._auth_error = Unauthenticated("bearer token required")
+            return
+        try:
+            self._principal = self._authenticator.verify(token.strip())
+        except DomainError as exc:
+            self._auth_error = exc
+
+    @property
+    def principal(self) -> Principal:
+        """The verified caller; UNAUTHENTICATED before anything else when there is none."""
+        if not self._checked:
+            self._authenticate()
+        if self._principal is None:
+            raise self._auth_error or Unauthenticated()
+        return self._principal
+
+    @property
+    def rate_key(self) -> str | None:
+        """Whom the rate limit counts: the token's subject (anonymous calls are refused anyway)."""
+        if not self._checked:
+            self._authenticate()
+        return self._principal.sub if self._principal is not None else None
+
+    @property
+    def token(self) -> str:
+        return self.principal.token
+
+    async def get(self, service: str, path: str, **params: Any) -> Any:
+        return await self.upstream.get(service, path, token=self.token, params=params)
+
+    async def post(self, service: str, path: str, json: object = None, headers: dict[str, str] | None = None) -> Any:
+        return await self.upstream.post(service, path, token=self.token, json=json, headers=headers)
+
+    async def patch(self, service: str, path: str, json: object) -> Any:
+        return await self.upstream.patch(service, path, token=self.token, json=json)
+
+    async def _batch(self, service: str, path: str, keys: Sequence[str]) -> list[Row | None]:
+        """`GET path?ids=a,b,c` in pages of at most MAX_PAGE; ids the caller may not see come back as None."""
+        unique = list(dict.fromkeys(keys))
+        chunks = [unique[i : i + MAX_PAGE] for i in range(0, len(unique), MAX_PAGE)]
+        answers = await asyncio.gather(
+            *(self.get(service, path, ids=",".join(chunk), first=len(chunk)) for chunk in chunks)
+        )
+        found: dict[str, Row] = {}
+        for answer in answers:
+            for row in answer.get("results") or []:
+                found[str(row["id"])] = row
+        return [found.get(key) for key in keys]
+
+    async def _load_partners(self, keys: list[str]) -> list[Row | None]:
+        return await self._batch("partners", "/v1/partners", keys)
+
+    async def _load_signals(self, keys: list[str]) -> list[Row | None]:
+        return await self._batch("signals", "/v1/signals", keys)
+
+    async def _load_goals(self, keys: list[str]) -> list[Row | None]:
+        return await self._batch("goals", "/v1/goals", keys)
+
+    async def _load_deliveries(self, keys: list[str]) -> list[list[Row]]:
+        answers = await asyncio.gather(*(self._deliveries_of(key) for key in keys), return_exceptions=True)
+        result: list[list[Row]] = []
+        for answer in answers:
+            if isinstance(answer, UpstreamError) and answer.problem.code in ("FORBIDDEN", "NOT_FOUND"):
+                result.append([])  # who may not see deliveries sees none
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                result.append(answer)
+        return result
+
+    async def _deliveries_of(self, signal_id: str) -> list[Row]:
+        answer = await self.get("notifications", "/v1/deliveries", signalId=signal_id, first=MAX_PAGE)
+        return list(answer.get("results") or [])
+
+    def forget_loaded(self) -> None:
+        """A long-lived subscription reads afresh for every event."""
+        for loader in (self.partners, self.signals, self.goals, self.deliveries):
+            loader.clear_all()

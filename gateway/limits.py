@@ -1,0 +1,188 @@
+"""Abuse limits: depth, aliases and cost checked once per document (validation is cached), and a
+per-caller rate limit. Refusals carry `extensions.code` QUERY_TOO_COMPLEX or RATE_LIMITED.
+
+Cost: every field costs 1; a list field multiplies what is selected inside it by its `first`
+argument (or `list_estimate` when it has none, or it is a variable), so a page of 200 signals
+with deeply nested lists is refused before a single upstream call is made.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+)
+from graphql.execution import ExecutionResult as GraphQLExecutionResult
+from strawberry.extensions import SchemaExtension
+
+from gateway.domain import QUERY_TOO_COMPLEX, RATE_LIMITED, RateLimiter
+
+
+@dataclass
+class DocumentMeasure:
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int
+    max_aliases: int
+    max_cost: int
+    list_estimate: int = 10
+    default_first: int = 50
+
+
+@dataclass
+class _Walker:
+    schema: GraphQLSchema
+    fragments: dict[str, FragmentDefinitionNode]
+    limits: Limits
+    measure: DocumentMeasure = field(default_factory=DocumentMeasure)
+
+    def selection_cost(
+        self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType | None, depth: int, seen: frozenset[str]
+    ) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field_cost(selection, parent, depth, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = parent
+                if selection.type_condition is not None:
+                    condition = self.schema.get_type(selection.type_condition.name.value) or parent
+                total += self.selection_cost(selection.selection_set, condition, depth, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen:
+                    continue
+                condition = self.schema.get_type(fragment.type_condition.name.value) or parent
+                total += self.selection_cost(fragment.selection_set, condition, depth, seen | {name})
+        return total
+
+    def field_cost(self, node: FieldNode, parent: GraphQLNamedType | None, depth: int, seen: frozenset[str]) -> int:
+        name = node.name.value
+        if name.startswith("__"):
+            return 0  # introspection (local stack only) is not metered
+        if node.alias is not None:
+            self.measure.aliases += 1
+        self.measure.depth = max(self.measure.depth, depth)
+        field_type: GraphQLOutputType | None = None
+        if isinstance(parent, GraphQLObjectType):
+            definition = parent.fields.get(name)
+            field_type = definition.type if definition is not None else None
+        is_list, named = _unwrap(field_type)
+        inner = self.selection_cost(node.selection_set, named, depth + 1, seen)
+        if named is not None and named.name.endswith("Connection"):
+            multiplier = self._first(node, self.limits.default_first)
+        elif is_list and parent is not None and parent.name.endswith("Connection"):
+            multiplier = 1  # a connection's nodes: counted by the page size of the connection field
+        elif is_list:
+            multiplier = self._first(node, self.limits.list_estimate)
+        else:
+            multiplier = 1
+        return 1 + multiplier * inner
+
+    def _first(self, node: FieldNode, otherwise: int) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value == "first":
+                if isinstance(argument.value, IntValueNode):
+                    return max(1, int(argument.value.value))
+                return self.limits.default_first
+        return otherwise
+
+
+def _unwrap(field_type: GraphQLOutputType | None) -> tuple[bool, GraphQLNamedType | None]:
+    is_list = False
+    current: Any = field_type
+    while isinstance(current, (GraphQLNonNull, GraphQLList)):
+        if isinstance(current, GraphQLList):
+            is_list = True
+        current = current.of_type
+    return is_list, current
+
+
+def measure_document(
+    schema: GraphQLSchema, definitions: list[Any], limits: Limits
+) -> list[tuple[OperationDefinitionNode, DocumentMeasure]]:
+    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
+    measures = []
+    for definition in definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        walker = _Walker(schema, fragments, limits)
+        root = {
+            OperationType.QUERY: schema.query_type,
+            OperationType.MUTATION: schema.mutation_type,
+            OperationType.SUBSCRIPTION: schema.subscription_type,
+        }[definition.operation]
+        walker.measure.cost = walker.selection_cost(definition.selection_set, root, 1, frozenset())
+        measures.append((definition, walker.measure))
+    return measures
+
+
+def complexity_rule(limits: Limits) -> type[ValidationRule]:
+    class ComplexityRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            definitions = list(context.document.definitions)
+            for operation, measure in measure_document(context.schema, definitions, limits):
+                for message in _violations(measure, limits):
+                    context.report_error(
+                        GraphQLError(message, nodes=[operation], extensions={"code": QUERY_TOO_COMPLEX})
+                    )
+
+    return ComplexityRule
+
+
+def _violations(measure: DocumentMeasure, limits: Limits) -> Iterator[str]:
+    if measure.depth > limits.max_depth:
+        yield f"Query depth {measure.depth} exceeds the maximum of {limits.max_depth}"
+    if measure.aliases > limits.max_aliases:
+        yield f"{measure.aliases} aliases exceed the maximum of {limits.max_aliases}"
+    if measure.cost > limits.max_cost:
+        yield f"Query cost {measure.cost} exceeds the maximum of {limits.max_cost}"
+
+
+class RateLimit(SchemaExtension):
+    """Refuses an operation when the caller's token bucket is empty (HTTP 429, RATE_LIMITED)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        key = getattr(context, "rate_key", None)
+        if key is not None and not self.limiter.allow(key, time.monotonic()):
+            response = getattr(context, "response", None)
+            if response is not None:
+                response.status_code = 429
+            self.execution_context.result = GraphQLExecutionResult(
+                data=None,
+                errors=[GraphQLError("Too many requests: slow down", extensions={"code": RATE_LIMITED})],
+            )
+        yield

@@ -1,0 +1,508 @@
+"""The contract's object types, built from the services' camelCase REST answers.
+
+Cross-service fields resolve through the request's DataLoaders (see `gateway.context`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+import strawberry
+from strawberry.types import Info
+
+from gateway.context import GatewayContext, Row
+from gateway.domain import connection_page
+from gateway.enums import (
+    Assessment,
+    Decision,
+    DeliveryStatus,
+    Direction,
+    GoalStatus,
+    IndicatorKind,
+    PartnerKind,
+    ProposalStatus,
+    SignalCategory,
+    SignalSource,
+    SignalStatus,
+    Urgency,
+)
+
+
+def ctx(info: Info) -> GatewayContext:
+    return cast(GatewayContext, info.context)
+
+
+def when(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        return datetime.fromisoformat(value)
+    return None
+
+
+def must_when(value: object) -> datetime:
+    parsed = when(value)
+    if parsed is None:
+        raise ValueError("a required time is missing in a service's answer")
+    return parsed
+
+
+def pick(row: Row, *names: str) -> Any:
+    """The first of `names` present in the row (services name a few things differently)."""
+    for name in names:
+        value = row.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def opt_float(value: object) -> float | None:
+    return None if value is None else float(cast(float, value))
+
+
+def categories(values: object) -> list[SignalCategory]:
+    return [SignalCategory(v) for v in cast(list[str], values or [])]
+
+
+def opt_status(value: object) -> SignalStatus | None:
+    return None if value is None else SignalStatus(value)
+
+
+@strawberry.type
+class AvailabilityWindow:
+    weekday: int = strawberry.field(description="1 = Monday")
+    from_: str = strawberry.field(name="from", description="HH:MM, Europe/Amsterdam")
+    until: str = strawberry.field(description="before `from` means the window crosses midnight")
+
+
+@strawberry.type
+class Partner:
+    id: strawberry.ID
+    name: str
+    kind: PartnerKind
+    municipalities: list[str]
+    areas: list[str]
+    categories: list[SignalCategory]
+    auto_escalate: list[SignalCategory]
+    acknowledge_within_minutes: int
+    active: bool
+    priority: int = strawberry.field(description="higher wins when several partners cover an area equally")
+    availability: list[AvailabilityWindow] = strawberry.field(description="weekly windows; none means always")
+    webhook_url: str | None = strawberry.field(description="null when none is set or the caller may not see it")
+    email: str | None = strawberry.field(description="the partner's channel address; null as webhookUrl")
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Partner:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            name=str(row["name"]),
+            kind=PartnerKind(row["kind"]),
+            municipalities=list(row.get("municipalities") or []),
+            areas=list(row.get("areas") or []),
+            categories=categories(row.get("categories")),
+            auto_escalate=categories(row.get("autoEscalate")),
+            acknowledge_within_minutes=int(row.get("acknowledgeWithinMinutes") or 0),
+            active=bool(row.get("active", True)),
+            priority=int(row.get("priority") or 0),
+            availability=[
+                AvailabilityWindow(weekday=int(w["weekday"]), from_=str(w["from"]), until=str(w["until"]))
+                for w in row.get("availability") or []
+            ],
+            webhook_url=opt_str(row.get("webhookUrl")),
+            email=opt_str(row.get("email")),
+        )
+
+
+async def load_partner(info: Info, partner_id: str | None) -> Partner | None:
+    if not partner_id:
+        return None
+    row = await ctx(info).partners.load(str(partner_id))
+    return Partner.from_rest(row) if row else None
+
+
+@strawberry.type
+class Escalation:
+    partner_id: strawberry.Private[str]
+    reason: str | None
+    at: datetime
+    acknowledge_by: datetime
+    acknowledged_at: datetime | None
+
+    @strawberry.field
+    async def partner(self, info: Info) -> Partner:
+        partner = await load_partner(info, self.partner_id)
+        if partner is None:
+            raise LookupError("the escalation's partner could not be read")
+        return partner
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Escalation:
+        return cls(
+            partner_id=str(row["partnerId"]),
+            reason=opt_str(row.get("reason")),
+            at=must_when(pick(row, "at", "escalatedAt")),
+            acknowledge_by=must_when(row.get("acknowledgeBy")),
+            acknowledged_at=when(row.get("acknowledgedAt")),
+        )
+
+
+@strawberry.type
+class Feedback:
+    partner_id: strawberry.Private[str | None]
+    message: str
+    at: datetime
+
+    @strawberry.field
+    async def partner(self, info: Info) -> Partner | None:
+        return await load_partner(info, self.partner_id)
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Feedback:
+        return cls(
+            partner_id=opt_str(row.get("partnerId")),
+            message=str(row.get("message") or ""),
+            at=must_when(pick(row, "at", "givenAt")),
+        )
+
+
+@strawberry.type
+class HistoryEntry:
+    action: str
+    at: datetime
+    actor: str | None
+    from_status: SignalStatus | None
+    to_status: SignalStatus | None
+
+    @classmethod
+    def from_rest(cls, row: Row) -> HistoryEntry:
+        return cls(
+            action=str(row["action"]),
+            at=must_when(row.get("at")),
+            actor=opt_str(row.get("actor")),
+            from_status=opt_status(row.get("fromStatus")),
+            to_status=opt_status(row.get("toStatus")),
+        )
+
+
+@strawberry.type
+class Delivery:
+    id: strawberry.ID
+    channel: str
+    target: str = strawberry.field(description='names the partner, or "reporter": never an address')
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    last_attempt_at: datetime | None
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Delivery:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            channel=str(row["channel"]),
+            target=str(row["target"]),
+            event_type=str(row["eventType"]),
+            status=DeliveryStatus(row["status"]),
+            attempts=int(row.get("attempts") or 0),
+            last_attempt_at=when(row.get("lastAttemptAt")),
+        )
+
+
+@strawberry.type
+class Signal:
+    id: strawberry.ID
+    reference: str
+    municipality: str
+    area: str
+    category: SignalCategory
+    urgency: Urgency
+    description: str | None
+    status: SignalStatus
+    source: SignalSource
+    reported_at: datetime
+    observed_at: datetime | None
+    lat: float | None
+    lon: float | None
+    report_count: int
+    escalations: list[Escalation]
+    feedback: list[Feedback]
+    history: list[HistoryEntry]
+    acknowledge_by: datetime | None = strawberry.field(description="deadline of the current escalation")
+    duplicate_of_id: strawberry.Private[str | None]
+    routed_partner_id: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def duplicate_of(self, info: Info) -> Signal | None:
+        if not self.duplicate_of_id:
+            return None
+        row = await ctx(info).signals.load(self.duplicate_of_id)
+        return Signal.from_rest(row) if row else None
+
+    @strawberry.field
+    async def routed_to(self, info: Info) -> Partner | None:
+        return await load_partner(info, self.routed_partner_id)
+
+    @strawberry.field
+    async def deliveries(self, info: Info) -> list[Delivery]:
+        rows = await ctx(info).deliveries.load(str(self.id))
+        return [Delivery.from_rest(r) for r in rows]
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Signal:
+        location = row.get("location") or {}
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            reference=str(row["reference"]),
+            municipality=str(row["municipality"]),
+            area=str(row["area"]),
+            category=SignalCategory(row["category"]),
+            urgency=Urgency(row["urgency"]),
+            description=opt_str(row.get("description")),
+            status=SignalStatus(row["status"]),
+            source=SignalSource(row.get("source") or "app"),
+            reported_at=must_when(pick(row, "reportedAt", "receivedAt")),
+            observed_at=when(row.get("observedAt")),
+            lat=opt_float(pick(row, "lat") if "lat" in row else location.get("lat")),
+            lon=opt_float(pick(row, "lon") if "lon" in row else location.get("lon")),
+            report_count=int(row.get("reportCount") or 1),
+            escalations=[Escalation.from_rest(e) for e in row.get("escalations") or []],
+            feedback=[Feedback.from_rest(f) for f in row.get("feedback") or []],
+            history=[HistoryEntry.from_rest(h) for h in row.get("history") or []],
+            acknowledge_by=when(row.get("acknowledgeBy")),
+            duplicate_of_id=opt_str(row.get("duplicateOf")),
+            routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
+        )
+
+
+@strawberry.type
+class SignalConnection:
+    nodes: list[Signal]
+    total_count: int
+    end_cursor: str | None
+    has_next_page: bool
+
+    @classmethod
+    def from_rest(cls, body: Row) -> SignalConnection:
+        results, total, nxt = connection_page(body)
+        return cls(
+            nodes=[Signal.from_rest(r) for r in results],
+            total_count=total,
+            end_cursor=nxt,
+            has_next_page=nxt is not None,
+        )
+
+
+@strawberry.type
+class DeliveryConnection:
+    nodes: list[Delivery]
+    total_count: int
+    end_cursor: str | None
+    has_next_page: bool
+
+    @classmethod
+    def from_rest(cls, body: Row) -> DeliveryConnection:
+        results, total, nxt = connection_page(body)
+        return cls(
+            nodes=[Delivery.from_rest(r) for r in results],
+            total_count=total,
+            end_cursor=nxt,
+            has_next_page=nxt is not None,
+        )
+
+
+@strawberry.type
+class ReportSignalResult:
+    signal: Signal
+    duplicate: bool
+    advice: str | None
+
+
+@strawberry.type
+class SignalEventMessage:
+    type: str = strawberry.field(description='the event type, e.g. "signal.escalated"')
+    signal: Signal
+
+
+@strawberry.type
+class CategoryInfo:
+    code: SignalCategory
+    label: str = strawberry.field(description="in Dutch")
+
+
+@strawberry.type
+class RegisterPartnerResult:
+    partner: Partner
+    webhook_secret: str | None = strawberry.field(description="the secret is shown here only")
+
+
+@strawberry.type
+class Indicator:
+    kind: IndicatorKind
+    category: SignalCategory | None
+    baseline: float | None
+    target: float
+    direction: Direction
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Indicator:
+        return cls(
+            kind=IndicatorKind(row["kind"]),
+            category=SignalCategory(row["category"]) if row.get("category") else None,
+            baseline=opt_float(row.get("baseline")),
+            target=float(row["target"]),
+            direction=Direction(row["direction"]),
+        )
+
+
+@strawberry.type
+class Measurement:
+    indicator: Indicator
+    value: float | None
+    previous: float | None
+    on_track: bool | None
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Measurement:
+        return cls(
+            indicator=Indicator.from_rest(row["indicator"]),
+            value=opt_float(row.get("value")),
+            previous=opt_float(row.get("previous")),
+            on_track=row.get("onTrack"),
+        )
+
+
+@strawberry.type
+class CooperationRating:
+    partner_id: strawberry.Private[str]
+    score: int
+
+    @strawberry.field
+    async def partner(self, info: Info) -> Partner:
+        partner = await load_partner(info, self.partner_id)
+        if partner is None:
+            raise LookupError("the rated partner could not be read")
+        return partner
+
+
+@strawberry.type
+class GoalReview:
+    id: strawberry.ID
+    quarter: str
+    assessment: Assessment
+    decision: Decision
+    notes: str | None
+    measurements: list[Measurement]
+    cooperation: list[CooperationRating]
+    reviewed_at: datetime
+
+    @classmethod
+    def from_rest(cls, row: Row) -> GoalReview:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            quarter=str(row["quarter"]),
+            assessment=Assessment(row["assessment"]),
+            decision=Decision(row["decision"]),
+            notes=opt_str(row.get("notes")),
+            measurements=[Measurement.from_rest(m) for m in row.get("measurements") or []],
+            cooperation=[
+                CooperationRating(partner_id=str(c["partnerId"]), score=int(c["score"]))
+                for c in row.get("cooperation") or []
+            ],
+            reviewed_at=must_when(row.get("reviewedAt")),
+        )
+
+
+@strawberry.type
+class Goal:
+    id: strawberry.ID
+    municipality: str
+    area: str
+    year: int
+    title: str
+    description: str | None
+    theme: str | None
+    categories: list[SignalCategory]
+    indicators: list[Indicator]
+    status: GoalStatus
+    partner_ids: strawberry.Private[list[str]]
+
+    @strawberry.field
+    async def partners(self, info: Info) -> list[Partner]:
+        rows = await ctx(info).partners.load_many(self.partner_ids)
+        return [Partner.from_rest(r) for r in rows if r]
+
+    @strawberry.field
+    async def reviews(self, info: Info) -> list[GoalReview]:
+        body = await ctx(info).get("goals", f"/v1/goals/{self.id}/reviews")
+        rows = body.get("results", []) if isinstance(body, dict) else body
+        return [GoalReview.from_rest(r) for r in rows]
+
+    @strawberry.field
+    async def measurements(self, info: Info, quarter: str) -> list[Measurement]:
+        body = await ctx(info).get("goals", f"/v1/goals/{self.id}/measurements", quarter=quarter)
+        rows: list[Row] = (body.get("results") or body.get("measurements") or []) if isinstance(body, dict) else body
+        return [Measurement.from_rest(r) for r in rows]
+
+    @strawberry.field
+    def trend_chart_url(self, info: Info) -> str:
+        return f"{ctx(info).settings.public_base_url.rstrip('/')}/v1/goals/{self.id}/trend.svg"
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Goal:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            municipality=str(row["municipality"]),
+            area=str(row["area"]),
+            year=int(row["year"]),
+            title=str(row["title"]),
+            description=opt_str(row.get("description")),
+            theme=opt_str(row.get("theme")),
+            categories=categories(row.get("categories")),
+            indicators=[Indicator.from_rest(i) for i in row.get("indicators") or []],
+            status=GoalStatus(row["status"]),
+            partner_ids=[str(p) for p in row.get("partnerIds") or []],
+        )
+
+
+@strawberry.type
+class GoalProposal:
+    id: strawberry.ID
+    municipality: str
+    area: str
+    year: int
+    title: str
+    description: str | None
+    categories: list[SignalCategory]
+    support_count: int
+    supported_by_me: bool
+    status: ProposalStatus
+    decline_reason: str | None
+    goal_id: strawberry.Private[str | None]
+
+    @strawberry.field
+    async def goal(self, info: Info) -> Goal | None:
+        if not self.goal_id:
+            return None
+        row = await ctx(info).goals.load(self.goal_id)
+        return Goal.from_rest(row) if row else None
+
+    @classmethod
+    def from_rest(cls, row: Row) -> GoalProposal:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            municipality=str(row["municipality"]),
+            area=str(row["area"]),
+            year=int(row["year"]),
+            title=str(row["title"]),
+            description=opt_str(row.get("description")),
+            categories=categories(row.get("categories")),
+            support_count=int(row.get("supportCount") or 0),
+            supported_by_me=bool(row.get("supportedByMe", False)),
+            status=ProposalStatus(row["status"]),
+            decline_reason=opt_str(row.get("declineReason")),
+            goal_id=opt_str(row.get("goalId")),
+        )
