@@ -1,0 +1,174 @@
+"""`make k8s-check` inside `make test`: both overlays render with the pinned kustomize and pass
+every check of deploy/k8s/check.py; and the checks themselves catch the mistakes they are for."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.k8s import check, topics
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def kustomize() -> Path:
+    return check.ensure_kustomize()
+
+
+@pytest.fixture(scope="module")
+def rendered(kustomize: Path) -> dict[str, list[Obj]]:
+    return {overlay: check.render(overlay, kustomize) for overlay in check.OVERLAYS}
+
+
+@pytest.fixture(scope="module")
+def event_types() -> tuple[str, ...]:
+    return topics.catalog_event_types()
+
+
+def named(objs: list[Obj], kind: str, name: str) -> Obj:
+    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+# ------------------------------------------------------------------ the real manifests
+
+
+def test_topics_file_is_generated_from_the_catalog(event_types: tuple[str, ...]) -> None:
+    assert check.check_topics_file(event_types) == []
+
+
+def test_dockerfile() -> None:
+    assert check.check_dockerfile() == []
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_overlay_validates_against_kubernetes_and_crd_schemas(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    objs = rendered[overlay]
+    assert len(objs) > 80
+    assert check.validate_objects(objs) == []
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_overlay_topics_equal_the_catalog(
+    rendered: dict[str, list[Obj]], overlay: str, event_types: tuple[str, ...]
+) -> None:
+    assert check.check_topics(rendered[overlay], event_types) == []
+    names = {t["spec"]["topicName"] for t in rendered[overlay] if t["kind"] == "KafkaTopic"}
+    assert "goal.review_due" in names and "goal.review_due.dlq" in names
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_overlay_workloads_wiring_and_sizes(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    objs = rendered[overlay]
+    assert check.check_workloads(objs) == []
+    assert check.check_wiring(objs) == []
+    assert check.check_sizes(objs, check.EXPECTED[overlay]) == []
+
+
+def test_overlays_differ_where_they_should(rendered: dict[str, list[Obj]]) -> None:
+    dev, prod = rendered["dev"], rendered["production"]
+    assert {o["metadata"].get("namespace") for o in dev if o["kind"] != "Namespace"} == {"wijkaanpak-dev"}
+    assert {o["metadata"].get("namespace") for o in prod if o["kind"] != "Namespace"} == {"wijkaanpak"}
+    assert named(prod, "Cluster", "wijkaanpak-pg")["spec"]["instances"] == 3
+    assert not [o for o in dev if o["kind"] == "ScheduledBackup"]
+    assert [o["spec"]["roles"] for o in prod if o["kind"] == "KafkaNodePool"] == [["broker"], ["controller"]]
+
+
+def test_main_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.main([]) == 0
+    assert "all checks passed" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the checks catch mistakes
+
+
+def test_strict_kubernetes_schema_rejects_unknown_field(rendered: dict[str, list[Obj]]) -> None:
+    dep = copy.deepcopy(named(rendered["dev"], "Deployment", "signals"))
+    dep["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    assert any("readinesProbe" in e for e in check.validate_objects([dep]))
+
+
+def test_crd_schema_rejects_typo_and_bad_values(rendered: dict[str, list[Obj]]) -> None:
+    topic = copy.deepcopy(next(o for o in rendered["dev"] if o["kind"] == "KafkaTopic"))
+    topic["spec"]["partition"] = 3
+    pool = copy.deepcopy(next(o for o in rendered["dev"] if o["kind"] == "KafkaNodePool"))
+    pool["spec"]["roles"] = ["zookeeper"]
+    pg = copy.deepcopy(named(rendered["dev"], "Cluster", "wijkaanpak-pg"))
+    pg["spec"]["postgresql"]["parameters"]["max_connections"] = 300  # CloudNativePG wants strings
+    errors = check.validate_objects([topic, pool, pg])
+    assert any("partition" in e and "KafkaTopic" in e for e in errors)
+    assert any("zookeeper" in e for e in errors)
+    assert any("max_connections" in e or "300" in e for e in errors)
+
+
+def test_unknown_custom_resource_is_refused() -> None:
+    obj = {"apiVersion": "example.org/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
+    assert any("no schema" in e for e in check.validate_objects([obj]))
+
+
+def test_workload_check_catches_missing_probe_root_and_limits(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["dev"])
+    dep = named(objs, "Deployment", "partners")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    del container["readinessProbe"]
+    del container["resources"]["limits"]
+    dep["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] = False
+    container["securityContext"]["readOnlyRootFilesystem"] = False
+    errors = "\n".join(check.check_workloads(objs))
+    for expected in ("readinessProbe", "resources.limits.cpu", "runAsNonRoot", "readOnlyRootFilesystem"):
+        assert expected in errors
+
+
+def test_topic_check_catches_drift(rendered: dict[str, list[Obj]], event_types: tuple[str, ...]) -> None:
+    stand_in = (*event_types, "signal.archived")
+    errors = check.check_topics(rendered["dev"], stand_in)
+    assert errors == ["KafkaTopics missing for catalog topics: signal.archived, signal.archived.dlq"]
+    assert check.check_topics_file(stand_in) != []
+    fewer = check.check_topics(rendered["dev"], event_types[1:])
+    assert fewer and "not in the event catalog" in fewer[0]
+
+
+def test_wiring_catches_undocumented_secret_and_exposed_service(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    dep = named(objs, "Deployment", "goals")
+    dep["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "X", "valueFrom": {"secretKeyRef": {"name": "not-documented", "key": "x"}}}
+    )
+    policy = named(objs, "NetworkPolicy", "goals-ingress")
+    policy["spec"]["ingress"][0]["from"].append({"namespaceSelector": {}})
+    errors = "\n".join(check.check_wiring(objs))
+    assert "Secret not-documented" in errors
+    assert "only the gateway may be reachable" in errors
+
+
+def test_size_check_catches_a_single_broker_in_production(rendered: dict[str, list[Obj]]) -> None:
+    errors = check.check_sizes(rendered["dev"], check.EXPECTED["production"])
+    assert any("brokers" in e for e in errors)
+    assert any("min.insync.replicas" in e for e in errors)
+    assert any("instances" in e for e in errors)
+
+
+# ------------------------------------------------------------------ the topic generator
+
+
+def test_topic_generator_makes_dns_safe_names_and_keeps_topic_names() -> None:
+    docs = topics.kafka_topics(["goal.review_due", "signal.received"])
+    assert [(d["metadata"]["name"], d["spec"]["topicName"]) for d in docs] == [
+        ("goal.review-due", "goal.review_due"),
+        ("goal.review-due.dlq", "goal.review_due.dlq"),
+        ("signal.received", "signal.received"),
+        ("signal.received.dlq", "signal.received.dlq"),
+    ]
+    assert all(d["metadata"]["labels"]["strimzi.io/cluster"] == "wijkaanpak" for d in docs)
+
+
+def test_topic_generator_refuses_colliding_or_invalid_names() -> None:
+    with pytest.raises(ValueError, match="same object name"):
+        topics.kafka_topics(["goal.review_due", "goal.review-due"])
+    with pytest.raises(ValueError):
+        topics.kafka_topics(["no spaces allowed"])
+    with pytest.raises(ValueError, match="duplicate"):
+        topics.kafka_topics(["a.b", "a.b"])
