@@ -189,11 +189,15 @@ class ConsumerRunner:
             async with self._lock:
                 for tp, records in batches.items():
                     await self._handle_with_retry(records, stop)
-                    try:
-                        await consumer.commit({tp: records[-1].offset + 1})
-                    except CommitFailedError:
-                        log.warning("offset_commit_failed", consumer=self.name, topic=tp.topic)
+                    await self.commit_offset(consumer, tp, records[-1].offset + 1)
                     self._report_lag(consumer, tp, records[-1].offset)
+
+    async def commit_offset(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        """Only after the batch's database commit: a crash before this redelivers, the inbox dedupes."""
+        try:
+            await consumer.commit({tp: offset})
+        except CommitFailedError:
+            log.warning("offset_commit_failed", consumer=self.name, topic=tp.topic)
 
     def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         end = consumer.highwater(tp)

@@ -117,7 +117,10 @@ class OutboxRelay:
                     )
                 )
             await asyncio.gather(*sends)
-            await conn.execute(_MARK, [row["id"] for row in rows])
+            await self.mark_published(conn, [row["id"] for row in rows])
         for row in rows:
             events_published.labels(self.service, row["topic"]).inc()
         return len(rows)
+
+    async def mark_published(self, conn: asyncpg.Connection, ids: list[int]) -> None:
+        await conn.execute(_MARK, ids)

@@ -24,7 +24,7 @@ from shared.kafka import idempotent_producer
 from shared.observability import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
-from shared.tasks import every
+from shared.tasks import every, sleep_or_stop
 
 log = get_logger(__name__)
 
@@ -67,6 +67,8 @@ class ServiceRuntime:
         self._consumer_specs: list[tuple[str, dict[str, Handler]]] = []
         self.periodic: list[Periodic] = []
         self.stop = asyncio.Event()
+        self.booted = False
+        self._boot: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         if configure_logs:
             configure_logging(self.name, settings.log_level)
@@ -81,9 +83,35 @@ class ServiceRuntime:
     def every(self, name: str, seconds: float, tick: Callable[[], Awaitable[object]]) -> None:
         self.periodic.append(Periodic(name, seconds, tick))
 
-    async def start(self) -> None:
-        if self.migrations is not None:
-            await self.db.migrate(self.migrations)
+    async def start(self, wait_seconds: float = 30.0) -> None:
+        """Boot in the background: migrations, producer, then relay, consumers, periodic tasks.
+
+        Waits up to `wait_seconds` for the boot; if the database or broker is still away, the
+        process serves `/healthz` and an unready `/readyz` while the boot keeps retrying.
+        """
+        self._boot = asyncio.create_task(self._boot_with_retry(), name=f"{self.name}:boot")
+        await asyncio.wait({self._boot}, timeout=wait_seconds)
+
+    async def _boot_with_retry(self) -> None:
+        delay = self.settings.retry_initial_seconds
+        while not self.stop.is_set():
+            try:
+                await self._boot_once()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("service_boot_retry", service=self.name, error=type(exc).__name__, delay=delay)
+                if self.producer is not None:
+                    with contextlib.suppress(Exception):
+                        await self.producer.stop()
+                    self.producer = None
+                if await sleep_or_stop(self.stop, delay):
+                    return
+                delay = min(delay * 2, self.settings.retry_max_seconds)
+
+    async def _boot_once(self) -> None:
+        await self.db.migrate(*([self.migrations] if self.migrations else []))
         s = self.settings
         self.producer = idempotent_producer(s.kafka_bootstrap_servers, client_id=f"{self.name}-relay")
         await self.producer.start()
@@ -115,6 +143,7 @@ class ServiceRuntime:
             self._spawn(f"consumer:{consumer}", runner.run(self.stop))
         for task in self.periodic:
             self._spawn(task.name, every(self.stop, task.seconds, task.tick, task.name))
+        self.booted = True
         log.info("service_started", service=self.name, consumers=[c.name for c in self.consumers])
 
     def _spawn(self, name: str, coro: Awaitable[None]) -> None:
@@ -130,6 +159,10 @@ class ServiceRuntime:
 
     async def close(self, drain_seconds: float = 20.0) -> None:
         self.stop.set()
+        if self._boot is not None and not self._boot.done():
+            self._boot.cancel()
+            with contextlib.suppress(BaseException):
+                await self._boot
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=drain_seconds)
             for task in pending:
@@ -141,20 +174,24 @@ class ServiceRuntime:
         await self.db.dispose()
         log.info("service_stopped", service=self.name)
 
+    async def booted_ready(self) -> None:
+        if not self.booted:
+            raise RuntimeError("still starting: migrations or broker connection pending")
+
     async def kafka_ready(self) -> None:
         if self.producer is None:
             raise RuntimeError("producer not started")
         await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=3)
 
     def readiness(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"database": self.db.ping, "kafka": self.kafka_ready}
+        return {"started": self.booted_ready, "database": self.db.ping, "kafka": self.kafka_ready}
 
     def lifespan(self) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
         @contextlib.asynccontextmanager
         async def run(app: FastAPI) -> AsyncIterator[None]:
             app.state.runtime = self
             app.state.authenticator = self.authenticator
-            await self.start()
+            await self.start(self.settings.startup_wait_seconds)
             try:
                 yield
             finally:

@@ -45,6 +45,7 @@ class ServiceSettings(BaseSettings):
     retry_max_seconds: float = 10.0
     log_level: str = "INFO"
     log_requests: bool = True
+    startup_wait_seconds: float = 30.0
 
     @property
     def db_schema_name(self) -> str:

@@ -37,3 +37,42 @@ async def infra(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFacto
         yield Infra(admin_url, database_url, kafka, prefix, keys, run_id)
     finally:
         await drop_database(admin_url, f"wk_test_{run_id}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def own_kafka(tmp_path: Path) -> AsyncIterator[object]:
+    """A Kafka broker of this test's own, free to stop and restart."""
+    import asyncio
+
+    from stack.kafka import KafkaBroker
+
+    broker = KafkaBroker(tmp_path / "kafka", free_port(), free_port(), heap="384m", quiet=True)
+    await asyncio.to_thread(broker.start)
+    try:
+        yield broker
+    finally:
+        await asyncio.to_thread(broker.remove)
+
+
+@pytest.fixture
+async def own_pg(tmp_path: Path) -> AsyncIterator[object]:
+    """A PostgreSQL server of this test's own, free to stop and restart."""
+    import asyncio
+
+    from stack.pg import PgServer
+
+    server = PgServer(tmp_path / "pg", free_port(), quiet=True)
+    await asyncio.to_thread(server.ensure_installed)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.remove)
