@@ -1,0 +1,56 @@
+"""Wiring of the goals service: settings, consumers, the review-due task, the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import ClassVar
+
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+
+from services.goals import api, consumers, review_due
+from shared.http import create_service_app
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GOALS_")
+    service_name: ClassVar[str] = "goals"
+
+    review_due_interval_seconds: float = 60.0
+    review_due_batch_size: int = 200
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """`clock` is "now" for quarters, years and review-due (tests move it across quarters)."""
+    settings = settings or Settings()
+    now = clock or utc_now
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    runtime.consume("partners", dict.fromkeys(consumers.PARTNER_EVENTS, consumers.on_partner))
+    runtime.consume("statistics", dict.fromkeys(consumers.SIGNAL_EVENTS, consumers.on_signal))
+    runtime.every(
+        "review-due",
+        settings.review_due_interval_seconds,
+        lambda: review_due.tick(runtime.uow, now, settings.review_due_batch_size),
+    )
+    app = create_service_app(
+        service="goals",
+        title="Wijkaanpak goals",
+        api_version="1.0.0",
+        description="Shared neighbourhood goals, residents' proposals, quarterly reviews and their measurements.",
+        routers=[api.router],
+        lifespan=runtime.lifespan(),
+        readiness=runtime.readiness(),
+        log_requests=settings.log_requests,
+    )
+    app.state.clock = now
+    return app

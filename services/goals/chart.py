@@ -1,0 +1,117 @@
+"""The trend chart of a goal: each indicator per quarter against its target and baseline.
+
+pygal (well kept, pure Python, SVG out) draws one line chart per indicator, since a count, a
+number of minutes and a share do not share an axis; the charts are stacked in one SVG document.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pygal
+from pygal.style import Style
+
+from services.goals.domain import Goal, Indicator, Quarter
+from shared.events.codes import Category, IndicatorKind
+
+WIDTH, HEIGHT = 800, 420
+
+KIND_LABELS = {
+    IndicatorKind.SIGNAL_COUNT: "Aantal meldingen",
+    IndicatorKind.MEDIAN_ACKNOWLEDGE_MINUTES: "Mediane reactietijd (minuten)",
+    IndicatorKind.RESOLVED_SHARE: "Aandeel opgelost (%)",
+}
+CATEGORY_LABELS = {
+    Category.SUSPICIOUS_SITUATION: "verdachte situatie",
+    Category.BURGLARY: "inbraak",
+    Category.YOUTH_NUISANCE: "jeugdoverlast",
+    Category.DRUGS_NUISANCE: "drugsoverlast",
+    Category.NOISE_NUISANCE: "geluidsoverlast",
+    Category.VANDALISM: "vandalisme",
+    Category.LITTER_DUMPING: "zwerfafval en dumpingen",
+    Category.TRAFFIC_SAFETY: "verkeersveiligheid",
+    Category.OTHER: "overig",
+}
+STYLE = Style(
+    background="white",
+    plot_background="white",
+    colors=("#1f5fa8", "#2e8b57", "#888888"),
+    font_family="sans-serif",
+    title_font_size=18,
+    legend_font_size=14,
+    label_font_size=13,
+    major_label_font_size=13,
+)
+_XML_DECLARATION = re.compile(r"^<\?xml[^>]*\?>\s*")
+
+
+def indicator_title(indicator: Indicator, goal: Goal) -> str:
+    categories = indicator.categories(goal.categories)
+    scope = ", ".join(CATEGORY_LABELS[c] for c in categories) if categories else "alle categorieën"
+    return f"{KIND_LABELS[indicator.kind]}: {scope}"
+
+
+def _scaled(indicator: Indicator, value: float | None) -> float | None:
+    if value is None:
+        return None
+    return round(value * 100, 1) if indicator.kind is IndicatorKind.RESOLVED_SHARE else round(value, 1)
+
+
+def _chart(goal: Goal, indicator: Indicator | None, values: list[float | None]) -> str:
+    chart = pygal.Line(
+        width=WIDTH,
+        height=HEIGHT,
+        style=STYLE,
+        js=[],
+        legend_at_bottom=True,
+        legend_at_bottom_columns=3,
+        show_minor_x_labels=True,
+        dots_size=4,
+        print_values=True,
+        allow_interruptions=True,
+        include_x_axis=True,
+        no_data_text="Nog geen indicatoren",
+        x_title=f"Kwartaal ({goal.year})",
+    )
+    quarters = Quarter.of_year(goal.year)
+    chart.x_labels = [q.label for q in quarters]
+    if indicator is None:
+        chart.title = f"{goal.title} ({goal.area}, {goal.year})"
+        return str(chart.render(is_unicode=True))
+    chart.title = f"{goal.title}\n{indicator_title(indicator, goal)}"
+    chart.y_title = KIND_LABELS[indicator.kind]
+    chart.add("Gemeten", [_scaled(indicator, v) for v in values])
+    chart.add(
+        "Doel",
+        [_scaled(indicator, indicator.target)] * 4,
+        stroke_style={"width": 2, "dasharray": "8, 4"},
+        print_values=False,
+    )
+    if indicator.baseline is not None:
+        chart.add(
+            "Nulmeting",
+            [_scaled(indicator, indicator.baseline)] * 4,
+            stroke_style={"width": 2, "dasharray": "2, 4"},
+            print_values=False,
+        )
+    return str(chart.render(is_unicode=True))
+
+
+def trend_svg(goal: Goal, series: list[tuple[Indicator, list[float | None]]]) -> str:
+    charts = [_chart(goal, indicator, values) for indicator, values in series] or [_chart(goal, None, [])]
+    height = HEIGHT * len(charts)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}"'
+        f' viewBox="0 0 {WIDTH} {height}" role="img">',
+        f"<title>Trend van het doel {_escape(goal.title)}</title>",
+    ]
+    for i, svg in enumerate(charts):
+        parts.append(f'<svg x="0" y="{i * HEIGHT}" width="{WIDTH}" height="{HEIGHT}">')
+        parts.append(_XML_DECLARATION.sub("", svg))
+        parts.append("</svg>")
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,86 @@
+"""Event handlers: the partners read model and the per-signal facts behind the statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.goals import store
+from services.goals.domain import Quarter, area_district
+from shared.consumer import PermanentError, ReceivedEvent
+from shared.db import UnitOfWork
+from shared.events.catalog import (
+    PartnerFacts,
+    SignalAcknowledged,
+    SignalEscalated,
+    SignalFacts,
+    SignalMerged,
+    SignalReceived,
+    SignalResolved,
+)
+from shared.events.codes import SignalStatus
+
+SIGNAL_EVENTS = (
+    "signal.received",
+    "signal.escalated",
+    "signal.acknowledged",
+    "signal.resolved",
+    "signal.closed",
+    "signal.merged",
+    "signal.reopened",
+    "signal.rejected",
+    "signal.reclassified",
+)
+PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated")
+
+
+async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    data = event.data
+    if not isinstance(data, PartnerFacts):
+        raise PermanentError(f"not partner facts: {event.event_type}")
+    await store.apply_partner(uow.session, data.partner_id, list(data.municipalities), data.active, data.version)
+
+
+def _sequence(event: ReceivedEvent) -> int:
+    try:
+        return int(event.envelope.sequence)
+    except ValueError as exc:
+        raise PermanentError("sequence is not a number") from exc
+
+
+async def on_signal(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    data = event.data
+    if not isinstance(data, SignalFacts):
+        raise PermanentError(f"not signal facts: {event.event_type}")
+    received_at: datetime | None = None
+    escalated_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    if isinstance(data, SignalReceived):
+        received_at = data.received_at
+    elif isinstance(data, SignalEscalated):
+        escalated_at = data.escalated_at
+    elif isinstance(data, SignalAcknowledged):
+        escalated_at, acknowledged_at = data.escalated_at, data.acknowledged_at
+    elif isinstance(data, SignalResolved):
+        escalated_at = data.escalated_at
+        acknowledged_at = data.acknowledged_at or (data.resolved_at if data.acknowledgement_implied else None)
+    ack_escalated_at = escalated_at if acknowledged_at is not None else None
+    if acknowledged_at is not None and ack_escalated_at is None:
+        acknowledged_at = None  # without the escalation time the acknowledge time is unknown
+    await store.apply_signal(
+        uow.session,
+        store.SignalFactsUpdate(
+            signal_id=data.signal_id,
+            municipality=data.municipality,
+            area=data.area,
+            district=area_district(data.area),
+            category=data.category.value,
+            status=data.status.value,
+            sequence=_sequence(event),
+            received_at=received_at,
+            quarter=str(Quarter.of(received_at)) if received_at else None,
+            merged=isinstance(data, SignalMerged) or data.status is SignalStatus.MERGED,
+            escalated_at=escalated_at,
+            acknowledged_at=acknowledged_at,
+            ack_escalated_at=ack_escalated_at,
+        ),
+    )
