@@ -13,10 +13,13 @@ import httpx
 from fastapi import FastAPI, Request, WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from gateway import rest
 from gateway.context import GatewayContext
+from gateway.errors import coded_all
 from gateway.feed import SignalFeed
 from gateway.schema import build_schema
 from gateway.settings import SERVICES, Settings
@@ -32,6 +35,12 @@ API_VERSION = "1.0.0"
 
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
+    suggestions = False
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        result.errors = coded_all(result.errors, suggestions=self.suggestions)
+        return await super().process_result(request, result)
+
     async def on_ws_connect(self, context: GatewayContext) -> dict[str, object] | None:
         params: Any = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
@@ -75,6 +84,7 @@ def create_app(
         allowed_origins=("*",),  # the token travels in connection_init, never in a cookie
         include_in_schema=False,
     )
+    graphql.suggestions = settings.is_local
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

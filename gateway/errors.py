@@ -21,8 +21,10 @@ from shared.observability import get_logger
 log = get_logger("gateway.errors")
 
 
-def coded(error: GraphQLError) -> GraphQLError:
-    """The error as the caller may see it."""
+def coded(error: GraphQLError, *, suggestions: bool = False) -> GraphQLError:
+    """The error as the caller may see it (field suggestions only where introspection is on)."""
+    if not suggestions and "Did you mean" in error.message:
+        error = _with(error, error.message.split("Did you mean")[0].strip(), dict(error.extensions or {}))
     original = error.original_error
     if isinstance(original, UpstreamError):
         return _with(error, original.problem.message, original.problem.extensions())
@@ -35,6 +37,8 @@ def coded(error: GraphQLError) -> GraphQLError:
         return _with(error, INTERNAL_MESSAGE, {"code": INTERNAL})
     if error.extensions and "code" in error.extensions:
         return error
+    if isinstance(original, GraphQLError) and original.extensions and "code" in original.extensions:
+        return _with(error, error.message, dict(original.extensions))
     if isinstance(error, GraphQLSyntaxError) or (original is not None and isinstance(original, GraphQLSyntaxError)):
         code = QUERY_TOO_COMPLEX if "tokens" in error.message else "GRAPHQL_PARSE_FAILED"
         return _with(error, error.message, {"code": code})
@@ -52,6 +56,7 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
         source=error.source,
         positions=error.positions,
         path=error.path,
+        original_error=error.original_error if isinstance(error.original_error, GraphQLError) else None,
         extensions=extensions,
     )
 
@@ -70,12 +75,18 @@ def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionConte
         )
 
 
+def coded_all(errors: list[GraphQLError] | None, *, suggestions: bool) -> list[GraphQLError] | None:
+    return [coded(e, suggestions=suggestions) for e in errors] if errors else errors
+
+
 class ErrorCodes(SchemaExtension):
-    def _process(self, result: object) -> None:
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [coded(e) for e in errors]  # type: ignore[attr-defined]
+    """Codes errors of operations that complete (also over WebSocket); the HTTP view codes the rest."""
+
+    suggestions = False
 
     def on_operation(self) -> Iterator[None]:
         yield
-        self._process(self.execution_context.result)
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = coded_all(errors, suggestions=self.suggestions)  # type: ignore[union-attr]

@@ -356,8 +356,9 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             settings.validation_cache_size,
         )
         # factories, not instances: extensions hold per-request state
+        codes = type("LocalErrorCodes", (ErrorCodes,), {"suggestions": True}) if local else ErrorCodes
         extensions = [
-            ErrorCodes,
+            codes,
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ParserCache(maxsize=parser_size),
             lambda: ValidationCache(maxsize=validation_size),
