@@ -1,0 +1,62 @@
+"""Wiring of the signals service: settings, migrations, consumers, periodic tasks, the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+
+from services.signals import api, consumers, lifecycle
+from shared.http import create_service_app
+from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DAY = 86400.0
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGNALS_")
+    service_name: ClassVar[str] = "signals"
+
+    overdue_interval_seconds: float = 30.0
+    close_interval_seconds: float = 600.0
+    retention_interval_seconds: float = 3600.0
+    close_after_seconds: float = 14 * DAY
+    reopen_window_seconds: float = 14 * DAY
+    contact_retention_seconds: float = 30 * DAY
+    description_retention_seconds: float = 365 * DAY
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    runtime.consume("routing", dict(consumers.HANDLERS))
+    runtime.every("overdue", settings.overdue_interval_seconds, lambda: lifecycle.report_overdue(runtime))
+    runtime.every(
+        "close",
+        settings.close_interval_seconds,
+        lambda: lifecycle.close_resolved(runtime, timedelta(seconds=settings.close_after_seconds)),
+    )
+    runtime.every(
+        "retention",
+        settings.retention_interval_seconds,
+        lambda: lifecycle.apply_retention(
+            runtime,
+            timedelta(seconds=settings.contact_retention_seconds),
+            timedelta(seconds=settings.description_retention_seconds),
+        ),
+    )
+    return create_service_app(
+        service="signals",
+        title="Wijkaanpak signals",
+        api_version="1.0.0",
+        routers=[api.router],
+        lifespan=runtime.lifespan(),
+        readiness=runtime.readiness(),
+        log_requests=settings.log_requests,
+        description="Intake, routing, duplicates, escalation and feedback of residents' signals.",
+    )

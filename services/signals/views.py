@@ -1,0 +1,70 @@
+"""A signal as JSON (camelCase), with the fields the caller may see."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.signals import permissions
+from services.signals.domain import Signal
+from shared.auth import Principal
+
+
+def _t(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, Any]:
+    """The contact e-mail is never here; the description only for those who may read it."""
+    feedback = (
+        signal.original_feedback
+        if signal.duplicate_of is not None and signal.original_feedback is not None
+        else signal.feedback
+    )
+    return {
+        "id": str(signal.id),
+        "reference": signal.reference,
+        "municipality": signal.municipality,
+        "area": signal.area,
+        "category": signal.category.value,
+        "urgency": signal.urgency.value,
+        "description": signal.description if permissions.may_read_description(viewer, signal) else None,
+        "status": signal.status.value,
+        "source": signal.source.value,
+        "reportedAt": _t(signal.reported_at),
+        "observedAt": _t(signal.observed_at),
+        "lat": signal.lat,
+        "lon": signal.lon,
+        "bagId": signal.bag_id,
+        "reportCount": signal.report_count,
+        "duplicateOf": str(signal.duplicate_of) if signal.duplicate_of else None,
+        "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
+        "groupId": str(signal.group_id) if signal.group_id else None,
+        "acknowledgeBy": _t(signal.acknowledge_by),
+        "overdue": signal.is_overdue(now),
+        "escalations": [
+            {
+                "partnerId": str(e.partner_id),
+                "reason": e.reason,
+                "at": _t(e.at),
+                "acknowledgeBy": _t(e.acknowledge_by),
+                "acknowledgedAt": _t(e.acknowledged_at),
+                "automatic": e.automatic,
+            }
+            for e in signal.escalations
+        ],
+        "feedback": [
+            {"partnerId": str(f.partner_id) if f.partner_id else None, "message": f.message, "at": _t(f.at)}
+            for f in feedback
+        ],
+        "history": [
+            {
+                "action": h.action,
+                "at": _t(h.at),
+                "actor": h.actor,
+                "fromStatus": h.from_status.value if h.from_status else None,
+                "toStatus": h.to_status.value if h.to_status else None,
+            }
+            for h in signal.history
+        ],
+    }
