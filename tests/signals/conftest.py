@@ -1,0 +1,154 @@
+"""Fixtures for the signals service against the session's real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+
+from services.signals.app import Settings, create_app
+from shared.db import asyncpg_dsn
+from shared.events.catalog import Availability, PartnerDeactivated, PartnerRegistered, PartnerUpdated
+from shared.events.codes import Category, PartnerKind, Urgency
+from shared.events.envelope import envelope, to_json
+from tests.support import Infra, eventually, serve
+
+MUNICIPALITY = "GM0479"
+
+
+def fresh_area() -> tuple[str, str]:
+    """(WK, BU) codes of GM0479 that other tests are unlikely to use (so they do not merge or route)."""
+    digits = f"{secrets.randbelow(10**4):04d}"
+    return f"WK0479{digits[:2]}", f"BU0479{digits}"
+
+
+@dataclass
+class Partners:
+    """Publishes real `partner.*` CloudEvents onto the session's topics and waits until they apply."""
+
+    infra: Infra
+    schema: str
+    producer: AIOKafkaProducer
+    versions: dict[UUID, int] = field(default_factory=dict)
+
+    async def publish(
+        self,
+        *,
+        partner_id: UUID | None = None,
+        kind: PartnerKind = PartnerKind.POLICE,
+        areas: list[str],
+        categories: list[Category] | None = None,
+        auto_escalate: list[Category] | None = None,
+        minutes: int = 60,
+        by_urgency: dict[Urgency, int] | None = None,
+        availability: list[tuple[int, str, str]] | None = None,
+        priority: int = 0,
+        active: bool = True,
+        municipalities: list[str] | None = None,
+        registered_at: datetime | None = None,
+        version: int | None = None,
+        event_type: str | None = None,
+        wait: bool = True,
+    ) -> UUID:
+        pid = partner_id or uuid4()
+        v = version if version is not None else self.versions.get(pid, 0) + 1
+        self.versions[pid] = max(v, self.versions.get(pid, 0))
+        kind_of = {"partner.registered": PartnerRegistered, "partner.updated": PartnerUpdated}
+        chosen = event_type or ("partner.registered" if v == 1 else "partner.updated")
+        model = kind_of.get(chosen, PartnerDeactivated)
+        data = model(
+            partner_id=pid,
+            name=f"partner {pid.hex[:6]}",
+            kind=kind,
+            municipalities=municipalities or [MUNICIPALITY],
+            areas=areas,
+            categories=categories if categories is not None else list(Category),
+            auto_escalate=auto_escalate or [],
+            acknowledge_within_minutes=minutes,
+            acknowledge_within_minutes_by_urgency=by_urgency or {},
+            availability=[Availability(weekday=d, **{"from": f}, until=u) for d, f, u in availability or []],
+            priority=priority,
+            active=active,
+            registered_at=registered_at or datetime.now(UTC),
+            version=v,
+        )
+        event = envelope(data, source="urn:nld:wijkaanpak:partners", sequence=v, municipality=MUNICIPALITY)
+        await self.producer.send_and_wait(self.infra.topic(chosen), to_json(event), key=str(pid).encode())
+        if wait:
+            await self.wait_for(pid, max(v, self.versions[pid]))
+        return pid
+
+    async def wait_for(self, partner_id: UUID, version: int) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(self.infra.database_url), server_settings={"search_path": self.schema})
+        try:
+
+            async def applied() -> bool:
+                found = await conn.fetchval("SELECT version FROM partners WHERE partner_id = $1", partner_id)
+                return found is not None and found >= version
+
+            await eventually(applied, timeout=30)
+        finally:
+            await conn.close()
+
+
+@dataclass
+class SignalsApp:
+    client: httpx.AsyncClient
+    settings: Settings
+    partners: Partners
+    infra: Infra
+
+    def headers(self, role: str, **kw: Any) -> dict[str, str]:
+        return self.infra.headers(role, [MUNICIPALITY], **kw)
+
+    async def report(self, headers: dict[str, str], **fields: Any) -> httpx.Response:
+        body = {"municipality": MUNICIPALITY, "category": "vandalism", "urgency": "normal", "description": "kapot"}
+        body.update(fields)
+        return await self.client.post("/v1/signals", json=body, headers=headers)
+
+    async def sql(self, query: str, *args: Any) -> Any:
+        conn = await asyncpg.connect(
+            asyncpg_dsn(self.infra.database_url), server_settings={"search_path": self.settings.db_schema}
+        )
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
+
+
+def signals_settings(infra: Infra, schema: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"db_schema": schema, "secrets_key": "signals-test-key"}
+    values.update(overrides)
+    return infra.settings(Settings, **values)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=infra.kafka)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def app(infra: Infra, producer: AIOKafkaProducer) -> AsyncIterator[SignalsApp]:
+    schema = f"signals_{secrets.token_hex(3)}"
+    settings = signals_settings(infra, schema)
+    async with serve(create_app(settings)) as client:
+        yield SignalsApp(client, settings, Partners(infra, schema, producer), infra)
+
+
+@pytest.fixture
+def area() -> tuple[str, str]:
+    return fresh_area()
