@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -56,9 +56,14 @@ class Partners:
     client: httpx.AsyncClient
     settings: Settings
     infra: Infra
+    _tokens: dict[tuple[Any, ...], dict[str, str]] = field(default_factory=dict)
 
     def headers(self, role: str, municipalities: list[str], **kw: Any) -> dict[str, str]:
-        return self.infra.headers(role, municipalities, **kw)
+        """Made once per caller: signing a token takes ~80 ms, which would dominate these tests."""
+        key = (role, tuple(municipalities), tuple(sorted(kw.items())))
+        if key not in self._tokens:
+            self._tokens[key] = self.infra.headers(role, municipalities, **kw)
+        return dict(self._tokens[key])
 
     async def register(self, municipality: str, **overrides: Any) -> dict[str, Any]:
         body = registration(municipality, **overrides)
