@@ -125,4 +125,5 @@ def create_app(
     app.state.settings = settings
     app.state.upstream = upstream
     app.state.authenticator = authenticator
+    app.state.feed = feed
     return app

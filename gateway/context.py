@@ -50,6 +50,7 @@ class GatewayContext(BaseContext):
         self.signals: DataLoader[str, Row | None] = DataLoader(self._load_signals)
         self.goals: DataLoader[str, Row | None] = DataLoader(self._load_goals)
         self.deliveries: DataLoader[str, list[Row]] = DataLoader(self._load_deliveries)
+        self.reviews: DataLoader[str, list[Row]] = DataLoader(self._load_reviews)
 
     def authorize(self, authorization: str | None) -> Principal:
         """Verify `authorization` (a subscription's `connection_init`) as this context's caller."""
@@ -120,7 +121,16 @@ class GatewayContext(BaseContext):
     async def _load_goals(self, keys: list[str]) -> list[Row | None]:
         return await self._batch("goals", "/v1/goals", keys)
 
+    async def _load_reviews(self, keys: list[str]) -> list[list[Row]]:
+        """Every review of these goals in one call (`/v1/goal-reviews?goalIds=`)."""
+        answer = await self.get("goals", "/v1/goal-reviews", goalIds=",".join(dict.fromkeys(keys)))
+        by_goal: dict[str, list[Row]] = {key: [] for key in keys}
+        for row in answer.get("results") or []:
+            by_goal.setdefault(str(row["goalId"]), []).append(row)
+        return [by_goal[key] for key in keys]
+
     async def _load_deliveries(self, keys: list[str]) -> list[list[Row]]:
+        """Deliveries per signal (notifications reads them by one signal id at a time)."""
         answers = await asyncio.gather(*(self._deliveries_of(key) for key in keys), return_exceptions=True)
         result: list[list[Row]] = []
         for answer in answers:
@@ -138,5 +148,5 @@ class GatewayContext(BaseContext):
 
     def forget_loaded(self) -> None:
         """A long-lived subscription reads afresh for every event."""
-        for loader in (self.partners, self.signals, self.goals, self.deliveries):
+        for loader in (self.partners, self.signals, self.goals, self.deliveries, self.reviews):
             loader.clear_all()

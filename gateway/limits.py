@@ -50,7 +50,7 @@ class Limits:
     max_depth: int
     max_aliases: int
     max_cost: int
-    list_estimate: int = 10
+    list_estimate: int = 5
     default_first: int = 50
 
 

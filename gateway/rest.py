@@ -82,7 +82,7 @@ async def list_signals(
     after: str | None = None,
     first: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
-    params = {"partnerId": partner_id, "after": after, "first": first, "order": "oldest"}
+    params = {"partnerId": partner_id, "after": after, "first": first}
     answer = await _relay(request, caller, "signals", "GET", "/v1/signals", params=params)
     if answer.status_code != 200:
         return answer

@@ -55,22 +55,13 @@ def code(value: Any) -> Any:
     return value.value if value is not None else None
 
 
-async def _maybe(coro: Any) -> Any:
-    """The answer, or None when the object does not exist for this caller (nullable lookups)."""
-    try:
-        return await coro
-    except UpstreamError as exc:
-        if exc.problem.code == NOT_FOUND:
-            return None
-        raise
-
-
 @strawberry.type
 class Query:
+    """Lookups by id answer null with a NOT_FOUND error for what does not exist for the caller."""
+
     @strawberry.field
     async def signal(self, info: Info, id: strawberry.ID) -> Signal | None:
-        row = await _maybe(ctx(info).get("signals", f"/v1/signals/{id}"))
-        return Signal.from_rest(row) if row else None
+        return Signal.from_rest(await ctx(info).get("signals", f"/v1/signals/{id}"))
 
     @strawberry.field
     async def signals(
@@ -109,8 +100,7 @@ class Query:
 
     @strawberry.field
     async def partner(self, info: Info, id: strawberry.ID) -> Partner | None:
-        row = await _maybe(ctx(info).get("partners", f"/v1/partners/{id}"))
-        return Partner.from_rest(row) if row else None
+        return Partner.from_rest(await ctx(info).get("partners", f"/v1/partners/{id}"))
 
     @strawberry.field
     async def partners(
@@ -140,8 +130,7 @@ class Query:
 
     @strawberry.field
     async def goal(self, info: Info, id: strawberry.ID) -> Goal | None:
-        row = await _maybe(ctx(info).get("goals", f"/v1/goals/{id}"))
-        return Goal.from_rest(row) if row else None
+        return Goal.from_rest(await ctx(info).get("goals", f"/v1/goals/{id}"))
 
     @strawberry.field
     async def goals(self, info: Info, area: str, year: int) -> list[Goal]:
@@ -195,10 +184,7 @@ def _partner_result(row: dict[str, Any]) -> RegisterPartnerResult:
 class Mutation:
     @strawberry.mutation
     async def report_signal(self, info: Info, input: gi.ReportSignalInput) -> ReportSignalResult:
-        body = to_rest(input)
-        request_id = body.pop("clientRequestId", None)
-        headers = {"Idempotency-Key": str(request_id)} if request_id else None
-        row = await ctx(info).post("signals", "/v1/signals", body, headers=headers)
+        row = await ctx(info).post("signals", "/v1/signals", to_rest(input))  # clientRequestId: idempotent intake
         return ReportSignalResult(
             signal=Signal.from_rest(row["signal"]), duplicate=bool(row.get("duplicate")), advice=row.get("advice")
         )

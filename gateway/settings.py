@@ -29,7 +29,7 @@ class Settings(ServiceSettings):
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
-    max_cost: int = 5000
+    max_cost: int = 10000
     parser_cache_size: int = 512
     validation_cache_size: int = 512
 

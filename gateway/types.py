@@ -437,8 +437,7 @@ class Goal:
 
     @strawberry.field
     async def reviews(self, info: Info) -> list[GoalReview]:
-        body = await ctx(info).get("goals", f"/v1/goals/{self.id}/reviews")
-        rows = body.get("results", []) if isinstance(body, dict) else body
+        rows = await ctx(info).reviews.load(str(self.id))
         return [GoalReview.from_rest(r) for r in rows]
 
     @strawberry.field
