@@ -313,7 +313,9 @@ async def update_goal(
     now = clock()
     async with runtime.uow() as uow:
         before = await _managed_goal(uow.session, principal, goal_id)
+        # Partners already on the goal may stay even if deactivated since; new ones must be active.
         known = await _known_partners(uow.session, before.municipality, body.partner_ids or [])
+        known.update(before.partner_ids)
         changes = domain.GoalChanges(
             title=body.title,
             description=body.description,

@@ -37,7 +37,8 @@ async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
     data = event.data
     if not isinstance(data, PartnerFacts):
         raise PermanentError(f"not partner facts: {event.event_type}")
-    await store.apply_partner(uow.session, data.partner_id, list(data.municipalities), data.active, data.version)
+    active = data.active and event.event_type != "partner.deactivated"
+    await store.apply_partner(uow.session, data.partner_id, list(data.municipalities), active, data.version)
 
 
 def _sequence(event: ReceivedEvent) -> int:
@@ -63,9 +64,8 @@ async def on_signal(uow: UnitOfWork, event: ReceivedEvent) -> None:
     elif isinstance(data, SignalResolved):
         escalated_at = data.escalated_at
         acknowledged_at = data.acknowledged_at or (data.resolved_at if data.acknowledgement_implied else None)
+    # Without the escalation time on the acknowledgement, the one from signal.escalated is used.
     ack_escalated_at = escalated_at if acknowledged_at is not None else None
-    if acknowledged_at is not None and ack_escalated_at is None:
-        acknowledged_at = None  # without the escalation time the acknowledge time is unknown
     await store.apply_signal(
         uow.session,
         store.SignalFactsUpdate(

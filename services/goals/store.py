@@ -115,7 +115,8 @@ async def quarter_stats(
         text(
             f"SELECT quarter, count(*) AS signals,"
             f" count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,"
-            f" array_remove(array_agg(EXTRACT(EPOCH FROM acknowledged_at - ack_escalated_at) / 60), NULL) AS ack"
+            f" array_remove(array_agg(EXTRACT(EPOCH FROM"
+            f" acknowledged_at - COALESCE(ack_escalated_at, escalated_at)) / 60), NULL) AS ack"
             f" FROM signal_facts WHERE {column} = :area AND quarter = ANY(:quarters) AND NOT merged"
             f" AND (cardinality(CAST(:categories AS text[])) = 0 OR category = ANY(:categories))"
             f" GROUP BY quarter"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from shared.events.catalog import PartnerDeactivated
+from shared.events.codes import PartnerKind
 from tests.goals.conftest import Goals, Wire, known_partner, new_area
-from tests.support import Infra, TopicReader
+from tests.support import Infra, TopicReader, eventually
 
 
 def goal_body(area: str, partner_ids: list[UUID] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -68,6 +71,37 @@ async def test_coordinator_sets_a_goal_that_users_and_partners_read(goals: Goals
     assert [g["id"] for g in listed.json()["results"]] == [goal["id"]] and listed.json()["totalCount"] == 1
     batch = await goals.client.get(f"/v1/goals?ids={goal['id']},{uuid4()}", headers=coordinator)
     assert [g["id"] for g in batch.json()["results"]] == [goal["id"]]
+
+
+async def test_partners_must_be_active_partners_of_the_municipality(goals: Goals, wire: Wire, infra: Infra) -> None:
+    partner = await known_partner(goals, wire, infra)
+    elsewhere = await wire.partner(["GM0363"])
+    await wire.send(
+        wire.envelope(
+            PartnerDeactivated(
+                partner_id=partner,
+                name="Wijkteam",
+                kind=PartnerKind.MUNICIPALITY,
+                municipalities=["GM0479"],
+                areas=[],
+                categories=[],
+                acknowledge_within_minutes=60,
+                registered_at=datetime.now(UTC),
+                version=2,
+                active=False,
+            ),
+            2,
+            source="partners",
+        )
+    )
+    coordinator = infra.headers("coordinator")
+
+    async def refused() -> bool:
+        body = goal_body(new_area(), [partner, elsewhere], year=1900)
+        r = await goals.client.post("/v1/goals", json=body, headers=coordinator)
+        return {"partnerIds.0", "partnerIds.1"} <= names(r)
+
+    await eventually(refused, timeout=30, interval=0.2)
 
 
 async def test_goals_of_another_municipality_are_not_found(goals: Goals, infra: Infra) -> None:

@@ -75,13 +75,13 @@ class SignalStory:
             )
         )
 
-    def acknowledged(self, after_minutes: float) -> SignalStory:
+    def acknowledged(self, after_minutes: float, *, carries_escalation: bool = True) -> SignalStory:
         assert self.escalated_at is not None
         return self._add(
             SignalAcknowledged(
                 **self._facts(SignalStatus.ACKNOWLEDGED),
                 partner_id=PARTNER,
-                escalated_at=self.escalated_at,
+                escalated_at=self.escalated_at if carries_escalation else None,
                 acknowledged_at=self.escalated_at + timedelta(minutes=after_minutes),
             )
         )
@@ -156,7 +156,9 @@ async def test_statistics_count_each_signal_once_whatever_the_order_and_replays(
     s6 = SignalStory(wire, gm, bu, LITTER).received("2026-12-31T23:30Z")  # 00:30 on 1 January: 2027-Q1
     s7 = SignalStory(wire, gm, bu, LITTER).received("2026-09-10T12:00Z")  # the previous quarter
     s8 = SignalStory(wire, gm, bu, VANDALISM).received("2026-10-07T08:00Z").reclassified(bu2, LITTER)
-    stories = [s1, s2, s3, s4, s5, s6, s7, s8]
+    s9 = SignalStory(wire, gm, bu2, VANDALISM).received("2026-11-03T12:00Z").escalated(20)
+    s9.acknowledged(45, carries_escalation=False)  # the escalation time comes from signal.escalated
+    stories = [s1, s2, s3, s4, s5, s6, s7, s8, s9]
     events = [e for s in stories for e in s.events]
 
     # Latest first, so acknowledgements, merges and reclassifications overtake what they follow;
@@ -179,12 +181,13 @@ async def test_statistics_count_each_signal_once_whatever_the_order_and_replays(
         assert (neighbourhood["signalCount"], neighbourhood["resolvedCount"]) == (2, 1)  # s1, s2; s3 merged
         assert neighbourhood["medianAcknowledgeMinutes"] == 60 and neighbourhood["p90AcknowledgeMinutes"] == 90
         district = await stats(wk)
-        assert (district["signalCount"], district["resolvedCount"], district["acknowledgedCount"]) == (5, 2, 3)
-        assert district["medianAcknowledgeMinutes"] == 60  # 30, 60 (implied by the resolution), 90
+        assert (district["signalCount"], district["resolvedCount"], district["acknowledgedCount"]) == (6, 2, 4)
+        assert district["medianAcknowledgeMinutes"] == 52.5  # 30, 45, 60 (implied by the resolution), 90
         assert district["p90AcknowledgeMinutes"] == 90
+        assert district["resolvedShare"] == 2 / 6
         assert (await stats(wk, category="litter_dumping"))["signalCount"] == 4  # s8 was reclassified to litter
-        assert (await stats(bu2, category="vandalism"))["signalCount"] == 1
-        assert (await stats(gm))["signalCount"] == 5
+        assert (await stats(bu2, category="vandalism"))["signalCount"] == 2
+        assert (await stats(gm))["signalCount"] == 6
         assert (await stats(bu, quarter="2027-Q1"))["signalCount"] == 1
         assert (await stats(gm, quarter="2026-Q3"))["signalCount"] == 1
 
