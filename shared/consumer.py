@@ -224,10 +224,9 @@ class ConsumerRunner:
         if parsed:
             try:
                 async with UnitOfWork(self.db, self.source, self.topic_prefix) as uow:
-                    for event in parsed:
-                        await self._apply(uow, event)
+                    applied = await self._apply(uow, parsed)
                     await uow.commit()
-                self._count(parsed, "ok")
+                self._count(len(parsed), applied)
             except Exception as exc:
                 if is_transient(exc):
                     raise
@@ -238,34 +237,47 @@ class ConsumerRunner:
     async def _handle_one(self, event: ReceivedEvent) -> None:
         try:
             async with UnitOfWork(self.db, self.source, self.topic_prefix) as uow:
-                await self._apply(uow, event)
+                applied = await self._apply(uow, [event])
                 await uow.commit()
-            self._count([event], "ok")
+            self._count(1, applied)
         except Exception as exc:
             if is_transient(exc):
                 raise
             await self._dead_letter(event, exc)
 
-    async def _apply(self, uow: UnitOfWork, event: ReceivedEvent) -> None:
+    async def _apply(self, uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
+        """Record the batch in the inbox with one statement; run handlers for the new events only."""
         inserted = await uow.session.execute(
             text(
                 "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
-                " VALUES (:consumer, :event_id, :topic, :partition, :offset)"
-                " ON CONFLICT DO NOTHING RETURNING 1"
+                " SELECT :consumer, * FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]),"
+                " CAST(:partitions AS int[]), CAST(:offsets AS bigint[]))"
+                " ON CONFLICT DO NOTHING RETURNING event_id"
             ),
             {
                 "consumer": self.name,
-                "event_id": event.envelope.id,
-                "topic": event.topic,
-                "partition": event.partition,
-                "offset": event.offset,
+                "ids": [e.envelope.id for e in events],
+                "topics": [e.topic for e in events],
+                "partitions": [e.partition for e in events],
+                "offsets": [e.offset for e in events],
             },
         )
-        if inserted.scalar() is None:
-            events_consumed.labels(self.name, "duplicate").inc()
-            return
-        set_traceparent(event.traceparent)
-        await self.handlers[event.event_type](uow, event)
+        new = set(inserted.scalars())
+        applied = 0
+        for event in events:
+            if event.envelope.id not in new:
+                continue
+            new.discard(event.envelope.id)  # the same event twice in one batch runs once
+            set_traceparent(event.traceparent)
+            await self.handlers[event.event_type](uow, event)
+            applied += 1
+        return applied
+
+    def _count(self, handled: int, applied: int) -> None:
+        """After the commit: `processed` counts records done, duplicates included."""
+        self.processed += handled
+        events_consumed.labels(self.name, "ok").inc(applied)
+        events_consumed.labels(self.name, "duplicate").inc(handled - applied)
 
     def _parse(self, records: list[ConsumerRecord[bytes, bytes]]) -> tuple[list[ReceivedEvent], list[_Poison]]:
         parsed: list[ReceivedEvent] = []
@@ -290,10 +302,6 @@ class ConsumerRunner:
             except (ValueError, ValidationError) as exc:
                 poison.append(_Poison(record, exc))
         return parsed, poison
-
-    def _count(self, events: list[ReceivedEvent], result: str) -> None:
-        self.processed += len(events)
-        events_consumed.labels(self.name, result).inc(len(events))
 
     async def _dead_letter(self, event: ReceivedEvent, exc: BaseException) -> None:
         log.error("event_refused", consumer=self.name, event_id=str(event.envelope.id), error=type(exc).__name__)

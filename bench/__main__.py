@@ -1,0 +1,37 @@
+"""`python -m bench [--quick] [--only SECTION ...]`: the benchmark table, JSON, and `results: <path>`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from bench import messaging
+from bench.report import Report
+from tests.support import LOCAL_DATABASE_URL, LOCAL_KAFKA
+
+SECTIONS = {"messaging": messaging.run}
+
+
+async def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
+    args = parser.parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
+    report = Report()
+    for name, section in SECTIONS.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"[bench] {name} ...", flush=True)
+        await section(report, database_url, bootstrap, quick=args.quick)
+    print()
+    print(report.table())
+    path = report.write()
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
