@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
+from shared import dlq
 from shared.consumer import ConsumerRunner
 from shared.events.catalog import dlq_topic
 from shared.events.envelope import parse
@@ -150,6 +151,12 @@ async def test_poison_record_goes_to_the_dlq_with_its_error_and_later_records_ar
     assert errors == {"ValidationError": 2, "ValueError": 1}
     assert all(header(r.headers, "original_topic") == tally.topic for r in dead)
     assert all(header(r.headers, "error") for r in dead)
+
+    letters = [letter async for letter in dlq.read(tally.bootstrap, dlq_topic(tally.topic))]
+    assert len(letters) == 3 and all("from " + tally.topic in dlq.describe(x) for x in letters)
+    before = len(await tally.records(settle=0.5))
+    assert await dlq.replay(tally.bootstrap, dlq_topic(tally.topic), None, None) == 3
+    assert len(await tally.records(settle=0.5)) == before + 3
 
 
 async def _valid_record(tally: Tally) -> bytes:
