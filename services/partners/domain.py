@@ -30,6 +30,7 @@ NAME_MAX = 200
 EMAIL_MAX = 254
 URL_MAX = 2000
 SECRET_PREFIX = "whsec_"
+IMMUTABLE = ("kind", "municipalities")  # a partner's identity: a different one is a new partner
 
 
 # --- areas -----------------------------------------------------------------------------------
@@ -318,6 +319,9 @@ def apply_changes(partner: Partner, changes: Changes, *, rules: UrlRules, errors
     """The partner after `changes`, at the next version; or the same partner when nothing changes."""
     errors = errors if errors is not None else FieldErrors()
     f = changes.fields
+    for name in IMMUTABLE:
+        if changes.has(name):
+            errors.add(name, "cannot be changed: register a new partner and deactivate this one")
     name = _check_name(errors, f["name"]) if changes.has("name") else partner.name
     areas = _check_areas(errors, f["areas"] or [], partner.municipalities) if changes.has("areas") else partner.areas
     categories = (

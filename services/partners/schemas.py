@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from services.partners import domain
 from services.partners.domain import Changes, Contact, Partner, Registration
 from services.partners.permissions import View
 from shared.events.codes import Category, PartnerKind, Urgency
@@ -35,7 +36,9 @@ class AvailabilityBody(Body):
 
 
 class RegisterPartnerBody(Body):
-    name: str = Field(description="unique within each of its municipalities (409 otherwise)")
+    name: str = Field(
+        description="unique within each of its municipalities, inactive partners included (409 otherwise)"
+    )
     kind: KindCode
     municipalities: list[str] = Field(description="CBS codes, GM + 4 digits", examples=[["GM0479"]])
     areas: list[str] = Field(
@@ -72,7 +75,12 @@ class RegisterPartnerBody(Body):
 
 
 class UpdatePartnerBody(Body):
-    """Only the fields present change; `webhookUrl: null` or `email: null` removes that channel."""
+    """Only the fields present change; `webhookUrl: null` or `email: null` removes that channel.
+
+    `kind` and `municipalities` cannot change (400): register a new partner instead.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
     name: str | None = None
     areas: list[str] | None = None
@@ -93,6 +101,9 @@ class UpdatePartnerBody(Body):
             if name == "availability":
                 value = [(w.weekday, w.from_, w.until) for w in value or []]
             fields[to_camel(name)] = value
+        for name in domain.IMMUTABLE:
+            if name in (self.model_extra or {}):
+                fields[name] = (self.model_extra or {})[name]
         for name in ("name", "acknowledgeWithinMinutes", "priority", "active"):
             if name in fields and fields[name] is None:
                 fields[name] = ""  # null is no value for these: reported as invalid

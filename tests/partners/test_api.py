@@ -400,3 +400,40 @@ async def test_the_openapi_document_describes_every_operation(partners: Partners
         ("GET", "/internal/v1/partners/{partner_id}/webhook-secrets"),
     }
     assert all(op.get("description") for item in paths.values() for op in item.values())
+
+
+async def test_racing_retries_with_one_idempotency_key_create_one_partner(partners: Partners) -> None:
+    m = new_municipality()
+    body = registration(m)
+    headers = {**partners.headers("coordinator", [m], sub="coordinator-race"), "Idempotency-Key": secrets.token_hex(8)}
+    answers = await asyncio.gather(
+        *(partners.client.post("/v1/partners", json=body, headers=headers) for _ in range(3))
+    )
+    assert {r.status_code for r in answers} == {201}
+    assert len({r.json()["partner"]["id"] for r in answers}) == 1
+    r = await partners.client.get("/v1/partners", params={"municipality": m}, headers=headers)
+    assert r.json()["totalCount"] == 1
+
+
+async def test_racing_registrations_of_one_name_register_it_once(partners: Partners) -> None:
+    m = new_municipality()
+    headers = partners.headers("coordinator", [m])
+    answers = await asyncio.gather(
+        *(
+            partners.client.post("/v1/partners", json=registration(m, name="Buurtpreventie Rosmolen"), headers=headers)
+            for _ in range(3)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [201, 409, 409]
+
+
+async def test_kind_and_municipalities_of_a_partner_cannot_be_changed(partners: Partners) -> None:
+    m = new_municipality()
+    partner_id = (await partners.register(m))["partner"]["id"]
+    r = await partners.client.patch(
+        f"/v1/partners/{partner_id}",
+        json={"kind": "care", "municipalities": [new_municipality()], "priority": 3},
+        headers=partners.headers("coordinator", [m]),
+    )
+    assert r.status_code == 400
+    assert {p["name"] for p in r.json()["invalidParams"]} == {"kind", "municipalities"}

@@ -52,6 +52,52 @@ def invalid_fields(**overrides: Any) -> dict[str, str]:
     return {f.field: f.message for f in caught.value.fields}
 
 
+json_text = st.text(max_size=12)
+json_int = st.integers(-(10**7), 10**7)
+
+
+@given(
+    name=json_text,
+    kind=json_text,
+    municipalities=st.lists(st.sampled_from(["GM0479", "GM0363", "GM47", ""]) | json_text, max_size=3),
+    areas=st.lists(st.sampled_from(["GM0479", "WK047901", "BU04790101", "BU03630101"]) | json_text, max_size=4),
+    categories=st.lists(st.sampled_from([c.value for c in Category]) | json_text, max_size=4),
+    auto=st.lists(st.sampled_from([c.value for c in Category]) | json_text, max_size=3),
+    minutes=json_int,
+    by_urgency=st.dictionaries(st.sampled_from([u.value for u in Urgency]) | json_text, json_int, max_size=3),
+    windows=st.lists(st.tuples(json_int, clock | json_text, clock | json_text), max_size=3),
+    priority=json_int,
+    url=st.none() | st.sampled_from(["https://93.184.215.14/h", "http://x", "https://[::1", "ftp://a"]) | json_text,
+    email=st.none() | st.sampled_from(["a@b.nl", "nope"]) | json_text,
+)
+def test_any_registration_the_api_can_send_is_either_a_partner_or_a_list_of_field_errors(
+    name: str,
+    kind: str,
+    municipalities: list[str],
+    areas: list[str],
+    categories: list[str],
+    auto: list[str],
+    minutes: int,
+    by_urgency: dict[str, int],
+    windows: list[tuple[int, str, str]],
+    priority: int,
+    url: str | None,
+    email: str | None,
+) -> None:
+    candidate = Registration(
+        name, kind, municipalities, areas, categories, auto, minutes, by_urgency, windows, priority, url, email
+    )
+    try:
+        partner = domain.check_registration(candidate, partner_id=uuid4(), at=NOW, rules=RULES)
+    except ValidationFailed as exc:
+        assert exc.fields and all(f.field and f.message for f in exc.fields)
+    else:
+        assert partner.version == 1
+        assert all(domain.area_problem(a, partner.municipalities) is None for a in partner.areas)
+        assert set(partner.auto_escalate) <= set(partner.categories)
+        assert partner.acknowledge_within_minutes > 0
+
+
 # --- areas -----------------------------------------------------------------------------------
 
 
@@ -247,6 +293,12 @@ def test_a_change_is_checked_like_a_registration() -> None:
             partner, Changes({"areas": ["BU03630101"], "autoEscalate": ["vandalism"], "name": ""}), rules=RULES
         )
     assert {f.field for f in caught.value.fields} == {"areas.0", "autoEscalate", "name"}
+
+
+def test_kind_and_municipalities_cannot_change() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        domain.apply_changes(register(), Changes({"kind": "care", "municipalities": ["GM0363"]}), rules=RULES)
+    assert {f.field for f in caught.value.fields} == {"kind", "municipalities"}
 
 
 def test_removing_a_channel_with_null() -> None:
