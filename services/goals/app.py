@@ -10,7 +10,7 @@ from typing import ClassVar
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from services.goals import api, consumers, review_due
+from services.goals import api, consumers, proposals, review_due, reviews
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         title="Wijkaanpak goals",
         api_version="1.0.0",
         description="Shared neighbourhood goals, residents' proposals, quarterly reviews and their measurements.",
-        routers=[api.router],
+        routers=[api.router, reviews.router, proposals.router],
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,

@@ -14,8 +14,13 @@ Another municipality's goals and proposals answer 404: their existence is not re
 
 from __future__ import annotations
 
-from shared.auth import Principal, demand, visible_in
-from shared.errors import NotFound
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends
+
+from shared.auth import CurrentPrincipal, Principal, demand, visible_in
+from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role
 
 MANAGE = (Role.COORDINATOR,)
@@ -44,3 +49,18 @@ def may_read_proposals(principal: Principal, municipality: str) -> None:
 
 def sees_decline_reason(principal: Principal, proposer: str) -> bool:
     return principal.sub == proposer or principal.has(*SEE_DECLINE_REASON)
+
+
+def holding(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency: the role is checked before the body is validated (403 before 400)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has(*roles):
+            raise Forbidden(f"requires role {' or '.join(r.value for r in roles)}")
+        return principal
+
+    return check
+
+
+Manager = Annotated[Principal, Depends(holding(*MANAGE))]
+Proposer = Annotated[Principal, Depends(holding(*PROPOSE))]

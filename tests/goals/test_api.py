@@ -124,6 +124,8 @@ async def test_only_coordinators_set_goals_and_unauthenticated_callers_are_refus
     assert (await goals.client.post("/v1/goals", json=body)).status_code == 401
     r = await goals.client.post("/v1/goals", json=body, headers=infra.headers("resident"))
     assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+    garbled = await goals.client.post("/v1/goals", json={"year": "soon"}, headers=infra.headers("resident"))
+    assert garbled.status_code == 403  # authorisation before validation
 
 
 async def test_every_bad_goal_field_is_reported_at_once(goals: Goals, infra: Infra) -> None:

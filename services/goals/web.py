@@ -1,0 +1,141 @@
+"""What the routers share: the clock, idempotency, paging, and loading goals with permission."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.goals import domain, permissions, store
+from services.goals.domain import Goal, Quarter
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.errors import FieldError, FieldErrors, NotFound, ValidationFailed
+from shared.events.catalog import GoalSet
+from shared.events.catalog import Indicator as IndicatorData
+from shared.http import JSONBody
+from shared.idempotency import claim, complete, request_hash
+from shared.pagination import decode_cursor, encode_cursor
+
+Clock = Callable[[], datetime]
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def rfc3339(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def parse_ids(value: str | None, name: str = "ids") -> list[UUID] | None:
+    if value is None:
+        return None
+    errors = FieldErrors()
+    found = []
+    for i, part in enumerate(p for p in value.split(",") if p.strip()):
+        try:
+            found.append(UUID(part.strip()))
+        except ValueError:
+            errors.add(f"{name}.{i}", "not a uuid")
+    errors.raise_if_any()
+    return found
+
+
+def after_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
+    values = decode_cursor(cursor)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values[0]), UUID(values[1])
+    except (ValueError, IndexError, TypeError) as exc:
+        raise ValidationFailed([FieldError("after", "not a cursor this API gave out")]) from exc
+
+
+def page(results: list[dict[str, Any]], total: int, limit: int, last: tuple[datetime, UUID] | None) -> JSONBody:
+    more = len(results) == limit and last is not None
+    return JSONBody(
+        {
+            "results": results,
+            "totalCount": total,
+            "next": encode_cursor(last[0].isoformat(), str(last[1])) if more and last else None,
+        }
+    )
+
+
+def parse_quarter(value: str, name: str = "quarter") -> Quarter:
+    try:
+        return Quarter.parse(value)
+    except ValueError:
+        raise ValidationFailed([FieldError(name, "must be of the form YYYY-Qn, e.g. 2026-Q4")]) from None
+
+
+async def idempotent(uow: UnitOfWork, key: str | None, scope: str, body: Any) -> JSONBody | None:
+    if key is None:
+        return None
+    stored = await claim(uow.session, scope, key, request_hash(body))
+    return JSONBody(stored.body, status_code=stored.status_code) if stored else None
+
+
+async def finish(uow: UnitOfWork, key: str | None, scope: str, status: int, body: Any) -> JSONBody:
+    if key is not None:
+        await complete(uow.session, scope, key, status, body)
+    await uow.commit()
+    return JSONBody(body, status_code=status)
+
+
+def goal_facts(goal: Goal) -> dict[str, Any]:
+    return {
+        "goal_id": goal.id,
+        "municipality": goal.municipality,
+        "area": goal.area,
+        "year": goal.year,
+        "categories": goal.categories,
+        "indicators": [IndicatorData.model_validate(i.as_json()) for i in goal.indicators],
+        "partner_ids": goal.partner_ids,
+        "status": goal.status,
+    }
+
+
+async def readable_goal(session: AsyncSession, principal: Principal, goal_id: UUID) -> Goal:
+    goal = await store.get_goal(session, goal_id)
+    if goal is None:
+        raise NotFound("no such goal")
+    permissions.may_read_goal(principal, goal.municipality, [str(p) for p in goal.partner_ids])
+    return goal
+
+
+async def managed_goal(session: AsyncSession, principal: Principal, goal_id: UUID) -> Goal:
+    goal = await store.get_goal(session, goal_id, for_update=True)
+    if goal is None:
+        raise NotFound("no such goal")
+    permissions.may_manage(principal, goal.municipality)
+    return goal
+
+
+async def known_partners(session: AsyncSession, municipality: str, ids: list[str]) -> set[UUID]:
+    return await store.active_partners(session, municipality, domain.candidate_partner_ids(ids))
+
+
+async def set_goal_in(uow: UnitOfWork, raw: domain.GoalInput, now: datetime, proposal_id: UUID | None) -> Goal:
+    known = await known_partners(uow.session, raw.municipality, list(raw.partner_ids))
+    goal = domain.new_goal(raw, goal_id=uuid4(), now=now, known_partners=known, proposal_id=proposal_id)
+    await store.lock_area_year(uow.session, goal.area, goal.year)
+    domain.check_room_for_active_goal(await store.count_active(uow.session, goal.area, goal.year), goal.area, goal.year)
+    await store.insert_goal(uow.session, goal)
+    uow.emit(
+        GoalSet(**goal_facts(goal), proposal_id=proposal_id, set_at=now),
+        sequence=goal.version,
+        municipality=goal.municipality,
+        time=now,
+    )
+    return goal
