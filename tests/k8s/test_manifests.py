@@ -7,6 +7,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from deploy.k8s import check, topics
@@ -66,6 +67,7 @@ def test_overlay_workloads_wiring_and_sizes(rendered: dict[str, list[Obj]], over
     assert check.check_workloads(objs) == []
     assert check.check_wiring(objs) == []
     assert check.check_sizes(objs, check.EXPECTED[overlay]) == []
+    assert check.check_alerts(objs) == []
 
 
 def test_overlays_differ_where_they_should(rendered: dict[str, list[Obj]]) -> None:
@@ -89,6 +91,16 @@ def test_strict_kubernetes_schema_rejects_unknown_field(rendered: dict[str, list
     dep = copy.deepcopy(named(rendered["dev"], "Deployment", "signals"))
     dep["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
     assert any("readinesProbe" in e for e in check.validate_objects([dep]))
+    # the cached validators judge as kubernetes-validate's own entry point does
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, check.KUBERNETES_VERSIONS[-1], strict=True)
+    for obj in rendered["production"]:
+        if (
+            "postgresql" not in obj["apiVersion"]
+            and "strimzi" not in obj["apiVersion"]
+            and "monitoring.coreos.com" not in obj["apiVersion"]
+        ):
+            kubernetes_validate.validate(obj, check.KUBERNETES_VERSIONS[0], strict=True)
 
 
 def test_crd_schema_rejects_typo_and_bad_values(rendered: dict[str, list[Obj]]) -> None:
@@ -149,6 +161,16 @@ def test_size_check_catches_a_single_broker_in_production(rendered: dict[str, li
     assert any("brokers" in e for e in errors)
     assert any("min.insync.replicas" in e for e in errors)
     assert any("instances" in e for e in errors)
+
+
+def test_alert_check_catches_metrics_nobody_exports(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["dev"])
+    errors = check.check_alerts(objs, exported={"wijkaanpak_outbox_pending"})
+    assert any("WijkaanpakConsumerLag" in e for e in errors)
+    assert not any("WijkaanpakOutboxLag" in e for e in errors)
+    rule = named(objs, "PrometheusRule", "wijkaanpak")
+    rule["spec"]["groups"] = [g for g in rule["spec"]["groups"] if g["name"] != "wijkaanpak.signals"]
+    assert "no alert on wijkaanpak_signals_overdue_total" in check.check_alerts(objs)
 
 
 # ------------------------------------------------------------------ the topic generator
