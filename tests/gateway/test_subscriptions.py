@@ -1,0 +1,135 @@
+"""`signalEvents` over graphql-transport-ws: the token in connection_init, fed by Kafka, and only
+what the subscriber may see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.gateway.conftest import GM, Platform, fresh_area
+
+EVENTS = """subscription($m: String!, $a: String) {
+  signalEvents(municipality: $m, area: $a) { type signal { id status area escalations { partner { id } } } }
+}"""
+
+
+def ws_url(platform: Platform) -> str:
+    return platform.gateway_url.replace("http://", "ws://") + "/graphql"
+
+
+async def subscribe(platform: Platform, token: str, area: str | None) -> ClientConnection:
+    ws = await connect(ws_url(platform), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert ack["type"] == "connection_ack"
+    await ws.send(
+        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": EVENTS, "variables": {"m": GM, "a": area}}})
+    )
+    return ws
+
+
+async def next_message(ws: ClientConnection, timeout: float = 15) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if message["type"] != "ping":
+            result: dict[str, Any] = message
+            return result
+
+
+async def escalation_of(ws: ClientConnection, signal_id: str) -> dict[str, Any]:
+    """The escalation of this signal (the feed may first bring its `signal.received`)."""
+    while True:
+        message = await next_message(ws)
+        assert message["type"] == "next", message
+        event: dict[str, Any] = message["payload"]["data"]["signalEvents"]
+        if event["type"] == "signal.escalated":
+            return event
+        assert event["type"] == "signal.received" and event["signal"]["id"] == signal_id
+
+
+async def test_a_subscriber_receives_an_escalation_in_its_area(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    coordinator = platform.headers("coordinator")
+    registered = await platform.data(
+        coordinator,
+        "mutation($input: RegisterPartnerInput!) { registerPartner(input: $input) { partner { id } } }",
+        input={
+            "name": f"Jongerenwerk {bu}",
+            "kind": "YOUTH_WORK",
+            "municipalities": [GM],
+            "areas": [wk],
+            "categories": ["YOUTH_NUISANCE"],
+            "acknowledgeWithinMinutes": 45,
+        },
+    )
+    partner_id = registered["registerPartner"]["partner"]["id"]
+    await platform.partner_known_to_signals(partner_id)
+    reported = await platform.data(
+        platform.headers("resident"),
+        "mutation($input: ReportSignalInput!) { reportSignal(input: $input) { signal { id } } }",
+        input={"municipality": GM, "area": bu, "category": "YOUTH_NUISANCE", "urgency": "NORMAL", "description": "x"},
+    )
+    signal_id = reported["reportSignal"]["signal"]["id"]
+
+    watcher = await subscribe(platform, platform.infra.token("coordinator", [GM]), wk)
+    elsewhere, _ = fresh_area()
+    other_area = await subscribe(platform, platform.infra.token("coordinator", [GM]), elsewhere)
+    agent = await subscribe(platform, platform.infra.token("partner_agent", [GM], partner_id=partner_id), wk)
+    try:
+        await asyncio.sleep(0.3)  # the subscriptions are registered with the feed
+        await platform.data(coordinator, "mutation($id: ID!) { escalateSignal(id: $id) { id } }", id=signal_id)
+        for ws in (watcher, agent):
+            event = await escalation_of(ws, signal_id)
+            assert event["signal"]["id"] == signal_id and event["signal"]["status"] == "ESCALATED"
+            assert event["signal"]["escalations"][0]["partner"]["id"] == partner_id
+        try:
+            unexpected = await asyncio.wait_for(other_area.recv(), 1.0)
+            raise AssertionError(f"a subscriber of another area got {unexpected!r}")
+        except TimeoutError:
+            pass
+    finally:
+        for ws in (watcher, other_area, agent):
+            await ws.close()
+
+
+async def test_a_resident_does_not_see_others_signals_in_the_feed(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    resident = await subscribe(platform, platform.infra.token("resident", [GM]), wk)
+    try:
+        await asyncio.sleep(0.3)
+        await platform.data(
+            platform.headers("resident"),
+            "mutation($input: ReportSignalInput!) { reportSignal(input: $input) { signal { id } } }",
+            input={"municipality": GM, "area": bu, "category": "OTHER", "urgency": "LOW", "description": "iets"},
+        )
+        try:
+            unexpected = await asyncio.wait_for(resident.recv(), 2.0)
+            raise AssertionError(f"another resident's signal reached the feed: {unexpected!r}")
+        except TimeoutError:
+            pass
+    finally:
+        await resident.close()
+
+
+async def test_a_connection_without_a_valid_token_is_refused(platform: Platform) -> None:
+    ws = await connect(ws_url(platform), subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}}))
+    try:
+        await asyncio.wait_for(ws.recv(), 10)
+        raise AssertionError("the connection was accepted")
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 4403
+
+
+async def test_another_municipality_cannot_be_subscribed(platform: Platform) -> None:
+    ws = await subscribe(platform, platform.infra.token("coordinator", ["GM0363"]), None)
+    try:
+        message = await next_message(ws)
+        assert message["payload"]["data"] is None
+        assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["NOT_FOUND"]
+    finally:
+        await ws.close()
