@@ -59,7 +59,9 @@ async def http_server(app: Any) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1)
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for this)
         await asyncio.sleep(0.01)
@@ -169,12 +171,13 @@ class Mailbox:
 
 
 @contextlib.contextmanager
-def smtp_server() -> Any:
+def smtp_server(port: int | None = None) -> Any:
     mailbox = Mailbox()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    if port is None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
