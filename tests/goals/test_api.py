@@ -167,6 +167,11 @@ async def test_fourth_active_goal_in_an_area_is_refused_under_concurrent_request
     assert "already has 3 active goals for 2026" in refused.json()["detail"]
     listed = await goals.client.get(f"/v1/goals?area={area}&year=2026&status=active", headers=coordinator)
     assert listed.json()["totalCount"] == 3
+    page1 = (await goals.client.get(f"/v1/goals?area={area}&first=2", headers=coordinator)).json()
+    page2 = (await goals.client.get(f"/v1/goals?area={area}&first=2&after={page1['next']}", headers=coordinator)).json()
+    assert len(page1["results"]) == 2 and page1["totalCount"] == 3
+    assert len(page2["results"]) == 1 and page2["next"] is None
+    assert {g["id"] for g in page1["results"] + page2["results"]} == {g["id"] for g in listed.json()["results"]}
 
     # Dropping one makes room; bringing it back while the area is full again is refused.
     dropped = next(r.json() for r in responses if r.status_code == 201)

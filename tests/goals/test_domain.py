@@ -321,3 +321,39 @@ def test_review_quarter_is_the_current_or_a_past_quarter_of_the_goals_year(quart
 def test_review_due_is_for_the_quarter_that_ended_last() -> None:
     assert str(domain.review_due_quarter(datetime(2026, 12, 31, 23, 30, tzinfo=UTC))) == "2026-Q4"
     assert str(domain.review_due_quarter(datetime(2026, 12, 31, 22, 30, tzinfo=UTC))) == "2026-Q3"
+
+
+texts = st.one_of(st.none(), st.text(max_size=20), st.just("x" * 4001))
+codes = st.sampled_from(["signal_count", "resolved_share", "median_acknowledge_minutes", "litter_dumping", "x", ""])
+indicator_inputs = st.builds(
+    IndicatorInput,
+    kind=codes,
+    target=st.floats(allow_nan=True, allow_infinity=True),
+    direction=st.sampled_from(["increase", "decrease", "up"]),
+    category=st.one_of(st.none(), codes),
+    baseline=st.one_of(st.none(), st.floats()),
+)
+
+
+@given(
+    st.builds(
+        GoalInput,
+        municipality=st.just("GM0479"),
+        area=st.sampled_from(["WK047901", "BU04790101", "GM0479", "WK036301", "", "BU0479010x"]),
+        year=st.integers(-10, 5000),
+        title=st.one_of(st.text(max_size=20), st.just("t" * 201)),
+        description=texts,
+        theme=texts,
+        categories=st.lists(codes, max_size=4),
+        indicators=st.lists(indicator_inputs, max_size=4),
+        partner_ids=st.lists(st.one_of(st.just(str(PARTNER)), st.text(max_size=40)), max_size=3),
+    )
+)
+def test_any_goal_input_is_a_goal_or_field_errors(raw: GoalInput) -> None:
+    try:
+        goal = domain.new_goal(raw, goal_id=uuid4(), now=NOW, known_partners=[PARTNER])
+    except ValidationFailed as exc:
+        assert exc.fields and all(f.message for f in exc.fields)
+    else:
+        assert goal.title.strip() and goal.status is GoalStatus.ACTIVE
+        assert all(i.target != i.baseline for i in goal.indicators)

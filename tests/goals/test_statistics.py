@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -26,6 +27,7 @@ from tests.support import Infra, eventually
 
 LITTER, VANDALISM = Category.LITTER_DUMPING, Category.VANDALISM
 PARTNER = uuid4()
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def at(text: str) -> datetime:
@@ -216,6 +218,9 @@ async def test_statistics_count_each_signal_once_whatever_the_order_and_replays(
     ]
     bad = await goals.client.get(f"/v1/goals/{created.json()['id']}/measurements?quarter=Q4", headers=coordinator)
     assert bad.status_code == 400
+    chart = await goals.client.get(f"/v1/goals/{created.json()['id']}/trend.svg", headers=coordinator)
+    values = [t.text for t in ET.fromstring(chart.text).iter(SVG + "text") if "value" in t.get("class", "").split()]
+    assert {"1", "4", "60", "50"} <= set(values)  # Q3 and Q4 counts, the median, the resolved share in %
 
     # A replay of the whole history (e.g. a consumer reset), also republished with new event ids,
     # changes nothing.
