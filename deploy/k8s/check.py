@@ -311,6 +311,7 @@ def check_pod_security(obj: Obj) -> list[str]:
         errors.append(f"{ref(obj)}: pod securityContext.seccompProfile.type must be RuntimeDefault")
     if spec.get("automountServiceAccountToken") is not False:
         errors.append(f"{ref(obj)}: automountServiceAccountToken must be false (no API access needed)")
+    empty_dirs = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
     mounts_tmp = False
     for c in containers(obj):
         where = f"{ref(obj)} container {c.get('name')}"
@@ -327,15 +328,15 @@ def check_pod_security(obj: Obj) -> list[str]:
             errors.append(f"{where}: capabilities.drop must include ALL")
         if (sc.get("capabilities") or {}).get("add"):
             errors.append(f"{where}: must add no capabilities")
-        if any(m.get("mountPath") == "/tmp" for m in c.get("volumeMounts") or []):  # noqa: S108
+        tmp_mounts = [m["name"] for m in c.get("volumeMounts") or [] if m.get("mountPath") == "/tmp"]  # noqa: S108
+        if tmp_mounts and all(name in empty_dirs for name in tmp_mounts):
             mounts_tmp = True
         res = c.get("resources") or {}
         for part in ("requests", "limits"):
             for resource in ("cpu", "memory"):
                 if resource not in (res.get(part) or {}):
                     errors.append(f"{where}: resources.{part}.{resource} is missing")
-    empty_dirs = {v["name"] for v in spec.get("volumes") or [] if "emptyDir" in v}
-    if not mounts_tmp or not empty_dirs:
+    if not mounts_tmp:
         errors.append(f"{ref(obj)}: /tmp must be an emptyDir (the root file system is read-only)")
     return errors
 
@@ -397,6 +398,20 @@ def documented_secrets() -> dict[str, set[str]]:
             keys = set((doc.get("stringData") or {}).keys()) | set((doc.get("data") or {}).keys())
             found[doc["metadata"]["name"]] = keys
     return found
+
+
+def check_secrets_example(path: Path = SECRETS_EXAMPLE) -> list[str]:
+    """The documented Secrets are valid objects and hold placeholders only, never real values."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    errors = validate_objects(docs)
+    for doc in docs:
+        if doc.get("data"):
+            errors.append(f"{ref(doc)}: use stringData placeholders, not data")
+        for key, value in (doc.get("stringData") or {}).items():
+            placeholder = str(value).startswith("REPLACE-WITH")
+            if not placeholder and not (key == "username" and doc.get("type") == "kubernetes.io/basic-auth"):
+                errors.append(f"{ref(doc)}: {key} must be a REPLACE-WITH-... placeholder")
+    return errors
 
 
 def _secret_refs(obj: Obj) -> Iterator[tuple[str, str | None]]:
@@ -780,6 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"event catalog: {len(event_types)} event types -> {2 * len(event_types)} topics")
     report.run("topics file is generated from the catalog", check_topics_file, event_types)
     report.run("Dockerfile", check_dockerfile)
+    report.run(f"{SECRETS_EXAMPLE.name}: placeholders only", check_secrets_example)
     try:
         kustomize = ensure_kustomize()
     except CheckError as exc:

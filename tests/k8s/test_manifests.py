@@ -45,6 +45,13 @@ def test_dockerfile() -> None:
     assert check.check_dockerfile() == []
 
 
+def test_secrets_example_holds_placeholders_only(tmp_path: Path) -> None:
+    assert check.check_secrets_example() == []
+    leaked = tmp_path / "secrets.yaml"
+    leaked.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {SMTP_PASSWORD: hunter2}\n")
+    assert check.check_secrets_example(leaked) == ["Secret/x: SMTP_PASSWORD must be a REPLACE-WITH-... placeholder"]
+
+
 @pytest.mark.parametrize("overlay", check.OVERLAYS)
 def test_overlay_validates_against_kubernetes_and_crd_schemas(rendered: dict[str, list[Obj]], overlay: str) -> None:
     objs = rendered[overlay]
