@@ -82,7 +82,8 @@ async def test_partner_management_ping_and_deliveries(platform: Platform) -> Non
             "query($p: ID!) { deliveries(partnerId: $p) { totalCount nodes { id status attempts lastAttemptAt } } }",
             p=partner_id,
         )
-        return data["deliveries"]
+        deliveries: dict[str, Any] = data["deliveries"]
+        return deliveries
 
     for _ in range(100):
         page = await delivered()
