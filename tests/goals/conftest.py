@@ -70,7 +70,7 @@ class Wire:
         return partner_id
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def wire(infra: Infra) -> AsyncIterator[Wire]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, enable_idempotence=True, acks="all")
     await producer.start()
@@ -99,7 +99,7 @@ class Goals:
     clock: Clock
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def goals(infra: Infra) -> AsyncIterator[Goals]:
     """One goals service for the session's API tests (each test uses its own areas)."""
     clock = Clock()
