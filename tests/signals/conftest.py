@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,16 +13,18 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives import serialization
 
 from services.signals.app import Settings, create_app
 from shared.db import asyncpg_dsn
 from shared.events.catalog import Availability, PartnerDeactivated, PartnerRegistered, PartnerUpdated
 from shared.events.codes import Category, PartnerKind, Urgency
 from shared.events.envelope import envelope, to_json
-from tests.support import Infra, eventually, serve
+from tests.support import AUDIENCE, ISSUER, Infra, eventually, serve
 
 MUNICIPALITY = "GM0479"
 
@@ -107,8 +111,29 @@ class SignalsApp:
     partners: Partners
     infra: Infra
 
-    def headers(self, role: str, **kw: Any) -> dict[str, str]:
-        return self.infra.headers(role, [MUNICIPALITY], **kw)
+    def headers(
+        self,
+        role: str,
+        municipalities: list[str] | None = None,
+        *,
+        partner_id: str | None = None,
+        sub: str | None = None,
+    ) -> dict[str, str]:
+        """What `infra.headers` gives, signed with the key loaded once (parsing the PEM per token is slow)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": sub or f"{role}-{secrets.token_hex(4)}",
+            "roles": [role],
+            "municipalities": municipalities if municipalities is not None else [MUNICIPALITY],
+            "iat": now,
+            "exp": now + 3600,
+        }
+        if partner_id:
+            claims["partner_id"] = partner_id
+        token = jwt.encode(claims, _signing_key(self.infra), algorithm="RS256", headers={"kid": self.infra.keys.kid})
+        return {"Authorization": f"Bearer {token}"}
 
     async def report(self, headers: dict[str, str], **fields: Any) -> httpx.Response:
         body = {"municipality": MUNICIPALITY, "category": "vandalism", "urgency": "normal", "description": "kapot"}
@@ -123,6 +148,15 @@ class SignalsApp:
             return await conn.fetch(query, *args)
         finally:
             await conn.close()
+
+
+@functools.cache
+def _load_key(pem: bytes) -> Any:
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def _signing_key(infra: Infra) -> Any:
+    return _load_key(infra.keys.private_pem)
 
 
 def signals_settings(infra: Infra, schema: str, **overrides: Any) -> Settings:

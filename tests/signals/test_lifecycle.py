@@ -198,13 +198,13 @@ async def test_contacts_only_for_the_notifications_service_and_every_read_is_aud
     assert dup["duplicate"] is True
     sid = first["signal"]["id"]
     path = f"/internal/v1/signals/{sid}/contacts"
-    notifications = app.infra.headers("service", [], sub="notifications")
+    notifications = app.headers("service", [], sub="notifications")
     r = await app.client.get(path, headers=notifications)
     assert r.status_code == 200
     assert r.json() == {
         "contacts": [{"reporter": "r-1", "email": "een@example.nl"}, {"reporter": "r-2", "email": "twee@example.nl"}]
     }
-    assert (await app.client.get(path, headers=app.infra.headers("service", [], sub="goals"))).status_code == 403
+    assert (await app.client.get(path, headers=app.headers("service", [], sub="goals"))).status_code == 403
     assert (await app.client.get(path, headers=app.headers("coordinator"))).status_code == 403
     audit = await app.sql("SELECT reader, contacts FROM contact_reads WHERE signal_id = $1", UUID(sid))
     assert [(a["reader"], a["contacts"]) for a in audit] == [("notifications", 2)]

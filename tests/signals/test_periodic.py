@@ -102,6 +102,6 @@ async def test_resolved_signals_close_and_personal_data_is_erased_on_time(
     assert kept["description"] is None
     assert (kept["category"], kept["area"], kept["reportedAt"]) == (signal["category"], bu, signal["reportedAt"])
     contacts = await one.client.get(
-        f"/internal/v1/signals/{sid}/contacts", headers=one.infra.headers("service", [], sub="notifications")
+        f"/internal/v1/signals/{sid}/contacts", headers=one.headers("service", [], sub="notifications")
     )
     assert contacts.json() == {"contacts": []}
