@@ -285,7 +285,8 @@ def check_topics_file(event_types: Sequence[str]) -> list[str]:
     wanted = topics.render(event_types)
     current = topics.TOPICS_FILE.read_text() if topics.TOPICS_FILE.exists() else ""
     if current != wanted:
-        rel = topics.TOPICS_FILE.relative_to(REPO)
+        where = topics.TOPICS_FILE
+        rel = where.relative_to(REPO) if where.is_relative_to(REPO) else where
         return [f"{rel} differs from the event catalog: run `python -m deploy.k8s.topics` and commit it"]
     return []
 

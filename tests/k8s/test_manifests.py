@@ -91,6 +91,18 @@ def test_main_passes(capsys: pytest.CaptureFixture[str]) -> None:
     assert "all checks passed" in capsys.readouterr().out
 
 
+def test_main_fails_when_the_topics_file_is_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = tmp_path / "topics.yaml"
+    stale.write_text(topics.TOPICS_FILE.read_text().replace("signal.overdue", "signal.late"))
+    monkeypatch.setattr(topics, "TOPICS_FILE", stale)
+    assert check.main([]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL topics file is generated from the catalog" in out
+    assert "run `python -m deploy.k8s.topics`" in out
+
+
 # ------------------------------------------------------------------ the checks catch mistakes
 
 
