@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, WebSocket
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
@@ -32,6 +33,32 @@ from shared.observability import configure_logging, get_logger
 __all__ = ["Settings", "create_app"]
 log = get_logger("gateway")
 API_VERSION = "1.0.0"
+
+
+_GRAPHIQL_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com;"
+    b" style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https:; connect-src 'self' ws: wss:"
+)
+
+
+class GraphiQLPolicy:
+    """The local stack's GraphiQL page loads its scripts from unpkg: relax the CSP for that page only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+
+        async def relaxed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"content-security-policy"]
+                message["headers"] = [*headers, (b"content-security-policy", _GRAPHIQL_CSP)]
+            await send(message)
+
+        await self.app(scope, receive, relaxed)
 
 
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
@@ -122,6 +149,8 @@ def create_app(
         log_requests=settings.log_requests,
         description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
     )
+    if settings.is_local:
+        app.add_middleware(GraphiQLPolicy)
     app.state.settings = settings
     app.state.upstream = upstream
     app.state.authenticator = authenticator

@@ -97,6 +97,7 @@ async def test_graphiql_and_introspection_in_the_local_stack(infra: Infra) -> No
     async with serve(create_app(settings)) as client:
         ide = await client.get("/graphql", headers={"accept": "text/html"})
         assert ide.status_code == 200 and "graphiql" in ide.text.lower()
+        assert "https://unpkg.com" in ide.headers["content-security-policy"]
         body = await ask(client, infra.headers("coordinator"), "{ __schema { queryType { name } } }")
         assert body["data"]["__schema"]["queryType"]["name"] == "Query"
         typo = await ask(client, infra.headers("coordinator"), "{ categorie { code } }")
