@@ -132,7 +132,7 @@ def create_app(
 
     def service_check(service: str) -> Any:
         async def check() -> None:
-            answer = await upstream.send(service, "GET", "/healthz", token=None)
+            answer = await upstream.send(service, "GET", "/healthz", token=None, retry=False)
             if answer.status_code != 200:
                 raise RuntimeError(f"{service} answered {answer.status_code}")
 

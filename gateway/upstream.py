@@ -81,6 +81,7 @@ class Upstream:
         params: Params | None = None,
         json: object = None,
         headers: Mapping[str, str] | None = None,
+        retry: bool = True,
     ) -> httpx.Response:
         """The raw answer (any status); raises UpstreamError only when the service cannot be reached."""
         client = self.clients[service]
@@ -89,7 +90,7 @@ class Upstream:
         sent_headers = self._headers(token, headers)
         if content is not None:
             sent_headers["content-type"] = "application/json"
-        attempts = 1 + (self.settings.upstream_read_retries if method == "GET" else 0)
+        attempts = 1 + (self.settings.upstream_read_retries if method == "GET" and retry else 0)
         for attempt in range(attempts):
             try:
                 response = await client.request(method, path, params=query, content=content, headers=sent_headers)
