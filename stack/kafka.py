@@ -304,11 +304,11 @@ class KafkaBroker:
 
     def pid(self) -> int | None:
         pid = read_pid(self.pid_file)
-        if pid is not None and pid_alive(pid, marker=str(self.config_file)):
-            if self._proc is not None and self._proc.pid == pid and self._proc.poll() is not None:
-                return None
-            return pid
-        return None
+        if pid is None:
+            return None
+        if self._proc is not None and self._proc.pid == pid:  # started by us: ask the child itself
+            return pid if self._proc.poll() is None else None
+        return pid if pid_alive(pid, marker=str(self.config_file)) else None
 
     def is_running(self) -> bool:
         return self.pid() is not None
@@ -338,9 +338,10 @@ class KafkaBroker:
         announced = time.monotonic()
         while True:
             if not self.is_running():
+                code = self._proc.poll() if self._proc is not None else None
                 raise RuntimeError(
-                    f"Kafka on {self.bootstrap} exited during start-up; {self.log_file}:\n{tail(self.log_file)}"
-                    f"\n{tail(self.stdout_file, 10)}"
+                    f"Kafka on {self.bootstrap} exited during start-up (exit code {code}); "
+                    f"{self.stdout_file}:\n{tail(self.stdout_file, 15)}\n{self.log_file}:\n{tail(self.log_file, 15)}"
                 )
             if self.is_ready():
                 return

@@ -36,11 +36,24 @@ def pid_alive(pid: int, marker: str | None = None) -> bool:
                 os.waitpid(pid, os.WNOHANG)
             return False
         if marker is not None:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            return marker in cmdline
+            return marker in _cmdline(pid)
     except (FileNotFoundError, IndexError, ProcessLookupError):
         return False
     return True
+
+
+def _cmdline(pid: int) -> str:
+    """The command line; waits while it is empty, as it is for a moment in the middle of execve.
+
+    (subprocess uses vfork: Popen returns as soon as the child's exec has begun, before the new
+    program's arguments are in place, so a check right after a start can see an empty one.)
+    """
+    deadline = time.monotonic() + 2.0
+    while True:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if raw or time.monotonic() > deadline:
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.01)
 
 
 def running_pid(pid_file: Path, marker: str | None = None) -> int | None:

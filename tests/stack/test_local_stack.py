@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -25,23 +24,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.auth import Authenticator
 from stack import REPO_ROOT
-from stack.kafka import KAFKA_VERSION, POM, KafkaBroker
+from stack.kafka import KAFKA_VERSION, POM
 from stack.keys import AUDIENCE, ISSUER, generate_keypair, issue_token
 from stack.pg import PgServer
 from stack.services import all_specs, service_env
 from stack.smtp import MailSink
+from stack.testing import free_ports, own_kafka_async
 from stack.topics import create_topics
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def test_pom_pins_the_same_kafka_version() -> None:
@@ -152,11 +141,8 @@ async def test_own_postgres_starts_restarts_and_keeps_data(tmp_path: Path) -> No
 
 @pytest.mark.slow
 async def test_own_kafka_broker_accepts_a_record_and_stops(tmp_path: Path) -> None:
-    port, controller_port = free_ports(2)
-    broker = KafkaBroker(tmp_path / "kafka", port, controller_port, quiet=True)
-    try:
-        started = time.monotonic()
-        await asyncio.to_thread(broker.start)
+    started = time.monotonic()
+    async with own_kafka_async(tmp_path / "kafka") as broker:
         assert time.monotonic() - started < 45
         assert await create_topics(broker.bootstrap, ["stack.test"], partitions=6) == ["stack.test"]
         assert await create_topics(broker.bootstrap, ["stack.test"], partitions=6) == []
@@ -186,5 +172,4 @@ async def test_own_kafka_broker_accepts_a_record_and_stops(tmp_path: Path) -> No
         assert broker.is_ready()
         await asyncio.to_thread(broker.stop)
         assert not broker.is_running()
-    finally:
-        await asyncio.to_thread(broker.remove)
+    assert not (tmp_path / "kafka").exists()
