@@ -9,7 +9,7 @@
 | register, update, deactivate,      | a coordinator of every municipality it lists; a region admin of all  |
 | rotate the secret, manage contacts | of them when it spans more than one                                  |
 | read contacts                      | coordinators and region admins of its municipalities; its own agents |
-|                                    | and (for a group) its group admins                                   |
+|                                    | and (for a group) its group admins; not its integration clients      |
 | read webhook secrets (internal)    | the notifications service only                                       |
 
 Anyone outside all of a partner's municipalities gets 404: its existence is not revealed.
@@ -27,6 +27,7 @@ from shared.events.codes import Role
 SECRETS_READER = "notifications"
 _OWN_PARTNER_ROLES = (Role.PARTNER_AGENT, Role.INTEGRATION, Role.GROUP_ADMIN)
 _READ_EVERYTHING_ROLES = (Role.COORDINATOR, Role.REGION_ADMIN)
+_CONTACT_READER_ROLES = (Role.PARTNER_AGENT, Role.GROUP_ADMIN)  # people of the partner, not its systems
 
 
 class View(Enum):
@@ -82,7 +83,9 @@ def demand_manage(principal: Principal, municipalities: Collection[str]) -> None
 
 def demand_contacts_visible(principal: Principal, partner_id: str, municipalities: Collection[str]) -> None:
     demand_visible(principal, partner_id, municipalities)
-    if principal.has(*_READ_EVERYTHING_ROLES) or acts_for(principal, partner_id):
+    if principal.has(*_READ_EVERYTHING_ROLES):
+        return
+    if principal.partner_id == partner_id and principal.has(*_CONTACT_READER_ROLES):
         return
     raise Forbidden("contacts are visible to coordinators, region admins and the partner's own staff")
 

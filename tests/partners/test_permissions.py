@@ -13,6 +13,7 @@ ROLES = [
     "group_admin",
     "partner_agent",  # of another partner of the municipality
     "own_agent",  # partner_agent of this partner
+    "own_integration",  # integration client of this partner
     "integration",
     "coordinator",
     "region_admin",
@@ -20,15 +21,15 @@ ROLES = [
 ]
 # operation: expected status per role, in ROLES order, for a partner of one municipality
 TABLE: dict[str, list[int]] = {
-    "read": [200, 200, 200, 200, 200, 200, 200, 404],
-    "list": [200, 200, 200, 200, 200, 200, 200, 404],
-    "register": [403, 403, 403, 403, 403, 201, 403, 404],
-    "update": [403, 403, 403, 403, 403, 200, 403, 404],
-    "deactivate": [403, 403, 403, 403, 403, 200, 403, 404],
-    "rotate_secret": [403, 403, 403, 403, 403, 200, 403, 404],
-    "read_contacts": [403, 403, 403, 200, 403, 200, 200, 404],
-    "add_contact": [403, 403, 403, 403, 403, 201, 403, 404],
-    "read_secrets": [403, 403, 403, 403, 403, 403, 403, 403],
+    "read": [200, 200, 200, 200, 200, 200, 200, 200, 404],
+    "list": [200, 200, 200, 200, 200, 200, 200, 200, 404],
+    "register": [403, 403, 403, 403, 403, 403, 201, 403, 404],
+    "update": [403, 403, 403, 403, 403, 403, 200, 403, 404],
+    "deactivate": [403, 403, 403, 403, 403, 403, 200, 403, 404],
+    "rotate_secret": [403, 403, 403, 403, 403, 403, 200, 403, 404],
+    "read_contacts": [403, 403, 403, 200, 403, 403, 200, 200, 404],
+    "add_contact": [403, 403, 403, 403, 403, 403, 201, 403, 404],
+    "read_secrets": [403, 403, 403, 403, 403, 403, 403, 403, 403],
 }
 M, FOREIGN = new_municipality(), new_municipality()  # shared by the cases, so each caller's token is made once
 CASES = [(op, role, status) for op, statuses in TABLE.items() for role, status in zip(ROLES, statuses, strict=True)]
@@ -37,8 +38,9 @@ CASES = [(op, role, status) for op, statuses in TABLE.items() for role, status i
 def caller(partners: Partners, role: str, municipality: str, partner_id: str, other_id: str) -> dict[str, str]:
     if role == "foreign_coordinator":
         return partners.headers("coordinator", [FOREIGN])
-    if role == "own_agent":
-        return partners.headers("partner_agent", [municipality], partner_id=partner_id)
+    if role in ("own_agent", "own_integration"):
+        own_role = "partner_agent" if role == "own_agent" else "integration"
+        return partners.headers(own_role, [municipality], partner_id=partner_id)
     if role in ("partner_agent", "integration", "group_admin"):
         return partners.headers(role, [municipality], partner_id=other_id)
     return partners.headers(role, [municipality])
