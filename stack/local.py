@@ -25,7 +25,7 @@ from stack.kafka import KafkaBroker
 from stack.keys import KEYS_DIR, ensure_dev_keys
 from stack.pg import PgServer
 from stack.proc import running_pid, spawn, tail, terminate
-from stack.topics import ensure_topics
+from stack.topics import ensure_topics, prune_finished_test_topics
 
 READY_TIMEOUT = 90.0
 MAIL_DIR = STACK_DIR / "mail"
@@ -44,7 +44,10 @@ def local_pg() -> PgServer:
 
 
 def local_kafka() -> KafkaBroker:
-    return KafkaBroker(STACK_DIR / "kafka" / "broker", kafka_port(), kafka_controller_port())
+    # More heap than a test's own broker: the shared local broker carries every test session's
+    # topics until they are pruned (512m ran out at ~16,000 partitions).
+    heap = os.environ.get("WK_KAFKA_HEAP", "2g")
+    return KafkaBroker(STACK_DIR / "kafka" / "broker", kafka_port(), kafka_controller_port(), heap=heap)
 
 
 def external_infra() -> bool:
@@ -70,9 +73,11 @@ def _infra() -> None:
     pg.ensure_service_roles(SERVICE_NAMES)
     say(f"PostgreSQL ready: {pg.admin_url}")
     kafka = local_kafka()
-    kafka.start(timeout=READY_TIMEOUT)
+    kafka.start(timeout=180)  # recovery of many partitions after a crash takes a while
     say(f"Kafka ready: {kafka.bootstrap}")
     ensure_topics(kafka.bootstrap)
+    databases = set(pg.psql("SELECT datname FROM pg_database WHERE datname LIKE 'wk\\_test\\_%'").split())
+    prune_finished_test_topics(kafka.bootstrap, databases)
 
 
 def infra(*, respect_external: bool = True) -> None:

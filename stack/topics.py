@@ -7,6 +7,7 @@ that reads `shared.events.catalog.EVENT_TYPES`, so the stack works before or wit
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,3 +81,54 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 
         return created
     finally:
         await admin.close()
+
+
+# tests/conftest.py gives every pytest session a database `wk_test_<run id>` and a topic prefix
+# `<run id>.` (run id `t` + 8 hex digits), and drops the database at the end. Topics whose
+# session's database is gone belong to a finished (or crashed) session: on the long-lived local
+# broker they would pile up (thousands of partitions: heap, open files) if nobody removed them.
+TEST_PREFIX = re.compile(r"^(t[0-9a-f]{8})\.")
+
+
+def finished_test_topics(topics: Sequence[str], live_databases: set[str]) -> list[str]:
+    """The topics of test sessions whose database `wk_test_<run id>` no longer exists."""
+    stale = []
+    for topic in topics:
+        match = TEST_PREFIX.match(topic)
+        if match and f"wk_test_{match.group(1)}" not in live_databases:
+            stale.append(topic)
+    return stale
+
+
+async def delete_topics(bootstrap: str, names: Sequence[str], batch: int = 200) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=60000)
+    await admin.start()
+    try:
+        for start in range(0, len(names), batch):
+            await admin.delete_topics(list(names[start : start + batch]))
+    finally:
+        await admin.close()
+    return len(names)
+
+
+async def list_topics(bootstrap: str) -> list[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    await admin.start()
+    try:
+        return sorted(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+def prune_finished_test_topics(bootstrap: str, live_databases: set[str]) -> int:
+    topics = run_sync(lambda: list_topics(bootstrap))
+    stale = finished_test_topics(topics, live_databases)
+    if stale:
+        sessions = len({t.split(".", 1)[0] for t in stale})
+        say(f"deleting {len(stale)} topics of {sessions} finished test sessions")
+        run_sync(lambda: delete_topics(bootstrap, stale))
+    return len(stale)
