@@ -12,6 +12,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPBearer
 
 from services.partners import domain, permissions
 from services.partners.domain import Partner
@@ -37,11 +38,12 @@ from shared.events.codes import Category, PartnerKind
 from shared.http import JSONBody
 from shared.idempotency import request_hash
 from shared.observability import get_logger
-from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.pagination import MAX_PAGE, decode_cursor, encode_cursor, page_size
 
 log = get_logger(__name__)
-router = APIRouter(prefix="/v1/partners", tags=["partners"])
-internal = APIRouter(prefix="/internal/v1/partners", tags=["internal"])
+bearer = HTTPBearer(auto_error=False, description="a JWT (audience wijkaanpak) from the platform's issuer")
+router = APIRouter(prefix="/v1/partners", tags=["partners"], dependencies=[Depends(bearer)])
+internal = APIRouter(prefix="/internal/v1/partners", tags=["internal"], dependencies=[Depends(bearer)])
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid input, every invalid field in `invalidParams` (problem+json)"},
     401: {"description": "no or an invalid token"},
@@ -167,7 +169,9 @@ async def list_partners(
     category: Annotated[str | None, Query(description="category code")] = None,
     kind: Annotated[str | None, Query(description="partner kind code")] = None,
     active: bool | None = None,
-    ids: Annotated[str | None, Query(description="comma-separated partner ids")] = None,
+    ids: Annotated[
+        str | None, Query(description=f"comma-separated partner ids (up to {MAX_PAGE}, answered on one page)")
+    ] = None,
     first: int = 50,
     after: str | None = None,
 ) -> JSONBody:
@@ -206,8 +210,12 @@ async def list_partners(
                 id_list.append(UUID(raw.strip()))
             except ValueError:
                 errors.add(f"ids.{i}", "not a partner id")
+    if id_list is not None and len(id_list) > MAX_PAGE:
+        errors.add("ids", f"at most {MAX_PAGE} ids at once")
     try:
         size = page_size(first)
+        if id_list:  # a batch read answers all its ids on one page
+            size = min(MAX_PAGE, max(size, len(id_list)))
     except ValidationFailed as exc:
         errors.items.extend(exc.fields)
         size = 1

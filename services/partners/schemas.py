@@ -6,6 +6,7 @@ invalid field is reported at once by the domain rather than the first one by the
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -131,7 +132,7 @@ class PartnerOut(Body):
     priority: int | None = Field(default=None, description=LIMITED_NOTE.strip())
     webhook_url: str | None = Field(default=None, description="null when none is set." + LIMITED_NOTE)
     email: str | None = Field(default=None, description="null when none is set." + LIMITED_NOTE)
-    registered_at: str | None = Field(default=None, description="RFC 3339 UTC." + LIMITED_NOTE)
+    registered_at: datetime | None = Field(default=None, description="RFC 3339 UTC." + LIMITED_NOTE)
     version: int | None = Field(default=None, description="the aggregate version, the events' sequence." + LIMITED_NOTE)
 
 
@@ -158,7 +159,7 @@ class ContactOut(Body):
     name: str
     role: str
     email: str
-    created_at: str
+    created_at: datetime
 
 
 class ContactList(Body):
@@ -171,8 +172,8 @@ class WebhookSecrets(Body):
     secrets: list[str] = Field(description="every currently valid secret, newest first")
 
 
-def rfc3339(value: Any) -> str:
-    return str(value.isoformat().replace("+00:00", "Z"))
+def rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def show_partner(partner: Partner, view: View) -> dict[str, Any]:

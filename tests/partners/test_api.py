@@ -185,6 +185,7 @@ async def test_lists_filter_by_covered_area_category_kind_and_ids_and_page_by_cu
     assert await listed(area=neighbourhood(m), category="burglary") == {ids["wk"], ids["bu"]}
     assert await listed(municipality=m, kind="whatsapp_group") == {ids["bu"]}
     assert await listed(ids=f"{ids['gm']},{ids['bu']}") == {ids["gm"], ids["bu"]}
+    assert await listed(ids=",".join(ids.values()), first=1) == set(ids.values())
 
     seen: list[str] = []
     cursor: str | None = None
