@@ -25,10 +25,13 @@ import jwt
 import orjson
 import uvicorn
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
 from services.notifications.app import Settings
+from services.notifications.consumers import PARTNER_EVENTS
+from services.notifications.domain import HANDLED_EVENTS
 from shared.db import asyncpg_dsn
 from shared.events.catalog import (
     EventData,
@@ -37,10 +40,11 @@ from shared.events.catalog import (
     SignalEscalated,
     SignalOverdue,
     SignalReopened,
+    dlq_topic,
 )
 from shared.events.codes import Category, PartnerKind, SignalStatus, Urgency
 from shared.events.envelope import CloudEvent, envelope, to_json
-from shared.kafka import catalog_topics, ensure_topics
+from shared.kafka import catalog_topics
 from tests.support import Infra
 
 Scope = dict[str, Any]
@@ -53,14 +57,20 @@ def new_secret() -> str:
 
 
 @contextlib.asynccontextmanager
-async def http_server(app: Any) -> AsyncIterator[str]:
+async def http_server(app: Any, *, lifespan: bool = False) -> AsyncIterator[str]:
     """An ASGI app served by uvicorn on a free port of 127.0.0.1; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="on" if lifespan else "off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for this)
@@ -186,15 +196,39 @@ def smtp_server(port: int | None = None) -> Any:
         controller.stop()
 
 
-async def own_topics(infra: Infra) -> str:
+# what the notifications service consumes and emits, and the dead-letter topics of the first
+NOTIFICATION_TOPICS = (*PARTNER_EVENTS, *HANDLED_EVENTS)
+EMITTED_TOPICS = ("notification.delivered", "notification.failed")
+
+
+@contextlib.asynccontextmanager
+async def own_topics(infra: Infra, *, every_type: bool = False) -> AsyncIterator[str]:
     """A topic prefix of this test's own, so no other test's events reach its service.
 
+    Only the topics the service uses (one partition each; `every_type` for tests that run the
+    other services too), deleted afterwards: the broker is shared by every test session.
     Waits until every new partition has a leader: a consumer that subscribes earlier would
     only see the topics at its next metadata refresh (minutes).
     """
     prefix = f"{infra.topic_prefix}n{secrets.token_hex(3)}."
-    await ensure_topics(infra.kafka, prefix, partitions=2)
-    wanted = set(catalog_topics(prefix))
+    if every_type:
+        wanted = set(catalog_topics(prefix))
+    else:
+        used = [prefix + t for t in (*NOTIFICATION_TOPICS, *EMITTED_TOPICS)]
+        wanted = {*used, *(dlq_topic(prefix + t) for t in NOTIFICATION_TOPICS)}
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka, request_timeout_ms=20000)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=t, num_partitions=1, replication_factor=1) for t in sorted(wanted)])
+        await _leaders(infra, wanted)
+        yield prefix
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.delete_topics(sorted(wanted))
+        await admin.close()
+
+
+async def _leaders(infra: Infra, wanted: set[str]) -> None:
     probe = AIOKafkaProducer(bootstrap_servers=infra.kafka)
     await probe.start()
     try:
@@ -208,7 +242,7 @@ async def own_topics(infra: Infra) -> str:
                 and all((cluster.leader_for_partition(TopicPartition(t, p)) or -1) >= 0 for p in parts)
             }
             if ready == wanted:
-                return prefix
+                return
             if time.monotonic() > deadline:
                 raise AssertionError(f"topics without leaders: {sorted(wanted - ready)[:5]}")
             await asyncio.sleep(0.1)
@@ -409,8 +443,7 @@ async def running(infra: Infra, peers: InternalPeers, **overrides: Any) -> Async
     from services.notifications.app import create_app
     from tests.support import serve
 
-    prefix = await own_topics(infra)
-    async with http_server(peers) as peers_url:
+    async with own_topics(infra) as prefix, http_server(peers) as peers_url:
         s = settings(infra, prefix, peers_url, **overrides)
         async with serve(create_app(s)) as client, Events(infra, prefix) as events:
             yield Running(client, events, Db(infra, s.db_schema_name), prefix, s, infra)

@@ -79,8 +79,12 @@ async def _start(s: Settings) -> tuple[asyncio.subprocess.Process, str]:
 async def test_a_killed_sender_restarted_sends_no_webhook_under_a_second_id(infra: Infra) -> None:
     secret = new_secret()
     receiver, peers = Receiver([secret], delay=0.2), InternalPeers()
-    prefix = await own_topics(infra)
-    async with http_server(receiver) as hook, http_server(peers) as peers_url, Events(infra, prefix) as events:
+    async with (
+        own_topics(infra) as prefix,
+        http_server(receiver) as hook,
+        http_server(peers) as peers_url,
+        Events(infra, prefix) as events,
+    ):
         s = settings(infra, prefix, peers_url, delivery_concurrency=4, log_level="WARNING")
         first, _ = await _start(s)
         try:
