@@ -74,7 +74,10 @@ class Database:
         conn = await asyncpg.connect(self.dsn)
         try:
             await conn.execute("SELECT pg_advisory_lock($1)", lock_key(f"migrate:{self.schema}"))
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists,
+            # which a service role owning only its schema (the local stack, k8s) does not have.
+            if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", self.schema):
+                await conn.execute(f'CREATE SCHEMA "{self.schema}"')
             await conn.execute(f'SET search_path TO "{self.schema}"')
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations"
