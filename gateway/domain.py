@@ -5,6 +5,7 @@ No I/O here: everything is unit-tested without servers.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -158,6 +159,18 @@ def connection_page(body: Mapping[str, Any]) -> tuple[list[Any], int, str | None
     total = body.get("totalCount")
     nxt = body.get("next")
     return list(results), int(total) if isinstance(total, int) else len(results), nxt if isinstance(nxt, str) else None
+
+
+_AREA = re.compile(r"^(GM\d{4}|WK\d{6}|BU\d{8})$")
+
+
+def area_problem(area: str, municipality: str) -> str | None:
+    """Why `area` is no CBS area code of `municipality` (None when it is one)."""
+    if not _AREA.match(area):
+        return "must be a CBS code: GM + 4 digits, WK + 6 digits or BU + 8 digits"
+    if area[2:6] != municipality[2:6]:
+        return f"does not lie in {municipality}"
+    return None
 
 
 def area_within(area: str, wanted: str) -> bool:

@@ -19,7 +19,14 @@ from shared.auth import Principal, current_principal
 from shared.events.catalog import Model
 from shared.http import PROBLEM, JSONBody, problem
 
-router = APIRouter(prefix="/v1", tags=["partner systems"])
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid input, every invalid field in `invalidParams` (problem+json)"},
+    401: {"description": "no or an invalid token (problem+json)"},
+    403: {"description": "the caller's role or partner may not do this (problem+json)"},
+    404: {"description": "no such object, or another municipality's: its existence is not revealed (problem+json)"},
+    409: {"description": "not possible in the signal's current state (problem+json)"},
+}
+router = APIRouter(prefix="/v1", tags=["partner systems"], responses=PROBLEMS)
 Caller = Annotated[Principal, Depends(current_principal)]
 
 

@@ -17,7 +17,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from gateway import inputs as gi
-from gateway.domain import CATEGORY_LABELS, NOT_FOUND, UNAUTHENTICATED, RateLimiter, area_within
+from gateway.domain import (
+    BAD_USER_INPUT,
+    CATEGORY_LABELS,
+    NOT_FOUND,
+    UNAUTHENTICATED,
+    RateLimiter,
+    area_problem,
+    area_within,
+)
 from gateway.enums import DeliveryStatus, SignalCategory, SignalStatus
 from gateway.errors import ErrorCodes, log_unexpected
 from gateway.inputs import to_rest
@@ -301,6 +309,12 @@ class Subscription:
             raise _refusal(UNAUTHENTICATED, exc.detail) from exc
         if not principal.acts_in(municipality):
             raise _refusal(NOT_FOUND, "Not found")
+        problem = area_problem(given(area), municipality) if given(area) else None
+        if problem is not None:
+            raise GraphQLError(
+                f"area: {problem}",
+                extensions={"code": BAD_USER_INPUT, "fields": [{"field": "area", "message": problem}]},
+            )
         if c.feed is None:
             raise _refusal("INTERNAL", "Subscriptions are not available")
         wanted_area = given(area)

@@ -13,6 +13,7 @@ from gateway.domain import (
     INTERNAL_MESSAGE,
     RateLimiter,
     TokenBucket,
+    area_problem,
     area_within,
     problem_from_response,
 )
@@ -136,3 +137,10 @@ def test_inputs_become_camel_case_bodies_with_lower_case_codes() -> None:
 def test_an_update_sends_only_what_was_given_and_explicit_nulls() -> None:
     assert to_rest(UpdatePartnerInput(priority=2, webhook_url=None)) == {"priority": 2, "webhookUrl": None}
     assert to_rest(datetime(2026, 12, 1, 20, 0, tzinfo=UTC)) == "2026-12-01T20:00:00+00:00"
+
+
+def test_an_area_must_be_a_cbs_code_of_the_municipality() -> None:
+    assert area_problem("WK047901", "GM0479") is None
+    assert area_problem("BU04790101", "GM0479") is None
+    assert area_problem("WK9999", "GM0479") == "must be a CBS code: GM + 4 digits, WK + 6 digits or BU + 8 digits"
+    assert area_problem("WK036301", "GM0479") == "does not lie in GM0479"

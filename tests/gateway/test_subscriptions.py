@@ -133,3 +133,14 @@ async def test_another_municipality_cannot_be_subscribed(platform: Platform) -> 
         assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["NOT_FOUND"]
     finally:
         await ws.close()
+
+
+async def test_an_area_outside_the_municipality_is_bad_input(platform: Platform) -> None:
+    ws = await subscribe(platform, platform.infra.token("coordinator", [GM]), "WK036301")
+    try:
+        message = await next_message(ws)
+        errors = message["payload"]["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"]
+        assert errors[0]["extensions"]["fields"][0]["field"] == "area"
+    finally:
+        await ws.close()
