@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -84,6 +85,7 @@ def create_app(
     """The gateway; `transports` binds the upstream clients to in-process apps (tests)."""
     settings = settings or Settings()
     configure_logging("gateway", settings.log_level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call, URLs included: too much
     authenticator = Authenticator(
         issuer=settings.auth_issuer,
         audience=settings.auth_audience,
