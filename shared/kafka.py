@@ -54,3 +54,18 @@ def header(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] | No
         if key == name:
             return value.decode(errors="replace")
     return None
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> int:
+    """Delete every topic whose name starts with `prefix` (test sessions clean up after themselves)."""
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.kafka import ensure_topics
+from shared.kafka import delete_topics, ensure_topics
 from tests.support import LOCAL_DATABASE_URL, LOCAL_KAFKA, Infra, Keys, create_database, docker_available, drop_database
 
 
@@ -37,6 +37,7 @@ async def infra(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFacto
         yield Infra(admin_url, database_url, kafka, prefix, keys, run_id)
     finally:
         await drop_database(admin_url, f"wk_test_{run_id}")
+        await delete_topics(kafka, prefix)
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from shared.consumer import ConsumerRunner, ReceivedEvent
 from shared.db import Database, UnitOfWork
 from shared.events.catalog import CATALOG, EventData, dlq_topic
-from shared.kafka import idempotent_producer
+from shared.kafka import delete_topics, idempotent_producer
 from shared.outbox import OutboxRelay
 
 EVENT_TYPE = "test.tally_counted"
@@ -85,6 +85,8 @@ class Tally:
             )
 
     async def close(self) -> None:
+        with suppress(Exception):  # a broker a test stopped for good has nothing left to clean
+            await delete_topics(self.bootstrap, self.prefix)
         await self.producer_db.dispose()
         await self.consumer_db.dispose()
 
