@@ -23,6 +23,7 @@ from services.goals.web import (
     page,
     parse_ids,
     parse_quarter,
+    partner_of,
     readable_goal,
     set_goal_in,
 )
@@ -79,7 +80,7 @@ async def list_goals(
     visible = [municipality] if municipality else sorted(principal.municipalities)
     where = store.GoalFilter(
         municipalities=visible,
-        partner_id=UUID(principal.partner_id) if principal.partner_id and not municipality else None,
+        partner_id=None if municipality else partner_of(principal),
         area=area,
         year=year,
         status=status,

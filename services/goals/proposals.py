@@ -11,7 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals import domain, permissions, store
 from services.goals.bodies import AdoptionIn, DeclineIn, ProposalIn
-from services.goals.web import ClockDep, IdempotencyKey, after_cursor, finish, idempotent, page, rfc3339, set_goal_in
+from services.goals.web import (
+    ClockDep,
+    IdempotencyKey,
+    after_cursor,
+    finish,
+    idempotent,
+    page,
+    partner_of,
+    rfc3339,
+    set_goal_in,
+)
 from shared.auth import CurrentPrincipal, Principal
 from shared.errors import FieldErrors, NotFound
 from shared.events.catalog import GoalProposed
@@ -66,7 +76,6 @@ async def propose_goal(
             body.municipality, body.area, body.year, body.title, body.description, body.categories
         )
         categories = domain.check_proposal(raw, now)
-        group = principal.partner_id if principal.has(Role.GROUP_ADMIN) else None
         proposal = store.Proposal(
             id=uuid4(),
             municipality=body.municipality,
@@ -76,7 +85,7 @@ async def propose_goal(
             description=domain.blank_is_none(body.description),
             categories=[c.value for c in categories],
             proposer=principal.sub,
-            group_id=UUID(group) if group else None,
+            group_id=partner_of(principal) if principal.has(Role.GROUP_ADMIN) else None,
             status="open",
             decline_reason=None,
             goal_id=None,

@@ -17,6 +17,7 @@ from services.goals.web import (
     idempotent,
     managed_goal,
     parse_ids,
+    partner_of,
     readable_goal,
     rfc3339,
 )
@@ -130,7 +131,7 @@ async def list_reviews(
     ids = parse_ids(goal_ids, "goalIds") or []
     where = store.GoalFilter(
         municipalities=sorted(principal.municipalities),
-        partner_id=UUID(principal.partner_id) if principal.partner_id else None,
+        partner_id=partner_of(principal),
         ids=ids,
     )
     async with runtime.uow() as uow:

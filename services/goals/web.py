@@ -33,6 +33,12 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
+def partner_of(principal: Principal) -> UUID | None:
+    """The partner the caller acts for (partner agents, integration clients, group admins)."""
+    ids = domain.candidate_partner_ids([principal.partner_id] if principal.partner_id else [])
+    return ids[0] if ids else None
+
+
 def rfc3339(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
