@@ -7,16 +7,21 @@ order `FOR UPDATE SKIP LOCKED`, sends them with an idempotent producer (acks=all
 every acknowledgement, then marks them published in the same transaction. A crash between the
 send and the mark republishes those rows: at-least-once on the wire, and consumers dedupe by
 event id. It sleeps on LISTEN/NOTIFY (on a direct connection: LISTEN does not survive a
-transaction pooler), with a poll as a safety net.
+transaction pooler), with a poll as a safety net. When the broker lost the idempotent producer's
+sequence state (a broker stopped while batches were in flight answers OutOfOrderSequenceNumber
+for ever after), the relay starts a fresh producer from `producer_factory`, if it was given one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidProducerEpoch, OutOfOrderSequenceNumber, ProducerFenced, UnknownProducerId
 
 from shared.db import Database, lock_key
 from shared.metrics import events_published, outbox_pending
@@ -30,6 +35,8 @@ _CLAIM = (
     " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
 )
 _MARK = "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])"
+# the producer's idempotence state is broken for good: only a new producer (a new id) gets out
+_PRODUCER_STATE_LOST = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 
 class OutboxRelay:
@@ -43,9 +50,12 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         standby_seconds: float = 2.0,
         retry_max_seconds: float = 10.0,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         self.db = db
         self.producer = producer
+        self.producer_factory = producer_factory
+        self._own_producer = False  # True once the relay replaced the given producer by one of its own
         self.service = service
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
@@ -56,17 +66,38 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         delay = 0.2
-        while not stop.is_set():
-            try:
-                await self._lead(stop)
-                delay = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # transient: database or broker away; try again with backoff
-                self.is_leader = False
-                log.warning("outbox_relay_retry", service=self.service, error=type(exc).__name__, delay=delay)
-                await sleep_or_stop(stop, delay)
-                delay = min(delay * 2, self.retry_max_seconds)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._lead(stop)
+                    delay = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # transient: database or broker away; try again with backoff
+                    self.is_leader = False
+                    log.warning("outbox_relay_retry", service=self.service, error=type(exc).__name__, delay=delay)
+                    if isinstance(exc, _PRODUCER_STATE_LOST) and self.producer_factory is not None:
+                        try:
+                            await self._replace_producer()
+                        except Exception as again:  # broker still away: the next round tries again
+                            log.warning("outbox_relay_producer_retry", service=self.service, error=type(again).__name__)
+                    await sleep_or_stop(stop, delay)
+                    delay = min(delay * 2, self.retry_max_seconds)
+        finally:
+            if self._own_producer:
+                with contextlib.suppress(Exception):
+                    await self.producer.stop()
+
+    async def _replace_producer(self) -> None:
+        assert self.producer_factory is not None
+        fresh = self.producer_factory()
+        await fresh.start()  # raises while the broker is away: the next retry tries again
+        old, self.producer = self.producer, fresh
+        if self._own_producer:
+            with contextlib.suppress(Exception):
+                await old.stop()
+        self._own_producer = True
+        log.warning("outbox_relay_new_producer", service=self.service)
 
     async def _lead(self, stop: asyncio.Event) -> None:
         conn = await self.db.connect_raw()

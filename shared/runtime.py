@@ -123,6 +123,7 @@ class ServiceRuntime:
             poll_seconds=s.relay_poll_seconds,
             standby_seconds=s.relay_standby_seconds,
             retry_max_seconds=s.retry_max_seconds,
+            producer_factory=lambda: idempotent_producer(s.kafka_bootstrap_servers, client_id=f"{self.name}-relay"),
         )
         self._spawn("relay", self.relay.run(self.stop))
         for consumer, handlers in self._consumer_specs:
