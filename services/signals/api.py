@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -89,12 +90,14 @@ class ReclassificationBody(Body):
     area: str | None = None
 
 
+@functools.cache
+def _secret_box(key_material: str) -> SecretBox:
+    return SecretBox(key_material)
+
+
 def _box(runtime: ServiceRuntime) -> SecretBox:
-    box: SecretBox | None = getattr(runtime, "contact_box", None)
-    if box is None:
-        box = SecretBox(runtime.settings.secrets_key)  # raises when no key is configured
-        runtime.contact_box = box  # type: ignore[attr-defined]
-    return box
+    """Contacts are sealed with the service's SECRETS_KEY (raises when none is configured)."""
+    return _secret_box(runtime.settings.secrets_key)
 
 
 def _publish(uow: UnitOfWork, signal: Signal) -> None:
@@ -318,6 +321,9 @@ async def list_signals(
         except ValueError:
             errors.add("partnerId", "must be a partner id (uuid)")
     wanted = _ids(ids, errors)
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            errors.add(name, "must carry a time zone (RFC 3339)")
     errors.raise_if_any()
     clauses, params = permissions.visibility_clauses(principal)
     q = store.Query(
