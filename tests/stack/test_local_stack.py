@@ -30,7 +30,7 @@ from stack.pg import PgServer
 from stack.services import all_specs, service_env
 from stack.smtp import MailSink
 from stack.testing import free_ports, own_kafka_async
-from stack.topics import create_topics
+from stack.topics import create_topics, finished_test_topics
 
 
 def test_pom_pins_the_same_kafka_version() -> None:
@@ -173,3 +173,9 @@ async def test_own_kafka_broker_accepts_a_record_and_stops(tmp_path: Path) -> No
         await asyncio.to_thread(broker.stop)
         assert not broker.is_running()
     assert not (tmp_path / "kafka").exists()
+
+
+def test_only_finished_test_sessions_topics_are_pruned() -> None:
+    topics = ["signal.received", "t0123abcd.signal.received", "t0123abcd.signal.received.dlq", "tfeedbeef.goal.set"]
+    stale = finished_test_topics(topics, {"wk_test_tfeedbeef"})
+    assert stale == ["t0123abcd.signal.received", "t0123abcd.signal.received.dlq"]
