@@ -73,7 +73,14 @@ def _infra() -> None:
     pg.ensure_service_roles(SERVICE_NAMES)
     say(f"PostgreSQL ready: {pg.admin_url}")
     kafka = local_kafka()
-    kafka.start(timeout=180)  # recovery of many partitions after a crash takes a while
+    try:
+        kafka.start(timeout=180)  # recovery of many partitions after a crash takes a while
+    except RuntimeError as exc:
+        if not kafka.is_running():
+            raise
+        say(f"Kafka runs but does not answer ({str(exc).splitlines()[0]}); restarting it once")
+        kafka.stop(timeout=30)
+        kafka.start(timeout=180)
     say(f"Kafka ready: {kafka.bootstrap}")
     ensure_topics(kafka.bootstrap)
     databases = set(pg.psql("SELECT datname FROM pg_database WHERE datname LIKE 'wk\\_test\\_%'").split())
