@@ -7,11 +7,19 @@ import asyncio
 import os
 import sys
 
-from bench import messaging
+from bench import catchup, dashboard, endtoend, intake, messaging, profile, system
 from bench.report import Report
 from tests.support import LOCAL_DATABASE_URL, LOCAL_KAFKA
 
-SECTIONS = {"messaging": messaging.run}
+SECTIONS = {
+    "messaging": messaging.run,
+    "intake": intake.run,
+    "end-to-end": endtoend.run,
+    "catch-up": catchup.run,
+    "dashboard": dashboard.run,
+    "profile": profile.run,
+    "rss": profile.rss,
+}
 
 
 async def main(argv: list[str]) -> None:
@@ -22,11 +30,14 @@ async def main(argv: list[str]) -> None:
     database_url = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     report = Report()
-    for name, section in SECTIONS.items():
-        if args.only and name not in args.only:
-            continue
-        print(f"[bench] {name} ...", flush=True)
-        await section(report, database_url, bootstrap, quick=args.quick)
+    try:
+        for name, section in SECTIONS.items():
+            if args.only and name not in args.only:
+                continue
+            print(f"[bench] {name} ...", flush=True)
+            await section(report, database_url, bootstrap, quick=args.quick)
+    finally:
+        await system.close()  # the platform the sections shared: processes, schemas, database
     print()
     print(report.table())
     path = report.write()

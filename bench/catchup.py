@@ -1,0 +1,111 @@
+"""Consumer catch-up and webhook throughput: with notifications stopped, acute signals are reported
+until N `signal.escalated` events wait on the topic; then notifications starts and works them
+off. Figures: the rate its consumer records them (inbox), beside plain aiokafka consume +
+asyncpg insert of as many records; and the rate signed webhooks arrive at the local receiver,
+beside the receiver's own ceiling (a trivial GET at the sender's concurrency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench import messaging, system
+from bench.platform import MUNICIPALITIES
+from bench.report import Figure, Report
+from bench.system import TARGET, Summary, run_load
+
+SECTION = "catch-up"
+SENDER_CONCURRENCY = 128  # the notifications service's default delivery concurrency
+
+
+async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool = False) -> None:
+    s = await system.system(database_url, bootstrap)
+    p = s.platform
+    n = 2_000 if quick else 20_000
+    await asyncio.to_thread(p.terminate, "notifications")
+    lines = await run_load(
+        {
+            "mode": "report",
+            "url": p.url("signals"),
+            "token": p.token("coordinator"),
+            "concurrency": 32,
+            "duration": 600,
+            "count": n,
+            "acute_share": 1.0,
+            "start": 400_000,
+            "municipalities": MUNICIPALITIES,
+        }
+    )
+    queued = {r["id"] for r in lines if r["ok"]}
+    conn = await p.connect("signals")
+    try:
+        while await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    notifications = await p.connect("notifications")
+    consumer = "notifications.deliveries"
+    try:
+        before = int(await notifications.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer))
+        p.spawn("notifications")
+        started = time.monotonic()
+        first_inbox = done_inbox = first_hook = done_hook = None
+        deadline = started + 600
+        while time.monotonic() < deadline and (done_inbox is None or done_hook is None):
+            recorded = int(await notifications.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer))
+            recorded -= before
+            hooks = {a.subject for a in s.receiver.delivered() if a.target == TARGET and a.subject in queued}
+            now = time.monotonic()
+            if recorded > 0 and first_inbox is None:
+                first_inbox = now
+            if recorded >= len(queued) and done_inbox is None:
+                done_inbox = now
+            if hooks and first_hook is None:
+                first_hook = now
+            if len(hooks) >= len(queued) and done_hook is None:
+                done_hook = now
+            await asyncio.sleep(0.1)
+        await p.wait_ready("notifications")
+    finally:
+        await notifications.close()
+    if first_inbox is None or done_inbox is None or first_hook is None or done_hook is None:
+        raise RuntimeError("notifications did not work off the queued events in time")
+    raw = await messaging.raw_consume_insert_throughput(database_url, bootstrap, n)
+    receiver = Summary.of(
+        await run_load(
+            {
+                "mode": "trivial",
+                "url": s.receiver_url,
+                "path": "/ping",
+                "concurrency": SENDER_CONCURRENCY,
+                "duration": 5.0,
+            }
+        ),
+        1.0,
+    )
+    report.add(
+        Figure(
+            SECTION,
+            f"notifications consumer, {len(queued):,} escalations queued",
+            len(queued) / max(done_inbox - first_inbox, 1e-3),
+            "events/s",
+            "aiokafka consume + asyncpg insert",
+            raw,
+            notes=f"first record {first_inbox - started:.1f} s after the process started; each event"
+            " recorded in the inbox with its delivery row",
+        )
+    )
+    report.add(
+        Figure(
+            SECTION,
+            "signed webhooks to a local receiver",
+            len(queued) / max(done_hook - first_hook, 1e-3),
+            "webhooks/s",
+            "receiver's own ceiling (trivial GET)",
+            receiver.rate,
+            concurrency=SENDER_CONCURRENCY,
+            aim=">= 500/s",
+            notes=f"all {len(queued):,} arrived {done_hook - started:.1f} s after start",
+        )
+    )

@@ -1,0 +1,164 @@
+"""End to end: from `reportSignal` of an acute signal (escalated at intake) answering at the gateway
+to its signed webhook arriving at the partner's receiver, at a steady 100 signals/s, beside plain
+aiokafka produce-to-consume latency at the same rate in this run. Plots latency and throughput
+over time as PNG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench import system
+from bench.platform import MUNICIPALITIES
+from bench.png import SECOND, Panel, Series, plot
+from bench.report import RESULTS_DIR, Figure, Report, percentile
+from bench.system import TARGET, run_load
+from shared.kafka import idempotent_producer
+from tests.shared.tally import create_topics
+
+SECTION = "end-to-end"
+RATE = 100.0
+
+
+async def raw_kafka_latency(bootstrap: str, seconds: float, rate: float = RATE) -> list[float]:
+    """ms from send to receipt of records produced at `rate` (acks=all, idempotent) and consumed at once."""
+    topic = f"benchlat{secrets.token_hex(3)}"
+    await create_topics(bootstrap, [topic], partitions=6)
+    producer = idempotent_producer(bootstrap, client_id="bench-latency")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=5
+    )
+    await producer.start()
+    await consumer.start()
+    sent: dict[bytes, float] = {}
+    latencies: list[float] = []
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or set()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        stop = asyncio.Event()
+
+        async def consume() -> None:
+            while not stop.is_set() or len(latencies) < len(sent):
+                batch = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                for records in batch.values():
+                    latencies.extend((now - sent[r.key]) * 1000 for r in records if r.key in sent)
+                if stop.is_set() and time.perf_counter() - stopped > 10:
+                    return
+
+        stopped = float("inf")
+        task = asyncio.create_task(consume())
+        begin = time.perf_counter()
+        n = 0
+        while time.perf_counter() - begin < seconds:
+            due = begin + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            key = f"{n}".encode()
+            sent[key] = time.perf_counter()
+            await producer.send(topic, value=b'{"n": %d}' % n, key=key)
+            n += 1
+        stopped = time.perf_counter()
+        stop.set()
+        await task
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return latencies
+
+
+def per_second(points: list[tuple[float, float]]) -> dict[int, list[float]]:
+    buckets: dict[int, list[float]] = defaultdict(list)
+    for t, value in points:
+        buckets[int(t)].append(value)
+    return buckets
+
+
+async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool = False) -> None:
+    s = await system.system(database_url, bootstrap)
+    p = s.platform
+    seconds = 15.0 if quick else 60.0
+    lines = await run_load(
+        {
+            "mode": "graphql",
+            "url": p.url("gateway"),
+            "token": p.token("coordinator"),
+            "rate": RATE,
+            "duration": seconds,
+            "acute_share": 1.0,
+            "start": 300_000,
+            "municipalities": MUNICIPALITIES,
+        }
+    )
+    answered = {r["id"]: r["t"] + r["ms"] / 1000 for r in lines if r["ok"]}
+    deadline = time.monotonic() + 60
+    arrived: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        arrived = {}
+        for a in s.receiver.delivered():
+            if a.target == TARGET and a.event_type == "signal.escalated" and a.subject in answered:
+                arrived.setdefault(a.subject, a.at)
+        if len(arrived) >= len(answered):
+            break
+        await asyncio.sleep(0.5)
+    latencies = [(arrived[i] - answered[i]) * 1000 for i in arrived]
+    missing = len(answered) - len(arrived)
+    raw = await raw_kafka_latency(bootstrap, 10.0 if quick else 20.0)
+    report.add(
+        Figure(
+            SECTION,
+            "acute reportSignal -> signed webhook, p50",
+            percentile(latencies, 50),
+            "ms",
+            "aiokafka produce->consume p50",
+            percentile(raw, 50),
+            concurrency=None,
+            p99=percentile(latencies, 99),
+            aim="p50 <= 100 ms, p99 <= 500 ms",
+            notes=f"steady {RATE:.0f}/s for {seconds:.0f} s through the gateway; {len(latencies)} "
+            f"webhooks, {missing} not arrived; p99.9 {percentile(latencies, 99.9):.1f} ms; "
+            f"raw p99 {percentile(raw, 99):.1f} ms, p99.9 {percentile(raw, 99.9):.1f} ms",
+        )
+    )
+    report.add(
+        Figure(
+            SECTION,
+            "acute reportSignal -> signed webhook, p99.9",
+            percentile(latencies, 99.9),
+            "ms",
+            "aiokafka produce->consume p99.9",
+            percentile(raw, 99.9),
+        )
+    )
+    path = _plot(lines, answered, arrived)
+    report.add(Figure(SECTION, "plot (latency and throughput over time)", 0.0, "png", notes=str(path)))
+
+
+def _plot(lines: list[dict[str, Any]], answered: dict[str, float], arrived: dict[str, float]) -> Path:
+    t0 = min(r["t"] for r in lines)
+    by_second = per_second([(answered[i] - t0, (arrived[i] - answered[i]) * 1000) for i in arrived])
+    intake = per_second([(r["t"] + r["ms"] / 1000 - t0, r["ms"]) for r in lines if r["ok"]])
+    hooks = per_second([(at - t0, 1.0) for at in arrived.values()])
+    p50 = [(float(k), percentile(v, 50)) for k, v in sorted(by_second.items())]
+    p99 = [(float(k), percentile(v, 99)) for k, v in sorted(by_second.items())]
+    return plot(
+        RESULTS_DIR / f"end-to-end-{time.strftime('%Y%m%dT%H%M%S')}.png",
+        [
+            Panel("report to webhook ms per second: p50 (blue) p99 (red)", [Series(p50), Series(p99, SECOND)]),
+            Panel(
+                "per second: reports accepted (blue) webhooks arrived (red)",
+                [
+                    Series([(float(k), len(v)) for k, v in sorted(intake.items())]),
+                    Series([(float(k), len(v)) for k, v in sorted(hooks.items())], SECOND),
+                ],
+            ),
+        ],
+    )
