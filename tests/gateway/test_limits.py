@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,9 +18,22 @@ CATEGORIES = "{ categories { code label } }"
 
 @pytest.fixture
 async def gateway(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    settings = infra.settings(Settings, WK_ENV="production", subscriptions_enabled=False, max_tokens=400)
-    async with serve(create_app(settings)) as client:
-        yield client
+    """A gateway with no service behind it: its upstream port is bound but never listens."""
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.bind(("127.0.0.1", 0))
+    nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    settings = infra.settings(
+        Settings,
+        WK_ENV="production",
+        subscriptions_enabled=False,
+        max_tokens=400,
+        **{f"service_urls_{name}": nowhere for name in ("signals", "partners", "goals", "notifications")},
+    )
+    try:
+        async with serve(create_app(settings)) as client:
+            yield client
+    finally:
+        closed.close()
 
 
 async def ask(client: httpx.AsyncClient, headers: dict[str, str], query: str, **variables: Any) -> Any:
