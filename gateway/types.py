@@ -232,6 +232,7 @@ class Signal:
     feedback: list[Feedback]
     history: list[HistoryEntry]
     acknowledge_by: datetime | None = strawberry.field(description="deadline of the current escalation")
+    overdue: bool = strawberry.field(description="escalated and not acknowledged by its deadline")
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
 
@@ -273,6 +274,7 @@ class Signal:
             feedback=[Feedback.from_rest(f) for f in row.get("feedback") or []],
             history=[HistoryEntry.from_rest(h) for h in row.get("history") or []],
             acknowledge_by=when(row.get("acknowledgeBy")),
+            overdue=bool(row.get("overdue", False)),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
         )

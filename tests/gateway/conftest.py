@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import secrets
 import socket
 import time
@@ -153,10 +154,15 @@ class Platform:
             await conn.close()
 
 
+_DISTRICTS = list(range(100))
+random.SystemRandom().shuffle(_DISTRICTS)
+
+
 def fresh_area() -> tuple[str, str]:
-    """(WK, BU) codes of GM0479 no other test uses, so reports neither merge nor route across tests."""
-    digits = f"{secrets.randbelow(10**4):04d}"
-    return f"WK0479{digits[:2]}", f"BU0479{digits}"
+    """(WK, BU) codes of GM0479 no other test of the session uses (each district once), so reports
+    neither merge nor route across tests; the platform's schemas are its own, so other sessions do not count."""
+    district = _DISTRICTS.pop()
+    return f"WK0479{district:02d}", f"BU0479{district:02d}{secrets.randbelow(100):02d}"
 
 
 @pytest.fixture(scope="session")
