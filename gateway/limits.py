@@ -31,6 +31,7 @@ from graphql import (
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
+    VariableNode,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
@@ -59,6 +60,7 @@ class _Walker:
     schema: GraphQLSchema
     fragments: dict[str, FragmentDefinitionNode]
     limits: Limits
+    variables: dict[str, Any] | None = None
     measure: DocumentMeasure = field(default_factory=DocumentMeasure)
 
     def selection_cost(
@@ -112,6 +114,10 @@ class _Walker:
             if argument.name.value == "first":
                 if isinstance(argument.value, IntValueNode):
                     return max(1, int(argument.value.value))
+                if isinstance(argument.value, VariableNode) and self.variables is not None:
+                    value = self.variables.get(argument.value.name.value)
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        return max(1, value)
                 return self.limits.default_first
         return otherwise
 
@@ -127,14 +133,14 @@ def _unwrap(field_type: GraphQLOutputType | None) -> tuple[bool, GraphQLNamedTyp
 
 
 def measure_document(
-    schema: GraphQLSchema, definitions: list[Any], limits: Limits
+    schema: GraphQLSchema, definitions: list[Any], limits: Limits, variables: dict[str, Any] | None = None
 ) -> list[tuple[OperationDefinitionNode, DocumentMeasure]]:
     fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
     measures = []
     for definition in definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
-        walker = _Walker(schema, fragments, limits)
+        walker = _Walker(schema, fragments, limits, variables)
         root = {
             OperationType.QUERY: schema.query_type,
             OperationType.MUTATION: schema.mutation_type,
@@ -166,6 +172,44 @@ def _violations(measure: DocumentMeasure, limits: Limits) -> Iterator[str]:
         yield f"{measure.aliases} aliases exceed the maximum of {limits.max_aliases}"
     if measure.cost > limits.max_cost:
         yield f"Query cost {measure.cost} exceeds the maximum of {limits.max_cost}"
+
+
+def uses_variable_first(definitions: list[Any]) -> bool:
+    """Whether a page size is given by a variable (then the cost is known only with the variables)."""
+    stack = [d.selection_set for d in definitions if getattr(d, "selection_set", None) is not None]
+    while stack:
+        for selection in stack.pop().selections:
+            if isinstance(selection, FieldNode) and any(
+                a.name.value == "first" and isinstance(a.value, VariableNode) for a in selection.arguments or ()
+            ):
+                return True
+            if getattr(selection, "selection_set", None) is not None:
+                stack.append(selection.selection_set)
+    return False
+
+
+class VariableCost(SchemaExtension):
+    """Validation counts a `first: $n` as 50; with the variables known, count what was asked for."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if context.result is None and document is not None and context.variables:
+            definitions = list(document.definitions)
+            if uses_variable_first(definitions):
+                schema = context.schema._schema
+                for operation, measure in measure_document(schema, definitions, self.limits, context.variables):
+                    if context.operation_name and operation.name and operation.name.value != context.operation_name:
+                        continue
+                    if measure.cost > self.limits.max_cost:
+                        message = f"Query cost {measure.cost} exceeds the maximum of {self.limits.max_cost}"
+                        error = GraphQLError(message, extensions={"code": QUERY_TOO_COMPLEX})
+                        context.result = GraphQLExecutionResult(data=None, errors=[error])
+                        break
+        yield
 
 
 class RateLimit(SchemaExtension):

@@ -29,7 +29,7 @@ from gateway.domain import (
 from gateway.enums import DeliveryStatus, SignalCategory, SignalStatus
 from gateway.errors import ErrorCodes, log_unexpected
 from gateway.inputs import to_rest
-from gateway.limits import Limits, RateLimit, complexity_rule
+from gateway.limits import Limits, RateLimit, VariableCost, complexity_rule
 from gateway.settings import Settings
 from gateway.types import (
     CategoryInfo,
@@ -364,6 +364,7 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
             lambda: ValidationCache(maxsize=validation_size),
             lambda: AddValidationRules([rule]),
             lambda: RateLimit(limiter),
+            lambda: VariableCost(limits),
         ]
         if not local:
             extensions.append(DisableIntrospection)

@@ -87,6 +87,16 @@ async def test_a_costly_query_is_refused_before_any_service_is_asked(gateway: ht
     assert "cost" in body["errors"][0]["message"]
 
 
+async def test_a_page_size_given_as_a_variable_counts_at_its_value(gateway: httpx.AsyncClient, infra: Infra) -> None:
+    query = """query($n: Int) { signals(municipality: "GM0479", first: $n) { nodes {
+        id routedTo { id name } escalations { partner { id name } at } feedback { message partner { id } }
+        history { action at } } } }"""
+    body = await ask(gateway, infra.headers("coordinator"), query, n=200)
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+    small = await ask(gateway, infra.headers("coordinator"), query, n=10)
+    assert codes(small) == ["INTERNAL"]  # allowed: the (absent) signals service is asked
+
+
 async def test_batched_operations_are_refused(gateway: httpx.AsyncClient, infra: Infra) -> None:
     response = await gateway.post(
         "/graphql", json=[{"query": CATEGORIES}, {"query": CATEGORIES}], headers=infra.headers("resident")
