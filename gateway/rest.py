@@ -62,7 +62,10 @@ async def _relay(
     try:
         answer = await _upstream(request).send(service, method, path, token=caller.token, params=params, json=json)
     except UpstreamError as exc:
-        return problem(503, "Service unavailable", exc.problem.message, "INTERNAL", instance=request.url.path)
+        unavailable = exc.problem.code == "INTERNAL"
+        title = "Service unavailable" if unavailable else "Not found"
+        status = 503 if unavailable else exc.problem.status
+        return problem(status, title, exc.problem.message, exc.problem.code, instance=request.url.path)
     media = answer.headers.get("content-type", "application/json")
     if answer.status_code >= 500:
         return problem(502, "Internal error", "An upstream service failed", "INTERNAL", instance=request.url.path)

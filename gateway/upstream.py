@@ -8,6 +8,7 @@ timed out may have happened). A service's problem+json becomes an `UpstreamError
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ import httpx
 import orjson
 from prometheus_client import Counter
 
-from gateway.domain import INTERNAL, GatewayProblem, problem_from_response
+from gateway.domain import INTERNAL, NOT_FOUND, GatewayProblem, problem_from_response
 from gateway.settings import SERVICES, Settings
 from shared.observability import current_traceparent, get_logger
 
@@ -26,6 +27,8 @@ upstream_requests = Counter(
     ["service", "method", "status"],
 )
 _RETRY_STATUS = frozenset({502, 503, 504})
+# ids from callers become path segments: no "/", "?", "%" or dot-segments may reach a service's router
+_SAFE_PATH = re.compile(r"^/(?!.*/\.{1,2}(?:/|$))[A-Za-z0-9_./-]*$")
 Params = Mapping[str, str | int | bool | None]
 
 
@@ -84,6 +87,8 @@ class Upstream:
         retry: bool = True,
     ) -> httpx.Response:
         """The raw answer (any status); raises UpstreamError only when the service cannot be reached."""
+        if not _SAFE_PATH.match(path) or "//" in path:
+            raise UpstreamError(GatewayProblem(NOT_FOUND, "Not found", 404))
         client = self.clients[service]
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         content = orjson.dumps(json) if json is not None else None

@@ -163,3 +163,13 @@ async def test_rest_edge_demands_a_token_before_anything_else(gateway: httpx.Asy
     response = await gateway.get("/v1/signals/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_id_that_is_a_path_is_not_found_and_only_after_authentication(
+    gateway: httpx.AsyncClient, infra: Infra
+) -> None:
+    query = 'query { signal(id: "../../internal/v1/signals/x/contacts") { id } }'
+    assert codes(await ask(gateway, {}, query)) == ["UNAUTHENTICATED"]
+    assert codes(await ask(gateway, infra.headers("coordinator"), query)) == ["NOT_FOUND"]
+    edge = await gateway.get("/v1/signals/%2E%2E", headers=infra.headers("integration"))
+    assert edge.status_code == 404 and edge.json()["code"] == "NOT_FOUND"

@@ -65,3 +65,25 @@ async def test_a_problem_becomes_its_code_with_the_invalid_fields() -> None:
         "fields": [{"field": "area", "message": "not a CBS code"}],
     }
     await upstream.close()
+
+
+async def test_an_id_cannot_walk_to_another_path_of_a_service() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    upstream = upstream_with(httpx.MockTransport(answer))
+    for path in (
+        "/v1/signals/../internal/v1/signals/x/contacts",
+        "/v1/signals/x?ids=1",
+        "/v1/signals/%2e%2e",
+        "/v1/signals/..",
+    ):
+        with pytest.raises(UpstreamError) as refused:
+            await upstream.get("signals", path, token="tok")
+        assert refused.value.problem.code == "NOT_FOUND"
+    assert seen == []
+    assert await upstream.get("signals", "/v1/signals/3f0e1c2a-0000-4000-8000-000000000000", token="tok") == {}
+    await upstream.close()
