@@ -69,6 +69,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
+    # the server shutting down or restarting ("terminating connection due to administrator command")
+    asyncpg.exceptions.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
@@ -80,10 +82,18 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    cause = getattr(exc, "orig", None) or exc.__cause__
-    return isinstance(exc, TRANSIENT) or (cause is not None and isinstance(cause, TRANSIENT))
+    """Database or broker away. SQLAlchemy wraps asyncpg's errors twice (DBAPIError -> the dialect's
+    adapted error -> asyncpg's), so the whole chain is looked at, not only the first cause."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, TRANSIENT):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 class _Poison(Exception):
