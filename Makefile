@@ -56,11 +56,15 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy --strict $(MYPY_TARGETS)
 
+# The benchmarks use the local PostgreSQL and Kafka (started when not running) but start services
+# of their own on free ports, with their own database, topics and groups. BENCH_ARGS=--quick: a smoke run.
 bench: venv
-	$(PY) -m bench
+	@$(PY) -m stack infra
+	@eval "$$($(PY) -m stack env)" && $(PY) -m bench $(BENCH_ARGS)
 
+# Fault injection on a PostgreSQL and a Kafka of its own (never the local stack). CHAOS_ARGS=--short.
 chaos: venv
-	$(PY) -m bench.chaos
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 # deploy/k8s/check.py: renders every overlay with kustomize and validates it offline.
 k8s-check: venv

@@ -33,6 +33,7 @@ SERVICES = ("partners", "signals", "goals", "notifications")
 PROCESSES = (*SERVICES, "gateway")
 # Reports of a run spread over these, so no two share (municipality, area, category): none merges.
 MUNICIPALITIES = ["GM0479", "GM0453", "GM0363", "GM0599"]
+PARTITIONS = 6  # of every topic of a run
 
 
 def _module(name: str) -> str:
@@ -192,7 +193,7 @@ class Platform:
         return None
 
     async def start(self, names: tuple[str, ...] = PROCESSES) -> None:
-        await ensure_topics(self.kafka, self.prefix, partitions=6)
+        await ensure_topics(self.kafka, self.prefix, partitions=PARTITIONS)
         for name in names:
             self.spawn(name)
         await asyncio.gather(*(self.wait_ready(name) for name in names))

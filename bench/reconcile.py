@@ -20,7 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.platform import SERVICES, Platform
+from bench.platform import PARTITIONS, SERVICES, Platform
 from bench.receiver import Receiver
 
 
@@ -197,10 +197,8 @@ async def _dlq_records(platform: Platform) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=platform.kafka, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
-        if not tps:
-            await consumer.topics()
-            tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or set())]
+        await consumer.topics()  # the metadata of every topic, not only of subscribed ones
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or range(PARTITIONS)]
         begins = await consumer.beginning_offsets(tps) if tps else {}
         ends = await consumer.end_offsets(tps) if tps else {}
         return sum(ends[tp] - begins[tp] for tp in tps)
