@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -73,8 +75,21 @@ class Result:
     outcome: Outcome
     status_code: int | None = None
     error: str | None = None
-    done_recipients: list[str] = field(default_factory=list)
+    done_recipients: list[str] | None = None
     enable_webhook: bool = False
+
+
+WRITE_BATCH = 500
+POOL_SHARD_SIZE = 8
+
+
+@dataclass
+class _Finished:
+    delivery: store.Delivery
+    record: store.AttemptRecord
+    state: domain.NextState
+    result: Result
+    recorded: asyncio.Future[None]
 
 
 class Sender:
@@ -84,33 +99,41 @@ class Sender:
         self.config = config
         self.wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
-        limits = httpx.Limits(max_connections=config.concurrency, max_keepalive_connections=config.concurrency)
-        self._limits = limits
-        self._shared = self._client()
-        self._pinned: dict[str, httpx.AsyncClient] = {}
+        self._finished: asyncio.Queue[_Finished] = asyncio.Queue()
+        # httpcore scans its whole pool on every request: several small pools beat one big one
+        shards = max(1, math.ceil(config.concurrency / POOL_SHARD_SIZE))
+        self._limits = httpx.Limits(max_connections=POOL_SHARD_SIZE, max_keepalive_connections=POOL_SHARD_SIZE)
+        self._shared = [self._client() for _ in range(shards)]
+        self._pinned: dict[str, list[httpx.AsyncClient]] = {}
+        self._turn = itertools.count()
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             timeout=self.config.webhook_timeout_seconds, follow_redirects=False, limits=self._limits
         )
 
+    def _pick(self, pool: list[httpx.AsyncClient]) -> httpx.AsyncClient:
+        return pool[next(self._turn) % len(pool)]
+
     async def close(self) -> None:
-        await self._shared.aclose()
-        for client in self._pinned.values():
-            await client.aclose()
+        for pool in [self._shared, *self._pinned.values()]:
+            for client in pool:
+                await client.aclose()
 
     # --- the loop --------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listen(stop))
+        writer = asyncio.create_task(self._write_finished())
         try:
             await self._loop(stop)
         finally:
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (listener, writer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _loop(self, stop: asyncio.Event) -> None:
         delay = 0.2
@@ -118,13 +141,17 @@ class Sender:
             self.wake.clear()
             free = self.config.concurrency - len(self._inflight)
             wait = self.config.poll_seconds
-            if free > 0:
+            # claim in batches: one claim query per finished send would cost more than the send
+            if free >= max(1, self.config.concurrency // 4) or not self._inflight:
                 try:
                     async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
                         claimed = await store.claim_due(
                             uow.session, min(free, self.config.batch_size), self.config.lease_seconds
                         )
                         await uow.commit()
+                        partners = await store.channels_for(
+                            uow.session, [d.partner_id for d in claimed if d.partner_id is not None]
+                        )
                         if not claimed:
                             next_due = await store.next_due_in(uow.session)
                             if next_due is not None:
@@ -136,7 +163,8 @@ class Sender:
                     delay = min(delay * 2, 10.0)
                     continue
                 for delivery in claimed:
-                    task = asyncio.create_task(self._attempt_and_wake(delivery))
+                    partner = partners.get(delivery.partner_id) if delivery.partner_id is not None else None
+                    task = asyncio.create_task(self._attempt_and_wake(delivery, partner))
                     self._inflight.add(task)
                     task.add_done_callback(self._inflight.discard)
                 if claimed:
@@ -173,9 +201,9 @@ class Sender:
                     with contextlib.suppress(Exception):
                         await conn.close()
 
-    async def _attempt_and_wake(self, delivery: store.Delivery) -> None:
+    async def _attempt_and_wake(self, delivery: store.Delivery, partner: domain.PartnerChannels | None) -> None:
         try:
-            await self.attempt(delivery)
+            await self.attempt(delivery, partner)
         except Exception:
             log.exception("delivery_attempt_crashed", delivery_id=str(delivery.id))
         finally:
@@ -186,15 +214,17 @@ class Sender:
         async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
             claimed = await store.claim_due(uow.session, 1, self.config.lease_seconds, only=delivery_id)
             await uow.commit()
+            partners = await store.channels_for(uow.session, [d.partner_id for d in claimed if d.partner_id])
         for delivery in claimed:
-            await self.attempt(delivery)
+            await self.attempt(delivery, partners.get(delivery.partner_id) if delivery.partner_id else None)
 
     # --- one attempt -----------------------------------------------------------------------------
 
-    async def attempt(self, delivery: store.Delivery) -> None:
+    async def attempt(self, delivery: store.Delivery, partner: domain.PartnerChannels | None) -> None:
+        """Send once; returns when the attempt is recorded (or recording failed: the lease runs out)."""
         at = datetime.now(UTC)
         started = time.perf_counter()
-        result = await self._send(delivery)
+        result = await self._send(delivery, partner)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         attempts_total.labels(delivery.channel, result.outcome).inc()
         attempt_seconds.labels(delivery.channel).observe(duration_ms / 1000)
@@ -205,27 +235,18 @@ class Sender:
             schedule=self.config.retry_schedule,
         )
         last_error = None if state.status == Status.DELIVERED else (result.error or _code(result.status_code))
-        async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
-            kept = await store.record_attempt(
-                uow.session,
-                delivery,
-                store.Attempt(at, result.status_code, result.error, duration_ms, str(result.outcome)),
-                status=state.status,
-                next_attempt_at=state.next_attempt_at,
-                last_error=last_error,
-                done_recipients=result.done_recipients,
-            )
-            if not kept:
-                log.warning("delivery_lease_lost", delivery_id=str(delivery.id))
-                return
-            if delivery.partner_id is not None and delivery.channel == Channel.WEBHOOK:
-                if state.disable_webhook:
-                    await store.disable_webhook(uow.session, delivery.partner_id)
-                elif result.enable_webhook:
-                    await store.enable_webhook(uow.session, delivery.partner_id)
-            if state.status in (Status.DELIVERED, Status.FAILED):
-                self._emit_outcome(uow, delivery, state.status, last_error, at)
-            await uow.commit()
+        record = store.AttemptRecord(
+            delivery.id,
+            delivery.claim_token,
+            store.Attempt(at, result.status_code, result.error, duration_ms, str(result.outcome)),
+            state.status,
+            state.next_attempt_at,
+            last_error,
+            result.done_recipients,
+        )
+        finished = _Finished(delivery, record, state, result, asyncio.get_running_loop().create_future())
+        await self._finished.put(finished)
+        await finished.recorded
         if state.disable_webhook and delivery.partner_id is not None:
             self.peers.forget_secrets(delivery.partner_id)
         log.info(
@@ -239,6 +260,43 @@ class Sender:
             duration_ms=duration_ms,
             status=str(state.status),
         )
+
+    async def _write_finished(self) -> None:
+        """Records finished attempts in batches: one transaction for all that finished meanwhile."""
+        while True:
+            batch = [await self._finished.get()]
+            while len(batch) < WRITE_BATCH and not self._finished.empty():
+                batch.append(self._finished.get_nowait())
+            try:
+                kept = await self._record(batch)
+            except Exception as exc:
+                log.warning("delivery_record_failed", error=type(exc).__name__, count=len(batch))
+                for f in batch:
+                    if not f.recorded.done():
+                        f.recorded.set_exception(exc)
+                continue
+            for f in batch:
+                if f.delivery.id not in kept:
+                    log.warning("delivery_lease_lost", delivery_id=str(f.delivery.id))
+                if not f.recorded.done():
+                    f.recorded.set_result(None)
+
+    async def _record(self, batch: list[_Finished]) -> set[UUID]:
+        async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
+            kept = await store.record_attempts(uow.session, [f.record for f in batch])
+            for f in batch:
+                delivery, state = f.delivery, f.state
+                if delivery.id not in kept:
+                    continue
+                if delivery.partner_id is not None and delivery.channel == Channel.WEBHOOK:
+                    if state.disable_webhook:
+                        await store.disable_webhook(uow.session, delivery.partner_id)
+                    elif f.result.enable_webhook:
+                        await store.enable_webhook(uow.session, delivery.partner_id)
+                if state.status in (Status.DELIVERED, Status.FAILED):
+                    self._emit_outcome(uow, delivery, state.status, f.record.last_error, f.record.attempt.at)
+            await uow.commit()
+        return kept
 
     def _emit_outcome(
         self, uow: UnitOfWork, delivery: store.Delivery, status: Status, last_error: str | None, at: datetime
@@ -262,14 +320,12 @@ class Sender:
         )
         uow.emit(event, sequence=delivery.attempts + 1, municipality=delivery.municipality)
 
-    async def _send(self, delivery: store.Delivery) -> Result:
+    async def _send(self, delivery: store.Delivery, partner: domain.PartnerChannels | None) -> Result:
         try:
             if delivery.target == domain.REPORTER:
                 return await self._mail_reporters(delivery)
             if delivery.partner_id is None:
                 return Result(Outcome.REFUSED, error="no_target")
-            async with self.db.sessions() as session:
-                partner = await store.channels_of(session, delivery.partner_id)
             if partner is None or not partner.active:
                 return Result(Outcome.REFUSED, error="partner_inactive")
             if delivery.channel == Channel.WEBHOOK:
@@ -333,13 +389,14 @@ class Sender:
     ) -> tuple[httpx.AsyncClient, str, dict[str, Any]]:
         """Allow-listed hosts go as they are; others to the address just checked (no second lookup)."""
         if not addresses:
-            return self._shared, url, {}
+            return self._pick(self._shared), url, {}
         target_url, host_header, server_name = domain.pin_to_address(url, addresses[0])
         headers["host"] = host_header
         # one pool per name: a pooled TLS connection was verified for exactly that name
-        client = self._pinned.get(server_name)
-        if client is None:
-            client = self._pinned[server_name] = self._client()
+        pool = self._pinned.get(server_name)
+        if pool is None:
+            pool = self._pinned[server_name] = [self._client() for _ in self._shared]
+        client = self._pick(pool)
         return client, target_url, {"sni_hostname": server_name}
 
     async def _mail_reporters(self, delivery: store.Delivery) -> Result:

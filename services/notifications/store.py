@@ -275,53 +275,86 @@ async def next_due_in(session: AsyncSession) -> float | None:
     return max(float(row.wait), 0.0)
 
 
-async def record_attempt(
-    session: AsyncSession,
-    delivery: Delivery,
-    attempt: Attempt,
-    *,
-    status: Status,
-    next_attempt_at: datetime | None,
-    last_error: str | None,
-    done_recipients: Sequence[str],
-) -> bool:
-    """Store the attempt and the delivery's new state; False if this sender lost its lease."""
-    updated = (
-        await session.execute(
-            text(
-                "UPDATE deliveries SET status = :status, attempts = attempts + 1, round_attempts = round_attempts + 1,"
-                " last_attempt_at = :at, next_attempt_at = :next, last_error = :error, claimed_until = NULL,"
-                " claim_token = NULL, done_recipients = :done"
-                " WHERE id = :id AND claim_token = :token RETURNING attempts"
-            ),
-            {
-                "status": str(status),
-                "at": attempt.at,
-                "next": next_attempt_at,
-                "error": last_error,
-                "done": list(done_recipients),
-                "id": delivery.id,
-                "token": delivery.claim_token,
-            },
-        )
-    ).first()
-    if updated is None:
-        return False
-    await session.execute(
-        text(
-            "INSERT INTO attempts (delivery_id, at, status_code, error, duration_ms, outcome)"
-            " VALUES (:id, :at, :code, :error, :ms, :outcome)"
-        ),
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One finished attempt and the delivery's state after it."""
+
+    delivery_id: UUID
+    claim_token: UUID | None
+    attempt: Attempt
+    status: Status
+    next_attempt_at: datetime | None
+    last_error: str | None
+    done_recipients: Sequence[str] | None = None
+
+
+_RECORD = """
+UPDATE deliveries d SET status = v.status, attempts = d.attempts + 1, round_attempts = d.round_attempts + 1,
+    last_attempt_at = v.at, next_attempt_at = v.next_at, last_error = v.error,
+    claimed_until = NULL, claim_token = NULL
+FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS uuid[]), CAST(:statuses AS text[]),
+            CAST(:ats AS timestamptz[]), CAST(:nexts AS timestamptz[]), CAST(:errors AS text[]))
+     AS v(id, token, status, at, next_at, error)
+WHERE d.id = v.id AND d.claim_token = v.token
+RETURNING d.id
+"""
+_ATTEMPTS = """
+INSERT INTO attempts (delivery_id, at, status_code, error, duration_ms, outcome)
+SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:codes AS integer[]),
+                     CAST(:errors AS text[]), CAST(:ms AS double precision[]), CAST(:outcomes AS text[]))
+"""
+
+
+async def record_attempts(session: AsyncSession, records: Sequence[AttemptRecord]) -> set[UUID]:
+    """Store a batch of attempts and the deliveries' new states in three statements.
+
+    Returns the deliveries whose lease this sender still held; the others were taken over by
+    another sender after the lease ran out, and their attempt here is not recorded.
+    """
+    if not records:
+        return set()
+    rows = await session.execute(
+        text(_RECORD),
         {
-            "id": delivery.id,
-            "at": attempt.at,
-            "code": attempt.status_code,
-            "error": attempt.error,
-            "ms": attempt.duration_ms,
-            "outcome": attempt.outcome,
+            "ids": [r.delivery_id for r in records],
+            "tokens": [r.claim_token for r in records],
+            "statuses": [str(r.status) for r in records],
+            "ats": [r.attempt.at for r in records],
+            "nexts": [r.next_attempt_at for r in records],
+            "errors": [r.last_error for r in records],
         },
     )
-    return True
+    kept = {row.id for row in rows}
+    mine = [r for r in records if r.delivery_id in kept]
+    if not mine:
+        return kept
+    await session.execute(
+        text(_ATTEMPTS),
+        {
+            "ids": [r.delivery_id for r in mine],
+            "ats": [r.attempt.at for r in mine],
+            "codes": [r.attempt.status_code for r in mine],
+            "errors": [r.attempt.error for r in mine],
+            "ms": [r.attempt.duration_ms for r in mine],
+            "outcomes": [r.attempt.outcome for r in mine],
+        },
+    )
+    for r in mine:
+        if r.done_recipients is not None:
+            await session.execute(
+                text("UPDATE deliveries SET done_recipients = :done WHERE id = :id"),
+                {"id": r.delivery_id, "done": list(r.done_recipients)},
+            )
+    return kept
+
+
+async def channels_for(session: AsyncSession, partner_ids: Sequence[UUID]) -> dict[UUID, PartnerChannels]:
+    if not partner_ids:
+        return {}
+    rows = await session.execute(
+        text("SELECT * FROM channels WHERE partner_id = ANY(:ids)"), {"ids": sorted(set(partner_ids))}
+    )
+    return {p.partner_id: p for p in (_channels(r) for r in rows)}
 
 
 async def get_delivery(session: AsyncSession, delivery_id: UUID, *, lock: bool = False) -> Delivery | None:
