@@ -1,22 +1,66 @@
-"""Consumer catch-up and webhook throughput: with notifications stopped, acute signals are reported
-until N `signal.escalated` events wait on the topic; then notifications starts and works them
-off. Figures: the rate its consumer records them (inbox), beside plain aiokafka consume +
-asyncpg insert of as many records; and the rate signed webhooks arrive at the local receiver,
-beside the receiver's own ceiling (a trivial GET at the sender's concurrency).
+"""Consumer catch-up and webhook throughput: with notifications stopped, N `signal.escalated`
+events (escalations to the police partner, written to the topic as the signals relay would:
+reporting 20,000 signals first would take minutes on this machine) wait on the topic; then
+notifications starts and works them off. Figures: the rate its consumer records them (inbox),
+beside plain aiokafka consume + asyncpg insert of as many records; and the rate signed webhooks
+arrive at the local receiver, beside the receiver's own ceiling (a trivial GET at the sender's concurrency).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
 
 from bench import messaging, system
-from bench.platform import MUNICIPALITIES
+from bench.platform import Platform
 from bench.report import Figure, Report
 from bench.system import TARGET, Summary, run_load
+from shared.events.catalog import SignalEscalated
+from shared.events.codes import Category, SignalStatus, Urgency
+from shared.events.envelope import envelope, to_json
+from shared.kafka import idempotent_producer
 
 SECTION = "catch-up"
 SENDER_CONCURRENCY = 128  # the notifications service's default delivery concurrency
+
+
+async def queue_escalations(p: Platform, bootstrap: str, n: int) -> set[str]:
+    """n escalations of made-up acute signals to the police partner on the run's topic; their signal ids."""
+    police = UUID(p.partners["Politie"]["partner"]["id"])
+    producer = idempotent_producer(bootstrap, client_id="bench-catch-up", linger_ms=5)
+    await producer.start()
+    ids: set[str] = set()
+    try:
+        now = datetime.now(UTC)
+        for start in range(0, n, 2000):
+            sends = []
+            for k in range(start, min(n, start + 2000)):
+                data = SignalEscalated(
+                    signal_id=uuid4(),
+                    reference=f"SIG-{now.year}-{k:06d}",
+                    municipality="GM0479",
+                    area=f"BU0479{k % 10000:04d}",
+                    category=Category.OTHER,
+                    urgency=Urgency.ACUTE,
+                    status=SignalStatus.ESCALATED,
+                    partner_id=police,
+                    escalated_at=now,
+                    acknowledge_by=now + timedelta(minutes=30),
+                    automatic=True,
+                )
+                event = envelope(data, source="urn:nld:wijkaanpak:signals", sequence=2, municipality="GM0479")
+                ids.add(str(data.signal_id))
+                sends.append(
+                    await producer.send(
+                        p.prefix + data.event_type, value=to_json(event), key=str(data.signal_id).encode()
+                    )
+                )
+            await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return ids
 
 
 async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool = False) -> None:
@@ -24,26 +68,7 @@ async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool 
     p = s.platform
     n = 2_000 if quick else 20_000
     await asyncio.to_thread(p.terminate, "notifications")
-    lines = await run_load(
-        {
-            "mode": "report",
-            "url": p.url("signals"),
-            "token": p.token("coordinator"),
-            "concurrency": 32,
-            "duration": 600,
-            "count": n,
-            "acute_share": 1.0,
-            "start": 400_000,
-            "municipalities": MUNICIPALITIES,
-        }
-    )
-    queued = {r["id"] for r in lines if r["ok"]}
-    conn = await p.connect("signals")
-    try:
-        while await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
+    queued = await queue_escalations(p, bootstrap, n)
     notifications = await p.connect("notifications")
     consumer = "notifications.deliveries"
     try:
@@ -93,7 +118,7 @@ async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool 
             "aiokafka consume + asyncpg insert",
             raw,
             notes=f"first record {first_inbox - started:.1f} s after the process started; each event"
-            " recorded in the inbox with its delivery row",
+            " recorded in the inbox with its delivery row; goals consumes the same topic meanwhile",
         )
     )
     report.add(

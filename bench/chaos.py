@@ -70,11 +70,14 @@ class ChaosSettings:
     faults: tuple[str, ...] = FAULTS
 
 
+# The short form (make test): every fault for seconds; the gateway's kill is left to `make chaos`,
+# as the load does not pass through it (its restart costs the test time and proves nothing here).
 SHORT = ChaosSettings(
+    faults=tuple(f for f in FAULTS if f != "kill gateway"),
     rate=8.0,
     before_seconds=2.0,
     after_seconds=2.0,
-    kafka_down_seconds=4.0,
+    kafka_down_seconds=3.0,
     receiver_fail_seconds=4.0,
     quiet_timeout_seconds=90.0,
 )

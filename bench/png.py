@@ -108,6 +108,7 @@ def draw(canvas: Canvas, panel: Panel, top: int, height: int, left: int = 70, ri
     points = [p for s in panel.series for p in s.points]
     x_min = min((x for x, _ in points), default=0.0)
     x_max = max((x for x, _ in points), default=1.0)
+    y_min = min(0.0, min((y for _, y in points), default=0.0))  # below 0 shows (e.g. clocks apart)
     y_max = max((y for _, y in points), default=1.0) or 1.0
     x_max = x_max if x_max > x_min else x_min + 1
     plot_top, plot_bottom = top + 24, top + height - 22
@@ -117,12 +118,12 @@ def draw(canvas: Canvas, panel: Panel, top: int, height: int, left: int = 70, ri
         return left + round((x - x_min) / (x_max - x_min) * (plot_right - left))
 
     def py(y: float) -> int:
-        return plot_bottom - round(y / y_max * (plot_bottom - plot_top))
+        return plot_bottom - round((y - y_min) / (y_max - y_min) * (plot_bottom - plot_top))
 
     for k in range(5):
         y = plot_top + k * (plot_bottom - plot_top) // 4
         canvas.line(left, y, plot_right, y, GRID)
-        canvas.text(4, y - 5, _fmt(y_max * (4 - k) / 4))
+        canvas.text(4, y - 5, _fmt(y_min + (y_max - y_min) * (4 - k) / 4))
     canvas.line(left, plot_top, left, plot_bottom, AXIS)
     canvas.line(left, plot_bottom, plot_right, plot_bottom, AXIS)
     canvas.text(left, top + 4, panel.title)

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from bench.chaos import FAULTS, SHORT, TARGET, Chaos, FaultResult, chaos_platform, table
+from bench.chaos import SHORT, TARGET, Chaos, FaultResult, chaos_platform, table
 from bench.receiver import Arrival
 from bench.reconcile import Accepted, reconcile
 
@@ -23,7 +23,7 @@ async def test_no_fault_loses_or_duplicates_an_accepted_report_escalation_or_web
     results: list[FaultResult] = []
     async with chaos_platform(tmp_path) as (platform, receiver, pg, kafka):
         chaos = Chaos(platform, receiver, pg, kafka, SHORT)
-        for index, fault in enumerate(FAULTS):
+        for index, fault in enumerate(SHORT.faults):
             results.append(await chaos.run_fault(index, fault))
         print(table(results, started))
 
@@ -43,7 +43,7 @@ async def test_no_fault_loses_or_duplicates_an_accepted_report_escalation_or_web
         findings = await reconcile(platform, receiver, phantom, TARGET)
         assert findings.webhook_ids_duplicated >= 1 and findings.lost_reports == 1
 
-    assert [r.fault for r in results] == list(FAULTS)
+    assert [r.fault for r in results] == list(SHORT.faults)
     for r in results:
         assert r.accepted > 0, f"{r.fault}: no request accepted"
         assert r.lost == 0, f"{r.fault}: lost {r.details}"
