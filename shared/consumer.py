@@ -81,18 +81,29 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes of an outage, not of the event: connection exception, insufficient resources,
+# operator intervention (shutdown, "the database system is starting up"), transaction rollback.
+TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Database or broker away. SQLAlchemy wraps asyncpg's errors twice (DBAPIError -> the dialect's
-    adapted error -> asyncpg's), so the whole chain is looked at, not only the first cause."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return False
-        if isinstance(seen, TRANSIENT):
+    """True when the failure is the infrastructure's (retry the batch), not the event's (DLQ)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TRANSIENT):
             return True
-        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES:
+            return True
+        orig = getattr(current, "orig", None)
+        pending.extend(e for e in (orig, current.__cause__, current.__context__) if isinstance(e, BaseException))
     return False
 
 

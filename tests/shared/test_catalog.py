@@ -75,3 +75,19 @@ def test_signal_events_carry_no_free_text_or_contact_details() -> None:
 
 def test_committed_json_schema_and_asyncapi_match_the_models() -> None:
     assert drift() == [], "run: python -m shared.events.export"
+
+
+def test_outage_errors_are_transient_and_event_errors_are_not() -> None:
+    import asyncpg
+    import sqlalchemy.exc
+
+    from shared.consumer import is_transient
+
+    starting_up = asyncpg.CannotConnectNowError("the database system is starting up")
+    shutdown = asyncpg.AdminShutdownError("terminating connection due to administrator command")
+    wrapped = sqlalchemy.exc.DBAPIError("INSERT ...", {}, Exception("adapter error"))
+    wrapped.__cause__ = shutdown
+    assert is_transient(starting_up) and is_transient(shutdown) and is_transient(wrapped)
+    assert is_transient(ConnectionRefusedError())
+    assert not is_transient(ValueError("a tally never counts down"))
+    assert not is_transient(asyncpg.UniqueViolationError("duplicate key"))
