@@ -8,6 +8,7 @@ over about 24 hours, then `notification.failed`. Tests set a schedule of fractio
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import ClassVar
 
@@ -60,6 +61,8 @@ class Settings(ServiceSettings):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    # httpx logs every request's full url at INFO: a partner's webhook url may carry a token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     fanout = consumers.Fanout(public_base_url=settings.public_base_url, schema=settings.db_schema_name)
     runtime.consume("deliveries", consumers.handlers(fanout))
     peers = Peers(

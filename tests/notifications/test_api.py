@@ -129,3 +129,17 @@ async def test_a_ping_is_a_signed_webhook_sent_at_once(infra: Infra) -> None:
         again = await svc.client.post(f"/v1/partners/{police.partner_id}/ping", headers=key)
         assert once.json()["id"] == again.json()["id"]
         assert len(receiver.received) == 3
+
+
+async def test_the_openapi_document_is_served_without_a_token_and_every_answer_names_the_api_version(
+    infra: Infra,
+) -> None:
+    async with running(infra, InternalPeers()) as svc:
+        r = await svc.client.get("/v1/openapi.json")
+        assert r.status_code == 200
+        paths = r.json()["paths"]
+        assert {"/v1/deliveries", "/v1/deliveries/{delivery_id}/resend", "/v1/partners/{partner_id}/ping"} <= set(paths)
+        assert r.headers["api-version"] == "1.0.0"
+        missing = await svc.client.get(f"/v1/deliveries/{uuid4()}", headers=infra.headers("coordinator"))
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")
