@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -30,7 +30,7 @@ from services.signals.domain import (
 )
 from services.signals.views import signal_json
 from shared import idempotency
-from shared.auth import CurrentPrincipal, Principal, demand
+from shared.auth import Principal, current_principal, demand
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
@@ -38,10 +38,24 @@ from shared.events.codes import Category, PartnerKind, Role, SignalStatus
 from shared.http import JSONBody
 from shared.observability import get_logger
 from shared.pagination import decode_cursor, encode_cursor, page_size
-from shared.runtime import RuntimeDep, ServiceRuntime
+from shared.runtime import ServiceRuntime, get_runtime
 
 router = APIRouter(tags=["signals"])
 log = get_logger(__name__)
+
+
+# The shared dependencies are plain functions, which FastAPI runs in its thread pool: a thread
+# hop per request costs more than the work itself. These run them on the event loop instead.
+async def _principal(request: Request) -> Principal:
+    return current_principal(request)
+
+
+async def _runtime(request: Request) -> ServiceRuntime:
+    return get_runtime(request)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
 class Body(BaseModel):
@@ -170,10 +184,6 @@ async def report_signal(
     sealed = _box(runtime) if report.contact_email else None
 
     async with runtime.uow() as uow:
-        for key in keys:
-            stored = await idempotency.claim(uow.session, scope, key, body_hash)
-            if stored is not None:
-                return JSONBody(stored.body, status_code=stored.status_code)
         ctx = await store.intake_context(
             uow.session,
             municipality=report.municipality,
@@ -182,7 +192,14 @@ async def report_signal(
             at=now,
             since=now - timedelta(hours=2),
             group_id=UUID(group_id) if group_id else None,
+            claim=(scope, keys[0], body_hash) if keys else None,
         )
+        for i, key in enumerate(keys):
+            if i == 0 and ctx.claimed:
+                continue
+            stored = await idempotency.claim(uow.session, scope, key, body_hash)
+            if stored is not None:
+                return JSONBody(stored.body, status_code=stored.status_code)
         if group_id and not _is_whatsapp_group(ctx.group, report.municipality):
             raise ValidationFailed([field_error("groupId", f"not a WhatsApp group of {report.municipality}")])
         routed = route(
@@ -212,15 +229,13 @@ async def report_signal(
             if target is not None:
                 signal.escalate(target[0], at=now, actor=None, reason=target[1], automatic=True)
         contact = sealed.seal(report.contact_email, str(signal.id)) if sealed and report.contact_email else None
-        await store.SignalStore(uow.session).add(signal, contact)
-        _publish(uow, signal)
         answer = {
             "signal": signal_json(signal, principal, now),
             "duplicate": original is not None,
             "advice": advice_for(signal.urgency),
         }
-        for key in keys:
-            await idempotency.complete(uow.session, scope, key, 201, answer)
+        await store.SignalStore(uow.session).add(signal, contact, answer=answer, scope=scope, keys=keys)
+        _publish(uow, signal)
         await uow.commit()
     log.info("signal_reported", signal_id=str(signal.id), duplicate=original is not None, routed=routed is not None)
     return JSONBody(answer, status_code=201)

@@ -192,8 +192,8 @@ _INSERT = (
     " :duplicate_of, :routed_partner_id, CAST(:escalated_to AS uuid[]), :acknowledge_by, '[]', :ended_at,"
     " :version) RETURNING id),"
     " o AS (UPDATE signals SET report_count = report_count + 1 WHERE id = :duplicate_of RETURNING id),"
-    + _INSERT_CHILDREN
-    + " SELECT count(*) FROM s"
+    " k AS (UPDATE idempotency_keys SET status_code = 201, response = CAST(:answer AS jsonb)"
+    " WHERE scope = :scope AND key = ANY(CAST(:keys AS text[])))," + _INSERT_CHILDREN + " SELECT count(*) FROM s"
 )
 
 _UPDATE = (
@@ -227,7 +227,16 @@ class SignalStore:
         self._loaded[signal.id] = loaded
         return signal
 
-    async def add(self, signal: Signal, contact: bytes | None) -> None:
+    async def add(
+        self,
+        signal: Signal,
+        contact: bytes | None,
+        *,
+        answer: Any = None,
+        scope: str = "",
+        keys: Sequence[str] = (),
+    ) -> None:
+        """Insert a new signal; with `keys`, its `answer` completes those idempotency keys (same statement)."""
         e = signal.escalation
         await self.session.execute(
             text(_INSERT),
@@ -258,6 +267,9 @@ class SignalStore:
                 "version": signal.version,
                 "history": _history_rows(signal, 0),
                 "escalations": _escalation_rows(signal, 0),
+                "answer": orjson.dumps(answer).decode(),
+                "scope": scope,
+                "keys": list(keys),
             },
         )
         self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
@@ -326,6 +338,7 @@ class SignalStore:
 @dataclass(frozen=True)
 class IntakeContext:
     reference: str
+    claimed: bool
     open_reports: list[OpenReport]
     partners: list[Partner]
     group: Partner | None
@@ -375,22 +388,31 @@ async def intake_context(
     at: datetime,
     since: datetime,
     group_id: UUID | None,
+    claim: tuple[str, str, str] | None = None,
 ) -> IntakeContext:
     """The reference, the open signals it may duplicate and the partners that may take it.
 
     Reports for the same place and category take turns (a transaction lock), so two identical
     reports arriving together still merge.
     """
-    reference = (
-        (
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(:key), next_signal_reference(:year) AS reference"),
-                {"key": lock_key(f"intake:{municipality}:{area}:{category}"), "year": at.astimezone(AMSTERDAM).year},
-            )
+    params: dict[str, Any] = {
+        "lock": lock_key(f"intake:{municipality}:{area}:{category}"),
+        "year": at.astimezone(AMSTERDAM).year,
+    }
+    if claim is None:
+        sql = "SELECT true AS claimed, pg_advisory_xact_lock(:lock), next_signal_reference(:year) AS reference"
+    else:
+        # `shared.idempotency.claim`'s insert, in this round trip; when it claims nothing the
+        # caller asks `claim` for the stored answer.
+        sql = (
+            "WITH c AS (INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)"
+            " VALUES (:scope, :idem_key, :hash, 0, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING 1)"
+            " SELECT EXISTS (SELECT 1 FROM c) AS claimed, pg_advisory_xact_lock(:lock),"
+            " next_signal_reference(:year) AS reference"
         )
-        .one()
-        .reference
-    )
+        params.update(scope=claim[0], idem_key=claim[1], hash=claim[2])
+    first = (await session.execute(text(sql), params)).one()
+    reference, claimed = first.reference, bool(first.claimed)
     row = (
         await session.execute(
             text(_CONTEXT),
@@ -419,7 +441,7 @@ async def intake_context(
     ]
     partners = [partner_from_json(p) for p in orjson.loads(row.partners)]
     group = partner_from_json(orjson.loads(row.grp)) if row.grp else None
-    return IntakeContext(reference, reports, partners, group)
+    return IntakeContext(reference, claimed, reports, partners, group)
 
 
 async def partners_for(session: AsyncSession, municipality: str, area: str) -> list[Partner]:
