@@ -71,31 +71,28 @@ async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool 
     queued = await queue_escalations(p, bootstrap, n)
     notifications = await p.connect("notifications")
     consumer = "notifications.deliveries"
+    window = 30.0 if quick else 90.0  # webhooks are counted this long; a stall shows as a low rate
     try:
         before = int(await notifications.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer))
         p.spawn("notifications")
-        started = time.monotonic()
-        first_inbox = done_inbox = first_hook = done_hook = None
-        deadline = started + 600
-        while time.monotonic() < deadline and (done_inbox is None or done_hook is None):
+        started, started_wall = time.monotonic(), time.time()
+        first_inbox = done_inbox = None
+        deadline = started + 300
+        while time.monotonic() < deadline and done_inbox is None:
             recorded = int(await notifications.fetchval("SELECT count(*) FROM inbox WHERE consumer = $1", consumer))
-            recorded -= before
-            hooks = {a.subject for a in s.receiver.delivered() if a.target == TARGET and a.subject in queued}
             now = time.monotonic()
-            if recorded > 0 and first_inbox is None:
+            if recorded > before and first_inbox is None:
                 first_inbox = now
-            if recorded >= len(queued) and done_inbox is None:
+            if recorded - before >= len(queued):
                 done_inbox = now
-            if hooks and first_hook is None:
-                first_hook = now
-            if len(hooks) >= len(queued) and done_hook is None:
-                done_hook = now
             await asyncio.sleep(0.1)
-        await p.wait_ready("notifications")
+        await asyncio.sleep(max(0.0, started + window - time.monotonic()))
     finally:
         await notifications.close()
-    if first_inbox is None or done_inbox is None or first_hook is None or done_hook is None:
-        raise RuntimeError("notifications did not work off the queued events in time")
+    if first_inbox is None or done_inbox is None:
+        raise RuntimeError("the notifications consumer did not record the queued events in time")
+    hooks = sorted(a.at for a in s.receiver.delivered() if a.target == TARGET and a.subject in queued)
+    hook_rate = (len(hooks) - 1) / (hooks[-1] - hooks[0]) if len(hooks) > 1 and hooks[-1] > hooks[0] else 0.0
     raw = await messaging.raw_consume_insert_throughput(database_url, bootstrap, n)
     receiver = Summary.of(
         await run_load(
@@ -125,12 +122,15 @@ async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool 
         Figure(
             SECTION,
             "signed webhooks to a local receiver",
-            len(queued) / max(done_hook - first_hook, 1e-3),
+            hook_rate,
             "webhooks/s",
             "receiver's own ceiling (trivial GET)",
             receiver.rate,
             concurrency=SENDER_CONCURRENCY,
             aim=">= 500/s",
-            notes=f"all {len(queued):,} arrived {done_hook - started:.1f} s after start",
+            notes=f"{len(hooks):,} of {len(queued):,} arrived within {window:.0f} s of the start, first after"
+            f" {hooks[0] - started_wall:.1f} s"
+            if hooks
+            else f"none of {len(queued):,} arrived within {window:.0f} s",
         )
     )

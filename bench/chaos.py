@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -228,8 +229,6 @@ def _result(
 
 
 def table(results: list[FaultResult], started: str) -> str:
-    import os
-
     head = (
         f"{'fault':<22} {'load held (req/s)':>17} {'accepted':>9} {'lost':>5} {'duplicated':>10}"
         f" {'down (s)':>9} {'recovery (s)':>12} {'retried':>8}"
@@ -244,6 +243,7 @@ def table(results: list[FaultResult], started: str) -> str:
     load = [round(x, 2) for x in os.getloadavg()]
     lines.append(f"machine: {os.cpu_count()} cores, load average {load}, started {started}")
     lines.append("accepted = reports answered 201 + escalations accepted; retried = attempts the clients repeated")
+    lines.append("down = from the fault to its lifting; recovery = from then until every earlier escalation arrived")
     return "\n".join(lines)
 
 
