@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -29,10 +30,20 @@ from tests.support import AUDIENCE, ISSUER, Infra, eventually, serve
 MUNICIPALITY = "GM0479"
 
 
+_areas = itertools.count(secrets.randbelow(9000))
+_districts = itertools.count(secrets.randbelow(10))
+
+
 def fresh_area() -> tuple[str, str]:
-    """(WK, BU) codes of GM0479 that other tests are unlikely to use (so they do not merge or route)."""
-    digits = f"{secrets.randbelow(10**4):04d}"
+    """(WK, BU) codes of GM0479 no other call in this session gave out (so signals neither
+    merge nor route into another test's); districts WK047990-99 are left for `fresh_district`."""
+    digits = f"{next(_areas) % 9000:04d}"
     return f"WK0479{digits[:2]}", f"BU0479{digits}"
+
+
+def fresh_district() -> str:
+    """A district of GM0479 whose neighbourhoods `fresh_area` never gives out (one per module)."""
+    return f"WK04799{next(_districts) % 10}"
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.events.codes import Category, PartnerKind
-from tests.signals.conftest import SignalsApp, fresh_area
+from tests.signals.conftest import SignalsApp, fresh_area, fresh_district
 from tests.support import TopicReader
 
 
@@ -145,8 +145,8 @@ async def test_the_description_is_only_for_reporter_escalated_partner_and_coordi
     assert await description(routed_agent) == "kapot"
 
 
-async def test_lists_filter_page_and_feed_a_partner_oldest_first(app: SignalsApp, area: tuple[str, str]) -> None:
-    wk, _ = area
+async def test_lists_filter_page_and_feed_a_partner_oldest_first(app: SignalsApp) -> None:
+    wk = fresh_district()
     partner = await app.partners.publish(areas=[wk], categories=[Category.TRAFFIC_SAFETY])
     coordinator = app.headers("coordinator")
     reporter = app.headers("resident")
