@@ -58,11 +58,20 @@ class ReceivedEvent:
 Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]]
 
 
+class NotYet(Exception):
+    """A fact this event depends on has not arrived yet (another topic is behind): retry later.
+
+    The runner treats it as an outage: the batch is retried with backoff and no offset moves,
+    so the event is applied once the fact is there instead of being skipped.
+    """
+
+
 class PermanentError(Exception):
     """A handler's verdict that this event can never be applied: it goes to the DLQ."""
 
 
 TRANSIENT: tuple[type[BaseException], ...] = (
+    NotYet,
     OSError,
     TimeoutError,
     ConnectionError,

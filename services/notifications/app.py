@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # httpx logs every request's full url at INFO: a partner's webhook url may carry a token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     fanout = consumers.Fanout(public_base_url=settings.public_base_url, schema=settings.db_schema_name)
-    runtime.consume("deliveries", consumers.handlers(fanout))
+    runtime.consume("channels", consumers.channel_handlers())
+    runtime.consume("deliveries", consumers.delivery_handlers(fanout))
     peers = Peers(
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,

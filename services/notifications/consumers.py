@@ -7,7 +7,7 @@ from uuid import UUID
 import orjson
 
 from services.notifications import domain, store
-from shared.consumer import Handler, ReceivedEvent
+from shared.consumer import Handler, NotYet, ReceivedEvent
 from shared.db import UnitOfWork
 from shared.events.catalog import PartnerDeactivated, PartnerFacts
 from shared.observability import get_logger
@@ -57,7 +57,9 @@ class Fanout:
         targets = domain.audience(event_type, data, partners)
         missing = {str(v) for v in named} - {str(p.partner_id) for p in partners}
         if missing:
-            log.warning("partners_unknown", event_id=str(envelope.id), partner_ids=sorted(missing))
+            # Every partner id comes from partner events; the channels consumer has not read it yet.
+            log.warning("partners_not_yet_known", event_id=str(envelope.id), partner_ids=sorted(missing))
+            raise NotYet(f"partners {sorted(missing)} not in the channels read model yet")
         if not targets:
             return
         subject = domain.subject_of(event_type, data)
@@ -86,10 +88,13 @@ class Fanout:
             log.info("deliveries_planned", event_id=str(envelope.id), event_type=event_type, count=len(created))
 
 
-def handlers(fanout: Fanout) -> dict[str, Handler]:
-    table: dict[str, Handler] = {t: on_partner for t in PARTNER_EVENTS}
-    table.update({t: fanout for t in domain.HANDLED_EVENTS})
-    return table
+def channel_handlers() -> dict[str, Handler]:
+    """Its own consumer group, so deliveries waiting for a partner never block the partner's event."""
+    return {t: on_partner for t in PARTNER_EVENTS}
+
+
+def delivery_handlers(fanout: Fanout) -> dict[str, Handler]:
+    return {t: fanout for t in domain.HANDLED_EVENTS}
 
 
 def _version(sequence: str) -> int:

@@ -213,6 +213,23 @@ async def test_a_replayed_event_notifies_nobody_twice(infra: Infra) -> None:
         assert len(await svc.deliveries(signalId=str(signal_id))) == 1
 
 
+async def test_an_escalation_read_before_its_partner_is_delivered_once_the_partner_arrives(infra: Infra) -> None:
+    secret = new_secret()
+    receiver, peers = Receiver([secret]), InternalPeers()
+    async with http_server(receiver) as hook, running(infra, peers) as svc:
+        police = partner(webhook_url=f"{hook}/hook")
+        peers.secrets[str(police.partner_id)] = [secret]
+        signal_id = uuid4()
+        await svc.events.send(escalated(signal_id, police.partner_id))  # topics are read independently
+        await asyncio.sleep(1.5)
+        assert receiver.received == []
+        await svc.events.send(police, source="partners")
+        await until(lambda: len(receiver.received) == 1, 30)
+        await asyncio.sleep(1.0)
+        assert len(receiver.received) == 1
+        assert receiver.received[0].event["subject"] == str(signal_id)
+
+
 async def test_retries_end_in_failed_and_a_resend_delivers_with_the_same_webhook_id(infra: Infra) -> None:
     secret = new_secret()
     healthy = False
