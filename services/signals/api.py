@@ -314,9 +314,11 @@ async def list_signals(
     since: datetime | None = None,
     until: datetime | None = None,
     ids: str | None = None,
-    first: int = 50,
+    first: int | None = None,
     after: str | None = None,
 ) -> JSONBody:
+    """Newest first; with `partnerId` the signals escalated to that partner, oldest escalation
+    first (a catch-up feed). `ids` is a batch read: without `first` it answers all of them."""
     demand(principal, *permissions.roles_for("read"), municipality=municipality)
     municipalities = [municipality] if municipality else sorted(principal.municipalities)
     errors = FieldErrors()
@@ -341,6 +343,7 @@ async def list_signals(
             errors.add(name, "must carry a time zone (RFC 3339)")
     errors.raise_if_any()
     clauses, params = permissions.visibility_clauses(principal)
+    size = first if first is not None else max(50, min(len(wanted or []), 200))
     q = store.Query(
         municipalities=municipalities,
         area=area,
@@ -355,7 +358,7 @@ async def list_signals(
         visibility=clauses,
         params=params,
     )
-    return await _list(runtime, principal, q, first, after)
+    return await _list(runtime, principal, q, size, after)
 
 
 @router.get("/v1/signals/mine", summary="The caller's own signals")

@@ -3,6 +3,7 @@ rejection, merging, reclassification; visibility, lists and the audited contacts
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -179,6 +180,14 @@ async def test_lists_filter_page_and_feed_a_partner_oldest_first(app: SignalsApp
     assert {s["id"] for s in visible["results"]} == set(ids[:4])  # routed to it, or escalated
     bad = await app.client.get("/v1/signals?status=lost&category=graffiti", headers=coordinator)
     assert bad.status_code == 400 and {p["name"] for p in bad.json()["invalidParams"]} == {"status", "category"}
+
+
+async def test_a_batch_read_by_ids_answers_all_of_them(app: SignalsApp) -> None:
+    reporter = app.headers("resident")
+    answers = await asyncio.gather(*(app.report(reporter, area=fresh_area()[1]) for _ in range(60)))
+    ids = [r.json()["signal"]["id"] for r in answers]
+    batch = await app.client.get(f"/v1/signals?ids={','.join(ids)}", headers=app.headers("coordinator"))
+    assert {s["id"] for s in batch.json()["results"]} == set(ids) and batch.json()["next"] is None
 
 
 async def test_unrouted_signals_are_listed_for_coordinators(app: SignalsApp) -> None:
