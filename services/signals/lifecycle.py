@@ -28,16 +28,12 @@ async def report_overdue(runtime: ServiceRuntime) -> int:
     """`signal.overdue` once per missed acknowledgement deadline."""
     now = utcnow()
     async with runtime.uow() as uow:
-        due = await store.claim_due(
-            uow.session,
-            "s.status = 'escalated' AND NOT s.overdue_notified AND s.acknowledge_by < :now",
-            {"now": now},
-            BATCH,
-        )
         signals = store.SignalStore(uow.session)
+        due = await signals.claim_due(
+            "s.status = 'escalated' AND NOT s.overdue_notified AND s.acknowledge_by < :now", {"now": now}, BATCH
+        )
         marked = 0
         for signal in due:
-            await signals.get(signal.id)
             if signal.mark_overdue(at=now):
                 await signals.save(signal)
                 _publish(uow, signal)
@@ -52,12 +48,11 @@ async def close_resolved(runtime: ServiceRuntime, after: timedelta) -> int:
     """Resolved signals close automatically `after` their resolution (14 days)."""
     now = utcnow()
     async with runtime.uow() as uow:
-        due = await store.claim_due(
-            uow.session, "s.status = 'resolved' AND s.resolved_at < :before", {"before": now - after}, BATCH
-        )
         signals = store.SignalStore(uow.session)
+        due = await signals.claim_due(
+            "s.status = 'resolved' AND s.resolved_at < :before", {"before": now - after}, BATCH
+        )
         for signal in due:
-            await signals.get(signal.id)
             signal.close(at=now)
             await signals.save(signal)
             _publish(uow, signal)

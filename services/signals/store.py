@@ -261,6 +261,20 @@ class SignalStore:
         self._loaded[signal.id] = loaded
         return signal
 
+    async def claim_due(self, condition: str, params: dict[str, Any], limit: int) -> list[Signal]:
+        """Signals matching `condition` (on `s`), locked in this transaction; rows another
+        instance holds are skipped, so replicas share the work. One statement."""
+        locked = f"SELECT s.id FROM signals s WHERE {condition} ORDER BY s.id LIMIT :limit FOR UPDATE SKIP LOCKED"
+        rows = await self.session.execute(
+            text(f"{SELECT_SIGNALS} WHERE s.id IN ({locked}) ORDER BY s.id"), {**params, "limit": limit}
+        )
+        found = []
+        for row in rows:
+            signal, loaded = signal_from_row(row)
+            self._loaded[signal.id] = loaded
+            found.append(signal)
+        return found
+
     async def add(
         self,
         signal: Signal,
@@ -648,19 +662,6 @@ async def list_signals(
 
 
 # --- periodic work -------------------------------------------------------------------------------
-
-
-async def claim_due(session: AsyncSession, condition: str, params: dict[str, Any], limit: int) -> list[Signal]:
-    """Signals matching `condition`, locked; rows another instance holds are skipped."""
-    ids = (
-        await session.execute(
-            text(f"SELECT id FROM signals s WHERE {condition} ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"),
-            {**params, "limit": limit},
-        )
-    ).scalars()
-    store = SignalStore(session)
-    found = [await store.get(i) for i in list(ids)]
-    return [s for s in found if s is not None]
 
 
 async def erase_contacts(session: AsyncSession, before: datetime) -> int:
