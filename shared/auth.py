@@ -130,7 +130,7 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     principal = authenticator.verify(bearer_token(request))
     actor_var.set(principal.sub)
@@ -140,7 +140,7 @@ def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def service_only(principal: CurrentPrincipal) -> Principal:
+async def service_only(principal: CurrentPrincipal) -> Principal:
     """For the two internal reads: only services' own credentials pass."""
     if not principal.is_service:
         raise Forbidden("service credentials required")

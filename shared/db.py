@@ -50,7 +50,9 @@ class Database:
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No pre-ping (a round trip per transaction): a connection a restart broke is invalidated on
+            # first use; consumers retry that as an outage and HTTP answers 503 (shared.http).
+            pool_pre_ping=False,
             json_serializer=_json_serializer,
             connect_args={"server_settings": {"search_path": schema}},
         )
@@ -166,7 +168,6 @@ class UnitOfWork:
             ),
             rows,
         )
-        await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": self.db.notify_channel})
         self.events = []
 
     async def commit(self) -> None:

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.consumer import is_transient
 from shared.errors import DomainError, FieldError, ValidationFailed
 from shared.metrics import http_requests
 from shared.observability import actor_var, continue_trace, current_traceparent, get_logger
@@ -99,6 +100,17 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if is_transient(exc):  # the database or broker is away: the client may try again
+            log.warning("dependency_unavailable", path=request.url.path, error=type(exc).__name__)
+            response = problem(
+                503,
+                "Service unavailable",
+                "A dependency is unavailable; try again shortly",
+                "UNAVAILABLE",
+                instance=request.url.path,
+            )
+            response.headers["retry-after"] = "1"
+            return response
         log.exception("unhandled_error", path=request.url.path)
         return problem(500, "Internal error", "An unexpected error occurred", "INTERNAL", instance=request.url.path)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -30,7 +30,7 @@ from services.signals.domain import (
 )
 from services.signals.views import signal_json
 from shared import idempotency
-from shared.auth import Principal, current_principal, demand
+from shared.auth import CurrentPrincipal, Principal, demand
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import Conflict, FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
@@ -38,24 +38,11 @@ from shared.events.codes import Category, PartnerKind, Role, SignalStatus
 from shared.http import JSONBody
 from shared.observability import get_logger
 from shared.pagination import decode_cursor, encode_cursor, page_size
-from shared.runtime import ServiceRuntime, get_runtime
+from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(tags=["signals"])
 log = get_logger(__name__)
 
-
-# The shared dependencies are plain functions, which FastAPI runs in its thread pool: a thread
-# hop per request costs more than the work itself. These run them on the event loop instead.
-async def _principal(request: Request) -> Principal:
-    return current_principal(request)
-
-
-async def _runtime(request: Request) -> ServiceRuntime:
-    return get_runtime(request)
-
-
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
-RuntimeDep = Annotated[ServiceRuntime, Depends(_runtime)]
 
 
 class Body(BaseModel):
