@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import traceback
 
 from bench import catchup, dashboard, endtoend, intake, messaging, profile, system
 from bench.report import Report
@@ -23,7 +24,7 @@ SECTIONS = {
 }
 
 
-async def main(argv: list[str]) -> None:
+async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
@@ -31,19 +32,27 @@ async def main(argv: list[str]) -> None:
     database_url = os.environ.get("DATABASE_URL", LOCAL_DATABASE_URL)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", LOCAL_KAFKA)
     report = Report()
+    failed: list[str] = []
     try:
         for name, section in SECTIONS.items():
             if args.only and name not in args.only:
                 continue
             print(f"[bench] {name} ...", flush=True)
-            await section(report, database_url, bootstrap, quick=args.quick)
+            try:
+                await section(report, database_url, bootstrap, quick=args.quick)
+            except Exception:  # one broken section must not cost the figures of the others
+                traceback.print_exc()
+                failed.append(name)
     finally:
         await system.close()  # the platform the sections shared: processes, schemas, database
     print()
     print(report.table())
     path = report.write()
+    if failed:
+        print(f"[bench] FAILED sections: {', '.join(failed)}")
     print(f"results: {path}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:]))
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -80,8 +80,17 @@ class Pool:
     async def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes]:
-        conn = self._idle.pop() if self._idle else Connection(self.host, self.port, self.timeout)
-        status, payload = await conn.request(method, path, body, headers)
+        if self._idle:
+            conn = self._idle.pop()
+            try:
+                status, payload = await conn.request(method, path, body, headers)
+            except HttpError:
+                # the server may close a keep-alive connection that sat idle: once more on a fresh one
+                conn = Connection(self.host, self.port, self.timeout)
+                status, payload = await conn.request(method, path, body, headers)
+        else:
+            conn = Connection(self.host, self.port, self.timeout)
+            status, payload = await conn.request(method, path, body, headers)
         self._idle.append(conn)
         return status, payload
 

@@ -151,6 +151,49 @@ async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool 
     )
     path = _plot(lines, sent, arrived)
     report.add(Figure(SECTION, "plot (latency and throughput over time)", 0.0, "png", notes=str(path)))
+    await direct(report, s, 10.0 if quick else 30.0, raw)
+
+
+async def direct(report: Report, s: system.System, seconds: float, raw: list[float]) -> None:
+    """The same at the signals service's own POST /v1/signals: the pipeline without the gateway."""
+    p = s.platform
+    lines = await run_load(
+        {
+            "mode": "report",
+            "url": p.url("signals"),
+            "token": p.token("coordinator"),
+            "rate": RATE,
+            "duration": seconds,
+            "acute_share": 1.0,
+            "start": 350_000,
+            "municipalities": MUNICIPALITIES,
+        }
+    )
+    sent = {r["id"]: r["t"] for r in lines if r["ok"]}
+    deadline = time.monotonic() + 60
+    arrived: dict[str, float] = {}
+    while time.monotonic() < deadline and len(arrived) < len(sent):
+        await asyncio.sleep(0.5)
+        arrived = {}
+        for a in s.receiver.delivered():
+            if a.target == TARGET and a.event_type == "signal.escalated" and a.subject in sent:
+                arrived.setdefault(a.subject, a.at)
+    latencies = [(arrived[i] - sent[i]) * 1000 for i in arrived]
+    held = Summary.of(lines)
+    report.add(
+        Figure(
+            SECTION,
+            "acute POST /v1/signals sent -> signed webhook, p50",
+            percentile(latencies, 50),
+            "ms",
+            "aiokafka produce->consume p50",
+            percentile(raw, 50),
+            p99=percentile(latencies, 99),
+            aim="p50 <= 100 ms, p99 <= 500 ms",
+            notes=f"{RATE:.0f}/s offered for {seconds:.0f} s at signals directly, {held.rate:.0f}/s accepted;"
+            f" p99.9 {percentile(latencies, 99.9):.1f} ms; {len(sent) - len(arrived)} not arrived",
+        )
+    )
 
 
 def _plot(lines: list[dict[str, Any]], sent: dict[str, float], arrived: dict[str, float]) -> Path:

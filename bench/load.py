@@ -178,9 +178,12 @@ class Load:
     async def waves(self) -> tuple[int, Any, int]:
         worst = 200
         for wave in self.spec.waves:
-            answers = await asyncio.gather(
-                *(self._pools[url].request("GET", path, None, self.headers) for url, path in wave)
-            )
+            try:
+                answers = await asyncio.gather(
+                    *(self._pools[url].request("GET", path, None, self.headers) for url, path in wave)
+                )
+            except HttpError:
+                return 0, None, 1
             worst = max([worst, *(status for status, _ in answers)])
         return worst, None, 1
 
