@@ -1,96 +1,40 @@
-"""The contract's enums: GraphQL names are the design's codes upper-cased, Python values the services' codes."""
+"""The contract's enums: GraphQL names are the design's codes upper-cased, Python values the services' codes.
+
+The code lists themselves live once, in the event catalog (`shared.events.codes`); the gateway
+only exposes them to GraphQL under the contract's names.
+"""
 
 from enum import Enum
 
 import strawberry
 
+from shared.events import codes
 
-@strawberry.enum
-class SignalCategory(Enum):
-    SUSPICIOUS_SITUATION = "suspicious_situation"
-    BURGLARY = "burglary"
-    YOUTH_NUISANCE = "youth_nuisance"
-    DRUGS_NUISANCE = "drugs_nuisance"
-    NOISE_NUISANCE = "noise_nuisance"
-    VANDALISM = "vandalism"
-    LITTER_DUMPING = "litter_dumping"
-    TRAFFIC_SAFETY = "traffic_safety"
-    OTHER = "other"
+SignalCategory = codes.Category
+Urgency = codes.Urgency
+SignalStatus = codes.SignalStatus
+SignalSource = codes.SignalSource
+PartnerKind = codes.PartnerKind
+IndicatorKind = codes.IndicatorKind
+Direction = codes.Direction
+GoalStatus = codes.GoalStatus
+Assessment = codes.Assessment
+Decision = codes.Decision
 
-
-@strawberry.enum
-class Urgency(Enum):
-    ACUTE = "acute"
-    HIGH = "high"
-    NORMAL = "normal"
-    LOW = "low"
-
-
-@strawberry.enum
-class SignalStatus(Enum):
-    RECEIVED = "received"
-    ESCALATED = "escalated"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    REJECTED = "rejected"
-    MERGED = "merged"
-    REOPENED = "reopened"
-
-
-@strawberry.enum
-class SignalSource(Enum):
-    APP = "app"
-    WHATSAPP_GROUP = "whatsapp_group"
-    WEB = "web"
-    PARTNER = "partner"
-
-
-@strawberry.enum
-class PartnerKind(Enum):
-    POLICE = "police"
-    MUNICIPALITY = "municipality"
-    YOUTH_WORK = "youth_work"
-    HOUSING_CORPORATION = "housing_corporation"
-    CARE = "care"
-    RESIDENT_GROUP = "resident_group"
-    WHATSAPP_GROUP = "whatsapp_group"
-    OTHER = "other"
-
-
-@strawberry.enum
-class IndicatorKind(Enum):
-    SIGNAL_COUNT = "signal_count"
-    MEDIAN_ACKNOWLEDGE_MINUTES = "median_acknowledge_minutes"
-    RESOLVED_SHARE = "resolved_share"
-
-
-@strawberry.enum
-class Direction(Enum):
-    DECREASE = "decrease"
-    INCREASE = "increase"
-
-
-@strawberry.enum
-class GoalStatus(Enum):
-    ACTIVE = "active"
-    ACHIEVED = "achieved"
-    DROPPED = "dropped"
-
-
-@strawberry.enum
-class Assessment(Enum):
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    OFF_TRACK = "off_track"
-
-
-@strawberry.enum
-class Decision(Enum):
-    CONTINUE = "continue"
-    ADJUST = "adjust"
-    REPLACE = "replace"
-    ACHIEVED = "achieved"
+# Registers each code list with strawberry under the contract's name (in place: the class stays the same).
+for _codes, _name in (
+    (codes.Category, "SignalCategory"),
+    (codes.Urgency, "Urgency"),
+    (codes.SignalStatus, "SignalStatus"),
+    (codes.SignalSource, "SignalSource"),
+    (codes.PartnerKind, "PartnerKind"),
+    (codes.IndicatorKind, "IndicatorKind"),
+    (codes.Direction, "Direction"),
+    (codes.GoalStatus, "GoalStatus"),
+    (codes.Assessment, "Assessment"),
+    (codes.Decision, "Decision"),
+):
+    strawberry.enum(_codes, name=_name)
 
 
 @strawberry.enum

@@ -70,7 +70,7 @@ def categories(values: object) -> list[SignalCategory]:
 
 
 def opt_status(value: object) -> SignalStatus | None:
-    return None if value is None else SignalStatus(value)
+    return None if value is None else SignalStatus(str(value))
 
 
 @strawberry.type
