@@ -104,8 +104,11 @@ def ensure_jars(libs_dir: Path = DEFAULT_LIBS_DIR, *, quiet: bool = False) -> Pa
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
             [
-                "mvn", "-q", "-B",
-                "-f", str(POM),
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
                 f"-Dkafka.version={KAFKA_VERSION}",
                 "dependency:copy-dependencies",
                 f"-DoutputDirectory={staging}",

@@ -62,9 +62,7 @@ def generate_keypair(directory: Path) -> KeyPaths:
     if private_path.exists() and jwks_path.exists():
         return KeyPaths(private_path, jwks_path, read_kid(jwks_path))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     jwk = public_jwk(key.public_key())
     _write_private(private_path, pem)
     tmp = jwks_path.with_name(f"jwks.json.tmp-{os.getpid()}")

@@ -136,9 +136,7 @@ class PgServer:
             return root
         digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
         fallback = Path(f"/var/tmp/wijkaanpak-{digest}")  # noqa: S108 (fixed name: found again next run)
-        self._log(
-            f"postgres user cannot traverse {root}; PostgreSQL data goes to {fallback} instead"
-        )
+        self._log(f"postgres user cannot traverse {root}; PostgreSQL data goes to {fallback} instead")
         return fallback
 
     @staticmethod
@@ -168,9 +166,7 @@ class PgServer:
             self._as_postgres(args), capture_output=True, text=True, cwd="/", timeout=timeout, check=False
         )
         if check and result.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-            )
+            raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
         return result
 
     def ensure_installed(self) -> None:
@@ -209,8 +205,10 @@ class PgServer:
             self._run(
                 [
                     str(self.bin_dir / "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", SUPERUSER,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
                     f"--pwfile={pwfile}",
                     "--auth-local=scram-sha-256",
                     "--auth-host=scram-sha-256",
@@ -247,11 +245,15 @@ class PgServer:
                 [
                     str(self.bin_dir / "pg_ctl"),
                     "start",
-                    "-D", str(self.data_dir),
-                    "-l", str(self.log_file),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
                     "-w",
-                    "-t", str(int(timeout)),
-                    "-o", f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1",
+                    "-t",
+                    str(int(timeout)),
+                    "-o",
+                    f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1",
                 ],
                 timeout=timeout + 10,
             )
@@ -266,7 +268,14 @@ class PgServer:
         self._run(
             [
                 str(self.bin_dir / "pg_ctl"),
-                "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(int(timeout)),
+                "stop",
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                str(int(timeout)),
             ],
             timeout=timeout + 10,
         )
@@ -325,13 +334,22 @@ class PgServer:
         result = subprocess.run(
             [
                 str(self.bin_dir / "psql"),
-                "-X", "-q", "-A", "-t",
-                "-v", "ON_ERROR_STOP=1",
-                "-h", "127.0.0.1",
-                "-p", str(self.port),
-                "-U", SUPERUSER,
-                "-d", database,
-                "-c", sql,
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
             ],
             capture_output=True,
             text=True,
@@ -354,7 +372,7 @@ class PgServer:
         Password `<name>-dev`. `public` is closed to everyone, so a service cannot reach another's
         tables nor park its own outside its schema. Idempotent.
         """
-        statements = ['REVOKE ALL ON SCHEMA public FROM PUBLIC']
+        statements = ["REVOKE ALL ON SCHEMA public FROM PUBLIC"]
         for name in names:
             _check_ident(name)
             statements += [

@@ -102,10 +102,15 @@ def pid_of(spec: ServiceSpec) -> int | None:
 
 def start(spec: ServiceSpec) -> subprocess.Popen[bytes]:
     args = [
-        sys.executable, "-m", "uvicorn",
-        "--factory", spec.app,
-        "--host", "127.0.0.1",
-        "--port", str(spec.port),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        spec.app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(spec.port),
     ]
     return spawn(args, log_file=spec.log_file, pid_file=spec.pid_file, env=service_env(spec), cwd=REPO_ROOT)
 

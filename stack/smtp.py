@@ -37,10 +37,7 @@ class EmlHandler:
         content = envelope.original_content or envelope.content
         if isinstance(content, str):
             content = content.encode("utf-8", errors="replace")
-        head = (
-            f"X-Envelope-From: {envelope.mail_from}\r\n"
-            f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
-        ).encode()
+        head = (f"X-Envelope-From: {envelope.mail_from}\r\nX-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n").encode()
         name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}-{secrets.token_hex(4)}"
         tmp = self.directory / f".{name}.tmp"
         tmp.write_bytes(head + content)

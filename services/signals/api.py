@@ -44,7 +44,6 @@ router = APIRouter(tags=["signals"])
 log = get_logger(__name__)
 
 
-
 class Body(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 

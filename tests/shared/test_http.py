@@ -47,7 +47,7 @@ async def create_thing(
             stored = await idempotency.claim(uow.session, principal.sub, idempotency_key, body_hash)
             if stored is not None:
                 return dict(stored.body)
-        answer = {"id": secrets.token_hex(8), "name": thing.name}
+        answer: dict[str, object] = {"id": secrets.token_hex(8), "name": thing.name}
         if idempotency_key:
             await idempotency.complete(uow.session, principal.sub, idempotency_key, 201, answer)
         await uow.commit()

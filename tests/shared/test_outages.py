@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -20,7 +21,7 @@ OUTAGE = float(os.environ.get("WK_TEST_OUTAGE_SECONDS", "3"))
 pytestmark = pytest.mark.slow
 
 
-async def exactly_once(tally: Tally, expected: list[object], timeout: float = 60) -> None:
+async def exactly_once(tally: Tally, expected: Sequence[object], timeout: float = 60) -> None:
     async def all_applied() -> bool:
         return len(await tally.effects()) >= len(expected)
 
