@@ -151,7 +151,7 @@ class ConsumerRunner:
         batch_size: int = 500,
         retry_initial_seconds: float = 0.2,
         retry_max_seconds: float = 10.0,
-        dlq_producer: AIOKafkaProducer | None = None,
+        dlq_producer: AIOKafkaProducer | Callable[[], AIOKafkaProducer] | None = None,
         consumer_options: dict[str, Any] | None = None,
     ) -> None:
         self.name = name
@@ -357,6 +357,8 @@ class ConsumerRunner:
     ) -> None:
         if self.dlq_producer is None:
             raise RuntimeError("consumer has no DLQ producer") from error
+        # a callable gives the producer in use now (the relay replaces one whose broker lost its state)
+        producer = self.dlq_producer if isinstance(self.dlq_producer, AIOKafkaProducer) else self.dlq_producer()
         if event is not None:
             value, key = to_json(event.envelope), event.envelope.subject.encode()
         headers = [
@@ -367,5 +369,5 @@ class ConsumerRunner:
             ("original_partition", str(partition).encode()),
             ("original_offset", str(offset).encode()),
         ]
-        await self.dlq_producer.send_and_wait(dlq_topic(topic), value=value, key=key, headers=headers)
+        await producer.send_and_wait(dlq_topic(topic), value=value, key=key, headers=headers)
         dlq_records.labels(self.name, topic).inc()

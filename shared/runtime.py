@@ -138,7 +138,7 @@ class ServiceRuntime:
                 batch_size=s.consumer_batch_size,
                 retry_initial_seconds=s.retry_initial_seconds,
                 retry_max_seconds=s.retry_max_seconds,
-                dlq_producer=self.producer,
+                dlq_producer=self.current_producer,
             )
             self.consumers.append(runner)
             self._spawn(f"consumer:{consumer}", runner.run(self.stop))
@@ -179,10 +179,15 @@ class ServiceRuntime:
         if not self.booted:
             raise RuntimeError("still starting: migrations or broker connection pending")
 
-    async def kafka_ready(self) -> None:
-        if self.producer is None:
+    def current_producer(self) -> AIOKafkaProducer:
+        """The producer in use: the relay's, which it replaces when the broker lost its state."""
+        producer = self.relay.producer if self.relay is not None else self.producer
+        if producer is None:
             raise RuntimeError("producer not started")
-        await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout=3)
+        return producer
+
+    async def kafka_ready(self) -> None:
+        await asyncio.wait_for(self.current_producer().client.fetch_all_metadata(), timeout=3)
 
     def readiness(self) -> dict[str, Callable[[], Awaitable[None]]]:
         return {"started": self.booted_ready, "database": self.db.ping, "kafka": self.kafka_ready}
