@@ -30,6 +30,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database, UnitOfWork
 from shared.events.catalog import EventData, dlq_topic
 from shared.events.envelope import CloudEvent, parse, to_json
@@ -153,8 +154,10 @@ class ConsumerRunner:
         retry_max_seconds: float = 10.0,
         dlq_producer: AIOKafkaProducer | Callable[[], AIOKafkaProducer] | None = None,
         consumer_options: dict[str, Any] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
+        self.clock = clock
         self.db = db
         self.source = source
         self.bootstrap = bootstrap
@@ -253,7 +256,7 @@ class ConsumerRunner:
         parsed, poison = self._parse(records)
         if parsed:
             try:
-                async with UnitOfWork(self.db, self.source, self.topic_prefix) as uow:
+                async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
                     applied = await self._apply(uow, parsed)
                     await uow.commit()
                 self._count(len(parsed), applied)
@@ -266,7 +269,7 @@ class ConsumerRunner:
 
     async def _handle_one(self, event: ReceivedEvent) -> None:
         try:
-            async with UnitOfWork(self.db, self.source, self.topic_prefix) as uow:
+            async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
                 applied = await self._apply(uow, [event])
                 await uow.commit()
             self._count(1, applied)

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.events.catalog import EventData
 from shared.events.envelope import CloudEvent, envelope
 from shared.observability import current_traceparent, get_logger
@@ -111,8 +112,9 @@ class UnitOfWork:
     Leaving the block without `commit()` rolls back, and then nothing is published.
     """
 
-    def __init__(self, db: Database, source: str, topic_prefix: str = "") -> None:
+    def __init__(self, db: Database, source: str, topic_prefix: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
+        self.clock = clock
         self.source = source
         self.topic_prefix = topic_prefix
         self.session: AsyncSession = db.sessions()
@@ -142,7 +144,12 @@ class UnitOfWork:
         event_id: UUID | None = None,
     ) -> CloudEvent:
         event = envelope(
-            data, source=self.source, sequence=sequence, municipality=municipality, time=time, event_id=event_id
+            data,
+            source=self.source,
+            sequence=sequence,
+            municipality=municipality,
+            time=time or self.clock.now(),
+            event_id=event_id,
         )
         self.events.append(event)
         return event

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, Request
 
 from shared.auth import Authenticator, ServiceTokens
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database, UnitOfWork
 from shared.kafka import idempotent_producer
@@ -43,8 +44,10 @@ class ServiceRuntime:
         *,
         migrations: Path | None = None,
         configure_logs: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.name = settings.service_name
         self.migrations = migrations
         self.db = Database(settings.database_url, settings.db_schema_name, pool_size=settings.db_pool_size)
@@ -74,7 +77,7 @@ class ServiceRuntime:
             configure_logging(self.name, settings.log_level)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.db, self.settings.source, self.settings.topic_prefix)
+        return UnitOfWork(self.db, self.settings.source, self.settings.topic_prefix, self.clock)
 
     def consume(self, consumer: str, handlers: dict[str, Handler]) -> None:
         """Register a consumer (its own group) for these event types."""
@@ -139,6 +142,7 @@ class ServiceRuntime:
                 retry_initial_seconds=s.retry_initial_seconds,
                 retry_max_seconds=s.retry_max_seconds,
                 dlq_producer=self.current_producer,
+                clock=self.clock,
             )
             self.consumers.append(runner)
             self._spawn(f"consumer:{consumer}", runner.run(self.stop))
@@ -196,6 +200,7 @@ class ServiceRuntime:
         @contextlib.asynccontextmanager
         async def run(app: FastAPI) -> AsyncIterator[None]:
             app.state.runtime = self
+            app.state.clock = self.clock
             app.state.authenticator = self.authenticator
             await self.start(self.settings.startup_wait_seconds)
             try:

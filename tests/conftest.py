@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +27,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
 
 
 @pytest.fixture(scope="session")
-async def infra(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
+async def session_infra(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Infra]:
+    """This session's database, keys and topics (for fixtures that serve the whole session)."""
     admin_url, kafka = servers
     run_id = f"t{secrets.token_hex(4)}"
     database_url = await create_database(admin_url, f"wk_test_{run_id}")
@@ -38,6 +40,24 @@ async def infra(servers: tuple[str, str], tmp_path_factory: pytest.TempPathFacto
     finally:
         await drop_database(admin_url, f"wk_test_{run_id}")
         await delete_topics(kafka, prefix)
+
+
+_modules = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+async def infra(session_infra: Infra) -> AsyncIterator[Infra]:
+    """The session's database and keys, with topics and consumer groups of this test module alone.
+
+    Services started in one module never read what another module published (the demo seed,
+    other modules' partners), whatever order the modules run in.
+    """
+    own = session_infra.module(f"m{next(_modules)}")
+    await ensure_topics(own.kafka, own.topic_prefix, partitions=3)
+    try:
+        yield own
+    finally:
+        await delete_topics(own.kafka, own.topic_prefix)
 
 
 def free_port() -> int:

@@ -2,12 +2,14 @@
 
 Servers: `DATABASE_URL` / `KAFKA_BOOTSTRAP_SERVERS` when set; else testcontainers when a Docker
 engine answers; else the local stack's servers (`make test` starts them). Isolation: a fresh
-database per session, a topic prefix per session, consumer groups per session.
+database per session; topics and consumer groups per test module (`infra`), or per session
+(`session_infra`, for fixtures that serve the whole session).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import secrets
@@ -75,6 +77,15 @@ class Infra:
     keys: Keys
     run_id: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    group_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        self.group_prefix = self.group_prefix or f"{self.run_id}."
+
+    def module(self, name: str) -> Infra:
+        """The same servers, database and keys, with topics and consumer groups named for `name` alone."""
+        prefix = f"{self.topic_prefix}{name}."
+        return dataclasses.replace(self, topic_prefix=prefix, group_prefix=prefix)
 
     def token(
         self,
@@ -113,7 +124,7 @@ class Infra:
             "database_url": self.database_url,
             "kafka_bootstrap_servers": self.kafka,
             "topic_prefix": self.topic_prefix,
-            "consumer_group_prefix": f"{self.run_id}.",
+            "consumer_group_prefix": self.group_prefix,
             "auth_jwks_path": str(self.keys.jwks_path),
             "auth_issuer": ISSUER,
             "service_token_key_path": str(self.keys.private_path),

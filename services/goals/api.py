@@ -12,7 +12,6 @@ from services.goals.bodies import GoalIn, GoalPatch, codes
 from services.goals.chart import trend_svg
 from services.goals.domain import Quarter
 from services.goals.web import (
-    ClockDep,
     IdempotencyKey,
     after_cursor,
     finish,
@@ -28,6 +27,7 @@ from services.goals.web import (
     set_goal_in,
 )
 from shared.auth import CurrentPrincipal
+from shared.clock import ClockDep
 from shared.errors import FieldErrors, NotFound
 from shared.events.catalog import GoalUpdated
 from shared.events.codes import GoalStatus
@@ -58,7 +58,7 @@ async def set_goal(
             [i.to_domain() for i in body.indicators],
             body.partner_ids,
         )
-        goal = await set_goal_in(uow, raw, clock(), None)
+        goal = await set_goal_in(uow, raw, clock.now(), None)
         return await finish(uow, key, scope, 201, goal.as_json())
 
 
@@ -103,7 +103,7 @@ async def get_goal(goal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeD
 async def update_goal(
     goal_id: UUID, body: GoalPatch, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep
 ) -> JSONBody:
-    now = clock()
+    now = clock.now()
     async with runtime.uow() as uow:
         before = await managed_goal(uow.session, principal, goal_id)
         # Partners already on the goal may stay even if deactivated since; new ones must be active.
@@ -144,7 +144,7 @@ async def get_measurements(
 ) -> JSONBody:
     async with runtime.uow() as uow:
         goal = await readable_goal(uow.session, principal, goal_id)
-        q = parse_quarter(quarter) if quarter else Quarter.of(clock())
+        q = parse_quarter(quarter) if quarter else Quarter.of(clock.now())
         found = await measurements.measurements(uow.session, goal, q)
     return JSONBody([m.as_json() for m in found])
 
@@ -158,7 +158,7 @@ async def get_measurements(
 async def get_trend(goal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep) -> Response:
     async with runtime.uow() as uow:
         goal = await readable_goal(uow.session, principal, goal_id)
-        series = await measurements.trend(uow.session, goal, clock())
+        series = await measurements.trend(uow.session, goal, clock.now())
     return Response(trend_svg(goal, series), media_type="image/svg+xml")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,6 +9,7 @@ from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
 from services.goals import api, consumers, proposals, review_due, reviews
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -26,23 +25,18 @@ class Settings(ServiceSettings):
     review_due_batch_size: int = 200
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     """`clock` is "now" for quarters, years and review-due (tests move it across quarters)."""
     settings = settings or Settings()
-    now = clock or utc_now
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     runtime.consume("partners", dict.fromkeys(consumers.PARTNER_EVENTS, consumers.on_partner))
     runtime.consume("statistics", dict.fromkeys(consumers.SIGNAL_EVENTS, consumers.on_signal))
     runtime.every(
         "review-due",
         settings.review_due_interval_seconds,
-        lambda: review_due.tick(runtime.uow, now, settings.review_due_batch_size),
+        lambda: review_due.tick(runtime.uow, clock, settings.review_due_batch_size),
     )
-    app = create_service_app(
+    return create_service_app(
         service="goals",
         title="Wijkaanpak goals",
         api_version="1.0.0",
@@ -52,5 +46,3 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], datetime
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,
     )
-    app.state.clock = now
-    return app

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.goals import domain, permissions, store
 from services.goals.bodies import AdoptionIn, DeclineIn, ProposalIn
 from services.goals.web import (
-    ClockDep,
     IdempotencyKey,
     after_cursor,
     finish,
@@ -23,6 +22,7 @@ from services.goals.web import (
     set_goal_in,
 )
 from shared.auth import CurrentPrincipal, Principal
+from shared.clock import ClockDep
 from shared.errors import FieldErrors, NotFound
 from shared.events.catalog import GoalProposed
 from shared.events.codes import Role
@@ -67,7 +67,7 @@ async def propose_goal(
     body: ProposalIn, principal: permissions.Proposer, runtime: RuntimeDep, clock: ClockDep, key: IdempotencyKey = None
 ) -> JSONBody:
     permissions.may_propose(principal, body.municipality)
-    now = clock()
+    now = clock.now()
     scope = f"goals.propose:{principal.sub}"
     async with runtime.uow() as uow:
         if (stored := await idempotent(uow, key, scope, body.model_dump(mode="json"))) is not None:
@@ -149,7 +149,7 @@ async def support_proposal(
         permissions.may_propose(principal, p.municipality)
         if p.status != "open":
             raise domain.ProposalDecided(p.status)
-        await store.add_support(uow.session, p.id, principal.sub, clock())
+        await store.add_support(uow.session, p.id, principal.sub, clock.now())
         p = await _proposal(uow.session, principal, proposal_id)
         await uow.commit()
     return JSONBody(_proposal_json(p, principal))
@@ -164,7 +164,7 @@ async def adopt_proposal(
     clock: ClockDep,
     key: IdempotencyKey = None,
 ) -> JSONBody:
-    now = clock()
+    now = clock.now()
     scope = f"goals.adopt:{proposal_id}:{principal.sub}"
     async with runtime.uow() as uow:
         p = await _proposal(uow.session, principal, proposal_id, lock=True)
@@ -206,7 +206,7 @@ async def decline_proposal(
         reason = domain.check_decline_reason(body.reason)
         if p.status != "open":
             raise domain.ProposalDecided(p.status)
-        await store.decide_proposal(uow.session, p.id, "declined", clock(), goal_id=None, reason=reason)
+        await store.decide_proposal(uow.session, p.id, "declined", clock.now(), goal_id=None, reason=reason)
         p = await _proposal(uow.session, principal, proposal_id)
         await uow.commit()
     return JSONBody(_proposal_json(p, principal))

@@ -7,10 +7,10 @@ inserted in the same transaction as the outbox row of `goal.review_due`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from services.goals import store
 from services.goals.domain import review_due_quarter
+from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.events.catalog import GoalReviewDue
 from shared.observability import get_logger
@@ -18,9 +18,9 @@ from shared.observability import get_logger
 log = get_logger(__name__)
 
 
-async def tick(uow_factory: Callable[[], UnitOfWork], clock: Callable[[], datetime], batch_size: int = 200) -> int:
+async def tick(uow_factory: Callable[[], UnitOfWork], clock: Clock, batch_size: int = 200) -> int:
     """Emit what is due for the quarter that ended last; the number of goals told."""
-    quarter = review_due_quarter(clock())
+    quarter = review_due_quarter(clock.now())
     told = 0
     while True:
         async with uow_factory() as uow:

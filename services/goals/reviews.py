@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 from services.goals import domain, measurements, store
 from services.goals.bodies import ReviewIn
 from services.goals.web import (
-    ClockDep,
     IdempotencyKey,
     finish,
     goal_facts,
@@ -22,6 +21,7 @@ from services.goals.web import (
     rfc3339,
 )
 from shared.auth import CurrentPrincipal
+from shared.clock import ClockDep
 from shared.events.catalog import GoalReviewed, GoalUpdated
 from shared.events.codes import Decision, GoalStatus
 from shared.http import JSONBody
@@ -53,7 +53,7 @@ async def review_goal(
     clock: ClockDep,
     key: IdempotencyKey = None,
 ) -> JSONBody:
-    now = clock()
+    now = clock.now()
     scope = f"goals.review:{goal_id}:{principal.sub}"
     async with runtime.uow() as uow:
         goal = await managed_goal(uow.session, principal, goal_id)

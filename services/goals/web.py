@@ -1,13 +1,12 @@
-"""What the routers share: the clock, idempotency, paging, and loading goals with permission."""
+"""What the routers share: idempotency, paging, and loading goals with permission."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import Depends, Header, Request
+from fastapi import Header
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals import domain, permissions, store
@@ -21,15 +20,6 @@ from shared.http import JSONBody
 from shared.idempotency import claim, complete, request_hash
 from shared.pagination import decode_cursor, encode_cursor
 
-Clock = Callable[[], datetime]
-
-
-def get_clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
-ClockDep = Annotated[Clock, Depends(get_clock)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -194,7 +194,7 @@ async def resend_delivery(
         if delivery is None:
             raise NotFound("no such delivery")
         may_resend(principal, delivery.municipality)
-        await store.resend(uow.session, delivery_id)
+        await store.resend(uow.session, delivery_id, runtime.clock.now())
         await store.notify_workers(uow.session, runtime.db.schema)
         await uow.commit()
     sender.wake.set()
@@ -231,7 +231,7 @@ async def ping_partner(
             event_id=event_id,
             source=domain.SOURCE,
             event_type=domain.PING,
-            time=datetime.now(UTC),
+            time=runtime.clock.now(),
             subject=str(partner_id),
             data=data,
             public_base_url=runtime.settings.public_base_url,
@@ -245,6 +245,7 @@ async def ping_partner(
             data=data,
             body=orjson.dumps(body).decode(),
             targets=[Target(str(partner_id), Channel.WEBHOOK, partner_id)],
+            now=runtime.clock.now(),
         )
         delivery = await store.get_delivery(uow.session, created[0])
         assert delivery is not None

@@ -19,6 +19,7 @@ from pydantic_settings import SettingsConfigDict
 from services.notifications import api, consumers, domain
 from services.notifications.peers import Peers
 from services.notifications.sender import Sender, SenderConfig
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -58,9 +59,9 @@ class Settings(ServiceSettings):
         return domain.parse_schedule(self.delivery_retry_schedule)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     # httpx logs every request's full url at INFO: a partner's webhook url may carry a token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     fanout = consumers.Fanout(public_base_url=settings.public_base_url, schema=settings.db_schema_name)
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             smtp_from=settings.smtp_from,
             public_base_url=settings.public_base_url,
         ),
+        clock,
     )
     # started after the migrations (the runtime's tasks start in order), stopped with the runtime
     runtime.every("sender", 0.05, lambda: _run_once(sender, runtime))

@@ -81,6 +81,7 @@ class Fanout:
             data=dict(data),
             body=orjson.dumps(body).decode(),
             targets=targets,
+            now=uow.clock.now(),
             sequence=_version(envelope.sequence),
         )
         if created:

@@ -29,6 +29,7 @@ from standardwebhooks import Webhook
 from services.notifications import domain, store
 from services.notifications.domain import Channel, Outcome, Status
 from services.notifications.peers import Peers, PeerUnavailable
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database, UnitOfWork
 from shared.events.catalog import NotificationDelivered, NotificationFailed
 from shared.observability import get_logger
@@ -93,8 +94,9 @@ class _Finished:
 
 
 class Sender:
-    def __init__(self, db: Database, peers: Peers, config: SenderConfig) -> None:
+    def __init__(self, db: Database, peers: Peers, config: SenderConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self.db = db
+        self.clock = clock
         self.peers = peers
         self.config = config
         self.wake = asyncio.Event()
@@ -144,16 +146,16 @@ class Sender:
             # claim in batches: one claim query per finished send would cost more than the send
             if free >= max(1, self.config.concurrency // 4) or not self._inflight:
                 try:
-                    async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
+                    async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix, self.clock) as uow:
                         claimed = await store.claim_due(
-                            uow.session, min(free, self.config.batch_size), self.config.lease_seconds
+                            uow.session, min(free, self.config.batch_size), self.config.lease_seconds, self.clock.now()
                         )
                         await uow.commit()
                         partners = await store.channels_for(
                             uow.session, [d.partner_id for d in claimed if d.partner_id is not None]
                         )
                         if not claimed:
-                            next_due = await store.next_due_in(uow.session)
+                            next_due = await store.next_due_in(uow.session, self.clock.now())
                             if next_due is not None:
                                 wait = min(wait, next_due + 0.01)
                     delay = 0.2
@@ -211,8 +213,10 @@ class Sender:
 
     async def send_now(self, delivery_id: UUID) -> None:
         """Send one delivery at once (ping), if it is due and nobody else holds it."""
-        async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
-            claimed = await store.claim_due(uow.session, 1, self.config.lease_seconds, only=delivery_id)
+        async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix, self.clock) as uow:
+            claimed = await store.claim_due(
+                uow.session, 1, self.config.lease_seconds, self.clock.now(), only=delivery_id
+            )
             await uow.commit()
             partners = await store.channels_for(uow.session, [d.partner_id for d in claimed if d.partner_id])
         for delivery in claimed:
@@ -222,7 +226,7 @@ class Sender:
 
     async def attempt(self, delivery: store.Delivery, partner: domain.PartnerChannels | None) -> None:
         """Send once; returns when the attempt is recorded (or recording failed: the lease runs out)."""
-        at = datetime.now(UTC)
+        at = self.clock.now()
         started = time.perf_counter()
         result = await self._send(delivery, partner)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
@@ -231,7 +235,7 @@ class Sender:
         state = domain.after_attempt(
             result.outcome,
             round_attempt=delivery.round_attempts + 1,
-            now=datetime.now(UTC),
+            now=self.clock.now(),
             schedule=self.config.retry_schedule,
         )
         last_error = None if state.status == Status.DELIVERED else (result.error or _code(result.status_code))
@@ -282,7 +286,7 @@ class Sender:
                     f.recorded.set_result(None)
 
     async def _record(self, batch: list[_Finished]) -> set[UUID]:
-        async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix) as uow:
+        async with UnitOfWork(self.db, self.config.source, self.config.topic_prefix, self.clock) as uow:
             kept = await store.record_attempts(uow.session, [f.record for f in batch])
             for f in batch:
                 delivery, state = f.delivery, f.state
@@ -362,6 +366,7 @@ class Sender:
         signers = [w for w in (_signer(s) for s in secrets) if w is not None]
         if not signers:
             return Result(Outcome.RETRY, error="no_secret")
+        # the receiver checks this against its own wall clock (Standard Webhooks' replay window)
         timestamp = datetime.now(UTC)
         webhook_id = str(delivery.id)
         headers = {

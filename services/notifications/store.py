@@ -180,6 +180,7 @@ async def add_deliveries(
     data: dict[str, Any],
     body: str,
     targets: Sequence[Target],
+    now: datetime,
     sequence: int = 0,
 ) -> list[UUID]:
     """One row per (event, target, channel); an existing one is kept (a replay notifies nobody)."""
@@ -191,7 +192,7 @@ async def add_deliveries(
                     "INSERT INTO deliveries (id, event_id, event_type, target, channel, partner_id, subject,"
                     " municipality, order_key, sequence, data, body, status, next_attempt_at)"
                     " VALUES (:id, :event_id, :event_type, :target, :channel, :partner_id, :subject, :municipality,"
-                    " :order_key, :sequence, CAST(:data AS jsonb), :body, 'pending', now())"
+                    " :order_key, :sequence, CAST(:data AS jsonb), :body, 'pending', :now)"
                     " ON CONFLICT (event_id, target, channel) DO NOTHING RETURNING id"
                 ),
                 {
@@ -207,6 +208,7 @@ async def add_deliveries(
                     "sequence": sequence,
                     "data": orjson.dumps(data).decode(),
                     "body": body,
+                    "now": now,
                 },
             )
         ).first()
@@ -223,8 +225,8 @@ async def notify_workers(session: AsyncSession, schema: str) -> None:
 _CLAIM = f"""
 WITH due AS (
     SELECT d.id FROM deliveries d
-    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= now()
-      AND (d.claimed_until IS NULL OR d.claimed_until < now())
+    WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= :now
+      AND (d.claimed_until IS NULL OR d.claimed_until < :now)
       {{only}}
       AND NOT EXISTS (
           SELECT 1 FROM deliveries e
@@ -234,14 +236,14 @@ WITH due AS (
     LIMIT :limit
     FOR UPDATE OF d SKIP LOCKED
 )
-UPDATE deliveries SET claimed_until = now() + make_interval(secs => :lease), claim_token = :token
+UPDATE deliveries SET claimed_until = CAST(:now AS timestamptz) + make_interval(secs => :lease), claim_token = :token
 FROM due WHERE deliveries.id = due.id
 RETURNING {", ".join("deliveries." + c.strip() for c in _DELIVERY_COLUMNS.split(","))}
 """
 
 
 async def claim_due(
-    session: AsyncSession, limit: int, lease_seconds: float, only: UUID | None = None
+    session: AsyncSession, limit: int, lease_seconds: float, now: datetime, only: UUID | None = None
 ) -> list[Delivery]:
     """Lease due deliveries, only the earliest open one per order key (so order is kept).
 
@@ -249,25 +251,26 @@ async def claim_due(
     taken again when the lease ends (same webhook-id: at-least-once, as the contract says).
     """
     sql = _CLAIM.format(only="AND d.id = :only" if only is not None else "")
-    params: dict[str, Any] = {"limit": limit, "lease": lease_seconds, "token": uuid4()}
+    params: dict[str, Any] = {"limit": limit, "lease": lease_seconds, "token": uuid4(), "now": now}
     if only is not None:
         params["only"] = only
     rows = await session.execute(text(sql), params)
     return sorted((Delivery.from_row(r) for r in rows), key=lambda d: d.seq)
 
 
-async def next_due_in(session: AsyncSession) -> float | None:
+async def next_due_in(session: AsyncSession, now: datetime) -> float | None:
     """Seconds until the next sendable delivery is due (or its lease ends), None if there is none."""
     row = (
         await session.execute(
             text(
                 "SELECT EXTRACT(EPOCH FROM (min(GREATEST(d.next_attempt_at,"
-                " COALESCE(d.claimed_until, d.next_attempt_at))) - now())) AS wait"
+                " COALESCE(d.claimed_until, d.next_attempt_at))) - CAST(:now AS timestamptz))) AS wait"
                 " FROM deliveries d WHERE d.status IN ('pending', 'retrying')"
                 " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.order_key = d.order_key"
                 " AND (e.sequence, e.seq) < (d.sequence, d.seq)"
                 " AND e.status IN ('pending', 'retrying'))"
-            )
+            ),
+            {"now": now},
         )
     ).first()
     if row is None or row.wait is None:
@@ -363,16 +366,16 @@ async def get_delivery(session: AsyncSession, delivery_id: UUID, *, lock: bool =
     return Delivery.from_row(row) if row is not None else None
 
 
-async def resend(session: AsyncSession, delivery_id: UUID) -> None:
+async def resend(session: AsyncSession, delivery_id: UUID, now: datetime) -> None:
     """Due now, with a fresh retry schedule; the webhook-id stays (same event and target)."""
     await session.execute(
         text(
             "UPDATE deliveries SET status = CASE WHEN status = 'retrying' THEN 'retrying' ELSE 'pending' END,"
-            " round_attempts = 0, next_attempt_at = now(), claimed_until = NULL, claim_token = NULL,"
+            " round_attempts = 0, next_attempt_at = :now, claimed_until = NULL, claim_token = NULL,"
             " done_recipients = CASE WHEN status IN ('delivered', 'failed') THEN '{}' ELSE done_recipients END"
             " WHERE id = :id"
         ),
-        {"id": delivery_id},
+        {"id": delivery_id, "now": now},
     )
 
 

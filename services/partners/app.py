@@ -12,6 +12,7 @@ from pydantic_settings import SettingsConfigDict
 from services.partners import api
 from services.partners.domain import UrlRules
 from services.partners.registry import Directory
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import SecretBox
 from shared.db import Database
 from shared.http import create_service_app
@@ -38,7 +39,7 @@ class Settings(ServiceSettings):
         return UrlRules(self.allowed_hosts, self.webhook_allow_http_on_allowed)
 
 
-def directory_for(settings: Settings, db: Database) -> Directory:
+def directory_for(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> Directory:
     return Directory(
         db,
         source=settings.source,
@@ -46,12 +47,13 @@ def directory_for(settings: Settings, db: Database) -> Directory:
         box=SecretBox(settings.secrets_key),
         rules=settings.url_rules,
         secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
+        clock=clock,
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     app = create_service_app(
         service="partners",
         title="Wijkaanpak partners",
@@ -65,5 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,
     )
-    app.state.directory = directory_for(settings, runtime.db)
+    app.state.directory = directory_for(settings, runtime.db, clock)
     return app

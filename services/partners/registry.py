@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,6 +19,7 @@ from services.partners import domain
 from services.partners.domain import Changes, Contact, Partner, Registration, UrlRules
 from services.partners.store import PartnerStore
 from shared import idempotency
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import SecretBox
 from shared.db import Database, UnitOfWork
 from shared.errors import Conflict, FieldErrors, NotFound
@@ -67,10 +68,6 @@ async def webhook_target_problem(url: Any, rules: UrlRules) -> str | None:
     return None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Directory:
     def __init__(
         self,
@@ -81,8 +78,10 @@ class Directory:
         box: SecretBox,
         rules: UrlRules,
         secret_overlap: timedelta,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.db = db
+        self.clock = clock
         self.source = source
         self.topic_prefix = topic_prefix
         self.box = box
@@ -90,7 +89,7 @@ class Directory:
         self.secret_overlap = secret_overlap
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.db, self.source, self.topic_prefix)
+        return UnitOfWork(self.db, self.source, self.topic_prefix, self.clock)
 
     # --- checks at the edge ------------------------------------------------------------------
 
@@ -111,7 +110,7 @@ class Directory:
         """A new partner (version 1, `partner.registered`) and its first webhook secret, shown once."""
         errors = FieldErrors()
         await self.check_target(draft.webhook_url, errors)
-        at = _now()
+        at = self.clock.now()
         partner = domain.check_registration(draft, partner_id=uuid4(), at=at, rules=self.rules, errors=errors)
 
         async def create(uow: UnitOfWork) -> Created:
@@ -169,7 +168,7 @@ class Directory:
             ):
                 raise Conflict("a partner with this name exists in one of its municipalities")
             try:
-                await store.save(before, after, _now())
+                await store.save(before, after, self.clock.now())
             except IntegrityError as exc:  # a concurrent change took the name first
                 raise Conflict("a partner with this name exists in one of its municipalities") from exc
             self._emit(uow, before, after)
@@ -187,7 +186,7 @@ class Directory:
             after = domain.deactivate(before)
             if after is before:
                 return before
-            await store.save(before, after, _now())
+            await store.save(before, after, self.clock.now())
             self._emit(uow, before, after)
             await uow.commit()
         log.info("partner_deactivated", partner_id=str(after.id), version=after.version, result="ok")
@@ -206,7 +205,7 @@ class Directory:
             if partner is None:
                 raise NotFound("no such partner")
             authorise(partner)
-            at = _now()
+            at = self.clock.now()
             await store.expire_secrets(partner.id, at=at, until=at + self.secret_overlap)
             secret = domain.new_webhook_secret()
             await store.add_secret(partner.id, self.box.seal(secret, str(partner.id)), at)
@@ -219,7 +218,7 @@ class Directory:
             store = PartnerStore(uow.session)
             if await store.get(partner_id) is None:
                 raise NotFound("no such partner")
-            sealed = await store.valid_secrets(partner_id, _now())
+            sealed = await store.valid_secrets(partner_id, self.clock.now())
         return [self.box.open(s, str(partner_id)) for s in sealed]
 
     # --- contacts ----------------------------------------------------------------------------
@@ -239,7 +238,7 @@ class Directory:
             if partner is None:
                 raise NotFound("no such partner")
             authorise(partner)
-            contact = domain.check_contact(partner_id, fields, contact_id=uuid4(), at=_now())
+            contact = domain.check_contact(partner_id, fields, contact_id=uuid4(), at=self.clock.now())
             await store.add_contact(contact)
             return Created(201, answer(contact))
 

@@ -26,7 +26,6 @@ from services.signals.domain import (
     duplicate_of,
     intake_escalation,
     route,
-    utcnow,
 )
 from services.signals.views import signal_json
 from shared import idempotency
@@ -154,7 +153,7 @@ async def report_signal(
         group_id=group_id,
         contact_email=body.contact_email,
     )
-    now = utcnow()
+    now = runtime.clock.now()
     errors = check_report(report, now, frozenset(allowed))
     if body.client_request_id is not None and not 1 <= len(body.client_request_id) <= 200:
         errors.add("clientRequestId", "must be 1 to 200 characters")
@@ -274,7 +273,7 @@ async def _list(
     cursor = decode_cursor(after)
     if cursor is not None and len(cursor) != 2:
         raise ValidationFailed([field_error("after", "not a cursor this API gave out")])
-    now = utcnow()
+    now = runtime.clock.now()
     async with runtime.uow() as uow:
         signals, total, last = await store.list_signals(uow.session, q, first=size, after=cursor, now=now)
     return JSONBody(
@@ -363,7 +362,7 @@ async def get_signal(signal_id: str, principal: CurrentPrincipal, runtime: Runti
         signal = await store.SignalStore(uow.session).get(_uuid(signal_id))
     if signal is None or not permissions.can_see(principal, signal):
         raise NotFound()
-    return JSONBody(signal_json(signal, principal, utcnow()))
+    return JSONBody(signal_json(signal, principal, runtime.clock.now()))
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -383,7 +382,7 @@ async def _command(
     """Load and lock the signal, authorise (404, 403), apply the domain command (400, 409),
     save the change with its history and events in one transaction, answer the signal."""
     sid = _uuid(signal_id)
-    now = utcnow()
+    now = runtime.clock.now()
     async with runtime.uow() as uow:
         signals = store.SignalStore(uow.session)
         signal = await signals.get(sid, for_update=True)

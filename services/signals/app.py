@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
 from services.signals import api, consumers, lifecycle
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -31,9 +32,9 @@ class Settings(ServiceSettings):
     description_retention_seconds: float = 365 * DAY
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     settings = settings or Settings()
-    runtime = ServiceRuntime(settings, migrations=MIGRATIONS)
+    runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     runtime.consume("routing", dict(consumers.HANDLERS))
     runtime.every("overdue", settings.overdue_interval_seconds, lambda: lifecycle.report_overdue(runtime))
     runtime.every(

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -635,7 +635,3 @@ def intake_escalation(
 
 def advice_for(urgency: Urgency) -> str | None:
     return ACUTE_ADVICE if urgency == Urgency.ACUTE else None
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

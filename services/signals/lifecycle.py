@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.signals import store
-from services.signals.domain import Signal, utcnow
+from services.signals.domain import Signal
 from shared.db import UnitOfWork
 from shared.observability import get_logger
 from shared.runtime import ServiceRuntime
@@ -26,7 +26,7 @@ def _publish(uow: UnitOfWork, signal: Signal) -> None:
 
 async def report_overdue(runtime: ServiceRuntime) -> int:
     """`signal.overdue` once per missed acknowledgement deadline."""
-    now = utcnow()
+    now = runtime.clock.now()
     async with runtime.uow() as uow:
         signals = store.SignalStore(uow.session)
         due = await signals.claim_due(
@@ -46,7 +46,7 @@ async def report_overdue(runtime: ServiceRuntime) -> int:
 
 async def close_resolved(runtime: ServiceRuntime, after: timedelta) -> int:
     """Resolved signals close automatically `after` their resolution (14 days)."""
-    now = utcnow()
+    now = runtime.clock.now()
     async with runtime.uow() as uow:
         signals = store.SignalStore(uow.session)
         due = await signals.claim_due(
@@ -64,7 +64,7 @@ async def close_resolved(runtime: ServiceRuntime, after: timedelta) -> int:
 
 async def apply_retention(runtime: ServiceRuntime, contact_after: timedelta, description_after: timedelta) -> int:
     """Erase contacts `contact_after` close (30 days) and descriptions `description_after` (a year)."""
-    now = utcnow()
+    now = runtime.clock.now()
     async with runtime.uow() as uow:
         contacts = await store.erase_contacts(uow.session, now - contact_after)
         descriptions = await store.remove_descriptions(uow.session, now - description_after)

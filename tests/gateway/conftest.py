@@ -171,7 +171,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def platform(infra: Infra, receiver: Receiver) -> AsyncIterator[Platform]:
+async def platform(session_infra: Infra, receiver: Receiver) -> AsyncIterator[Platform]:
+    infra = session_infra  # one platform serves the whole session, on topics of its own
     run = f"gw{secrets.token_hex(3)}"
     prefix = f"{infra.topic_prefix}{run}."
     await ensure_topics(infra.kafka, prefix, partitions=3)

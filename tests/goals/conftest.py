@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.goals.app import Settings, create_app
+from shared.clock import FixedClock
 from shared.events.catalog import EventData, PartnerRegistered
 from shared.events.codes import Category, PartnerKind
 from shared.events.envelope import CloudEvent, envelope, to_json
@@ -22,14 +23,6 @@ from tests.support import Infra, eventually, serve
 
 # "Now" for the service under test: mid 2026-Q4 in Amsterdam.
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Wire:
@@ -70,7 +63,7 @@ class Wire:
         return partner_id
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 async def wire(infra: Infra) -> AsyncIterator[Wire]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, enable_idempotence=True, acks="all")
     await producer.start()
@@ -96,13 +89,13 @@ def goals_settings(infra: Infra, **overrides: object) -> Settings:
 class Goals:
     client: httpx.AsyncClient
     settings: Settings
-    clock: Clock
+    clock: FixedClock
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 async def goals(infra: Infra) -> AsyncIterator[Goals]:
     """One goals service for the session's API tests (each test uses its own areas)."""
-    clock = Clock()
+    clock = FixedClock(NOW)
     settings = goals_settings(infra)
     async with serve(create_app(settings, clock=clock)) as client:
         yield Goals(client, settings, clock)

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from services.goals.app import create_app
-from tests.goals.conftest import Clock, goals_settings, new_area
+from shared.clock import FixedClock
+from tests.goals.conftest import goals_settings, new_area
 from tests.support import Infra, TopicReader, serve
 
 IN_Q3 = datetime(2026, 9, 20, 10, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def due(reader: TopicReader, ids: set[str]) -> Counter[tuple[str, str]]:
 
 async def test_review_due_is_emitted_once_per_goal_and_quarter_with_two_instances(infra: Infra) -> None:
     settings = goals_settings(infra, review_due_interval_seconds=0.1)
-    clock = Clock(IN_Q3)
+    clock = FixedClock(IN_Q3)
     coordinator = infra.headers("coordinator")
     area, other = new_area(), new_area()
     async with TopicReader(infra, "goal.review_due") as reader:
@@ -57,7 +58,7 @@ async def test_review_due_is_emitted_once_per_goal_and_quarter_with_two_instance
             await settle(reader, 0.6)
             assert due(reader, ids) == Counter(), "nothing ended since these goals were set"
 
-            clock.now = JUST_INTO_Q4
+            clock.set(JUST_INTO_Q4)
             await reader.until(lambda _: len(due(reader, ids)) == 2)
             await settle(reader, 1.5)
             assert due(reader, ids) == Counter({(first, "2026-Q3"): 1, (second, "2026-Q3"): 1})
@@ -68,7 +69,7 @@ async def test_review_due_is_emitted_once_per_goal_and_quarter_with_two_instance
         async with serve(create_app(settings, clock=clock)):
             await settle(reader, 1.0)
             assert due(reader, ids) == Counter({(first, "2026-Q3"): 1, (second, "2026-Q3"): 1})
-            clock.now = JUST_INTO_2027
+            clock.set(JUST_INTO_2027)
             await reader.until(lambda _: len(due(reader, ids)) == 4)
             await settle(reader, 1.0)
     assert due(reader, ids) == Counter(

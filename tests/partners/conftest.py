@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ _used: set[str] = {"GM0479"}  # the demo region belongs to the seeding test
 def new_municipality() -> str:
     """A municipality no other test of this session uses, so lists and names do not collide."""
     while True:
-        code = f"GM{random.randint(1000, 9999)}"
+        code = f"GM{1000 + secrets.randbelow(9000)}"
         if code not in _used:
             _used.add(code)
             return code
@@ -75,7 +74,7 @@ class Partners:
         return answer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def partners(infra: Infra) -> AsyncIterator[Partners]:
     settings = infra.settings(
         Settings,
