@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,7 +35,12 @@ def catalog_topics(prefix: str = "") -> list[str]:
 async def ensure_topics(
     bootstrap: str, prefix: str = "", partitions: int = 6, extra: list[str] | None = None
 ) -> list[str]:
-    """Create every catalog topic and its `.dlq` (idempotent); returns the ones created."""
+    """Create every catalog topic and its `.dlq` (idempotent); returns the ones created, once the
+    broker's metadata shows a leader for each of their partitions.
+
+    Without that wait a consumer that subscribes at once may see no partitions for a new topic,
+    and it looks again only when its metadata ages (minutes).
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
     await admin.start()
     try:
@@ -44,9 +51,26 @@ async def ensure_topics(
                 await admin.create_topics(
                     [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
                 )
+            await _until_led(admin, wanted, partitions)
         return wanted
     finally:
         await admin.close()
+
+
+async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], partitions: int, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        described = await admin.describe_topics(topics)
+        if all(_led(t, partitions) for t in described):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"topics without a partition leader after {timeout:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+def _led(topic: dict[str, Any], partitions: int) -> bool:
+    found = topic.get("partitions") or []
+    return topic.get("error_code") == 0 and len(found) >= partitions and all(p.get("leader", -1) >= 0 for p in found)
 
 
 def header(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] | None, name: str) -> str | None:
