@@ -5,12 +5,12 @@ No I/O here: everything is unit-tested without servers.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import areas
 from shared.events.codes import Category
 
 # The codes GraphQL clients see in `extensions.code` (CONTRACT.md "Errors and their order").
@@ -161,24 +161,17 @@ def connection_page(body: Mapping[str, Any]) -> tuple[list[Any], int, str | None
     return list(results), int(total) if isinstance(total, int) else len(results), nxt if isinstance(nxt, str) else None
 
 
-_AREA = re.compile(r"^(GM\d{4}|WK\d{6}|BU\d{8})$")
-
-
 def area_problem(area: str, municipality: str) -> str | None:
     """Why `area` is no CBS area code of `municipality` (None when it is one)."""
-    if not _AREA.match(area):
-        return "must be a CBS code: GM + 4 digits, WK + 6 digits or BU + 8 digits"
-    if area[2:6] != municipality[2:6]:
+    parsed = areas.parse_or_none(area)
+    if parsed is None:
+        return areas.FORM_RULE
+    if not parsed.lies_in(municipality):
         return f"does not lie in {municipality}"
     return None
 
 
 def area_within(area: str, wanted: str) -> bool:
-    """Whether CBS area `area` lies in `wanted` (a BU lies in its WK and GM; codes share their digits)."""
-    if area == wanted:
-        return True
-    digits, wanted_digits = area[2:], wanted[2:]
-    order = {"GM": 0, "WK": 1, "BU": 2}
-    if area[:2] not in order or wanted[:2] not in order or order[wanted[:2]] >= order[area[:2]]:
-        return False
-    return digits.startswith(wanted_digits)
+    """Whether CBS area `area` lies in `wanted` (a BU lies in its WK and GM)."""
+    inner, outer = areas.parse_or_none(area), areas.parse_or_none(wanted)
+    return inner is not None and outer is not None and outer.contains(inner)

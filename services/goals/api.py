@@ -26,6 +26,7 @@ from services.goals.web import (
     readable_goal,
     set_goal_in,
 )
+from shared import areas
 from shared.auth import CurrentPrincipal
 from shared.clock import ClockDep
 from shared.errors import FieldErrors, NotFound
@@ -173,9 +174,12 @@ async def area_statistics(
     quarter: str,
     category: Annotated[list[str] | None, Query(description="repeat for several; none: all")] = None,
 ) -> JSONBody:
-    if not principal.is_service and not principal.acts_in(domain.area_municipality(area)):
-        raise NotFound()
     errors = FieldErrors()
+    parsed = areas.parse_or_none(area)
+    if parsed is None:
+        errors.add("area", areas.FORM_RULE)
+    elif not principal.is_service and not principal.acts_in(parsed.municipality):
+        raise NotFound()
     q = None
     try:
         q = Quarter.parse(quarter)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.goals import store
-from services.goals.domain import Quarter, area_district
+from services.goals.domain import Quarter
+from shared import areas
 from shared.consumer import PermanentError, ReceivedEvent
 from shared.db import UnitOfWork
 from shared.events.catalog import (
@@ -72,7 +73,7 @@ async def on_signal(uow: UnitOfWork, event: ReceivedEvent) -> None:
             signal_id=data.signal_id,
             municipality=data.municipality,
             area=data.area,
-            district=area_district(data.area),
+            district=areas.parse(data.area).district,
             category=data.category.value,
             status=data.status.value,
             sequence=_sequence(event),

@@ -15,6 +15,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from shared import areas
+from shared.areas import Level
 from shared.errors import Conflict, FieldErrors
 from shared.events.codes import Assessment, Category, Decision, Direction, GoalStatus, IndicatorKind
 
@@ -25,8 +27,6 @@ MAX_TEXT = 4000
 MAX_THEME = 100
 MAX_REASON = 2000
 QUARTER_FORM = re.compile(r"^(\d{4})-Q([1-4])$")
-MUNICIPALITY_FORM = re.compile(r"^GM\d{4}$")
-GOAL_AREA_FORM = re.compile(r"^(WK\d{6}|BU\d{8})$")
 
 # --- quarters ------------------------------------------------------------------------------------
 
@@ -78,16 +78,6 @@ class Quarter:
     def ends_at(self) -> datetime:
         """The first instant after the quarter (the next quarter's start)."""
         return self.next().starts_at
-
-
-def area_municipality(area: str) -> str:
-    """The GM of a WK or BU code (`BU04790101` -> `GM0479`)."""
-    return "GM" + area[2:6]
-
-
-def area_district(area: str) -> str | None:
-    """The WK of a BU or WK code (`BU04790101` -> `WK047901`)."""
-    return "WK" + area[2:8] if area[:2] in ("BU", "WK") and len(area) >= 8 else None
 
 
 # --- statistics ----------------------------------------------------------------------------------
@@ -229,7 +219,8 @@ def _uuid(errors: FieldErrors, name: str, value: str) -> UUID | None:
 
 
 def check_area(errors: FieldErrors, name: str, area: str, municipality: str) -> None:
-    if not GOAL_AREA_FORM.fullmatch(area) or area_municipality(area) != municipality:
+    parsed = areas.parse_or_none(area)
+    if parsed is None or parsed.level is Level.MUNICIPALITY or not parsed.lies_in(municipality):
         errors.add(name, f"not a district (WK) or neighbourhood (BU) code of {municipality}")
 
 

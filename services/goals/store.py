@@ -13,6 +13,8 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.goals.domain import Goal, Indicator, Quarter, QuarterStats
+from shared import areas
+from shared.areas import Level
 from shared.db import lock_key
 from shared.events.codes import Category, GoalStatus
 
@@ -102,7 +104,7 @@ async def apply_signal(session: AsyncSession, update: SignalFactsUpdate) -> None
 
 
 def _area_column(area: str) -> str:
-    return {"GM": "municipality", "WK": "district"}.get(area[:2], "area")
+    return {Level.MUNICIPALITY: "municipality", Level.DISTRICT: "district"}.get(areas.parse(area).level, "area")
 
 
 async def quarter_stats(

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
+from shared import areas
 from shared.events.codes import Category, PartnerKind, Urgency
 
 REPORTER = "reporter"
@@ -78,7 +79,7 @@ class PartnerChannels:
         return found
 
     def covers_part_of(self, area: str) -> bool:
-        return any(areas_overlap(own, area) for own in self.areas)
+        return any(areas.overlap(own, area) for own in self.areas)
 
 
 @dataclass(frozen=True, order=True)
@@ -88,16 +89,6 @@ class Target:
     target: str
     channel: Channel
     partner_id: UUID | None
-
-
-def _digits(code: str) -> str:
-    return code[2:]
-
-
-def areas_overlap(a: str, b: str) -> bool:
-    """CBS codes nest by their digits: GM0479 holds WK047901, which holds BU04790101."""
-    da, db = _digits(a), _digits(b)
-    return da.startswith(db) or db.startswith(da)
 
 
 def channel_update_applies(current_version: int | None, incoming_version: int) -> bool:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
-from services.partners import domain, permissions
+from services.partners import permissions
 from services.partners.domain import Partner
 from services.partners.permissions import View
 from services.partners.registry import Authorise, Directory, IdempotencyClaim
@@ -32,6 +32,7 @@ from services.partners.schemas import (
     show_partner,
 )
 from services.partners.store import PartnerFilter, PartnerStore
+from shared.areas import FORM_RULE, is_municipality, parse_or_none
 from shared.auth import CurrentPrincipal, Principal, ServicePrincipal
 from shared.errors import FieldError, FieldErrors, NotFound, ValidationFailed
 from shared.events.codes import Category, PartnerKind
@@ -176,19 +177,20 @@ async def list_partners(
     after: str | None = None,
 ) -> JSONBody:
     errors = FieldErrors()
-    if municipality is not None and not domain.MUNICIPALITY.match(municipality):
+    if municipality is not None and not is_municipality(municipality):
         errors.add("municipality", "must be a CBS municipality code: GM + 4 digits")
     covering: list[str] = []
+    parsed = parse_or_none(area) if area is not None else None
     if area is not None:
-        if not domain.is_area_code(area):
-            errors.add("area", "must be a CBS code: GM + 4 digits, WK + 6 digits or BU + 8 digits")
-        elif municipality is not None and domain.municipality_of(area) != municipality:
+        if parsed is None:
+            errors.add("area", FORM_RULE)
+        elif municipality is not None and not parsed.lies_in(municipality):
             errors.add("area", "does not lie in the municipality")
         else:
-            covering = domain.enclosing_areas(area)
-    place = municipality or (domain.municipality_of(area) if area else None)
+            covering = [a.code for a in parsed.enclosing()]
+    place = municipality or (parsed.municipality if parsed else None)
     visible = principal.is_service or place is None or principal.acts_in(place)
-    if not visible and domain.MUNICIPALITY.match(place or ""):
+    if not visible and is_municipality(place):
         raise NotFound("no such municipality")
     category_code: Category | None = None
     kind_code: PartnerKind | None = None

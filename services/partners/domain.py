@@ -16,14 +16,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from shared.areas import FORM_RULE, Level, is_municipality, parse_or_none
 from shared.errors import FieldErrors
 from shared.events.catalog import Availability, PartnerDeactivated, PartnerFacts, PartnerRegistered, PartnerUpdated
 from shared.events.codes import Category, PartnerKind, Urgency
 from shared.ssrf import UnsafeUrl, parse_target
 
-MUNICIPALITY = re.compile(r"^GM(\d{4})$")
-DISTRICT = re.compile(r"^WK(\d{6})$")
-NEIGHBOURHOOD = re.compile(r"^BU(\d{8})$")
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NAME_MAX = 200
@@ -38,36 +36,20 @@ IMMUTABLE = ("kind", "municipalities")  # a partner's identity: a different one 
 
 def area_problem(area: str, municipalities: Iterable[str]) -> str | None:
     """Why `area` is not a coverage area of a partner in `municipalities`, or None when it is."""
-    digits = {m[2:] for m in municipalities if MUNICIPALITY.match(m)}
-    if match := MUNICIPALITY.match(area):
-        return None if match.group(1) in digits else "municipality is not one of the partner's municipalities"
-    match = DISTRICT.match(area) or NEIGHBOURHOOD.match(area)
-    if match is None:
-        return "must be a CBS code: GM + 4 digits, WK + 6 digits or BU + 8 digits"
-    if match.group(1)[:4] not in digits:
-        return "must start with the digits of one of the partner's municipalities"
-    return None
-
-
-def is_area_code(area: str) -> bool:
-    return bool(MUNICIPALITY.match(area) or DISTRICT.match(area) or NEIGHBOURHOOD.match(area))
+    parsed = parse_or_none(area)
+    if parsed is None:
+        return FORM_RULE
+    if parsed.municipality in set(municipalities):
+        return None
+    if parsed.level is Level.MUNICIPALITY:
+        return "municipality is not one of the partner's municipalities"
+    return "must start with the digits of one of the partner's municipalities"
 
 
 def enclosing_areas(area: str) -> list[str]:
     """The area and every area that contains it: a BU lies in its WK, which lies in its GM."""
-    if match := NEIGHBOURHOOD.match(area):
-        digits = match.group(1)
-        return [area, f"WK{digits[:6]}", f"GM{digits[:4]}"]
-    if match := DISTRICT.match(area):
-        return [area, f"GM{match.group(1)[:4]}"]
-    return [area]
-
-
-def municipality_of(area: str) -> str | None:
-    for pattern in (MUNICIPALITY, DISTRICT, NEIGHBOURHOOD):
-        if match := pattern.match(area):
-            return f"GM{match.group(1)[:4]}"
-    return None
+    parsed = parse_or_none(area)
+    return [a.code for a in parsed.enclosing()] if parsed else [area]
 
 
 # --- availability ----------------------------------------------------------------------------
@@ -281,7 +263,7 @@ def check_registration(
     if not municipalities:
         errors.add("municipalities", "must name at least one municipality")
     for i, m in enumerate(municipalities):
-        if not isinstance(m, str) or not MUNICIPALITY.match(m):
+        if not is_municipality(m):
             errors.add(f"municipalities.{i}", "must be a CBS municipality code: GM + 4 digits")
     municipalities = [m for m in municipalities if isinstance(m, str)]
     areas = _check_areas(errors, draft.areas, municipalities)

@@ -16,6 +16,8 @@ from datetime import datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from shared import areas
+from shared.areas import Level
 from shared.errors import FieldErrors
 from shared.events.catalog import (
     EventData,
@@ -47,9 +49,6 @@ ACUTE_ADVICE = (
     "Uw melding is doorgestuurd, maar dit is geen meldkamer."
 )
 
-_GM = re.compile(r"^GM\d{4}$")
-_WK = re.compile(r"^WK\d{6}$")
-_BU = re.compile(r"^BU\d{8}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAG = re.compile(r"^\d{16}$")
 
@@ -70,29 +69,19 @@ class NotResponsible(Exception):
 # --- areas -------------------------------------------------------------------------------------
 
 
-def is_municipality_code(code: str) -> bool:
-    return bool(_GM.match(code))
-
-
 def area_problem(area: str, municipality: str) -> str | None:
     """Why `area` is not a WK or BU code of `municipality`, or None when it is."""
-    if not (_WK.match(area) or _BU.match(area)):
-        return "must be a CBS WK code (WK + 6 digits) or BU code (BU + 8 digits)"
-    if is_municipality_code(municipality) and area[2:6] != municipality[2:]:
+    parsed = areas.parse_or_none(area)
+    if parsed is None or parsed.level is Level.MUNICIPALITY:
+        return "must be a CBS WK code (WK + 6 characters) or BU code (BU + 8 characters)"
+    if areas.is_municipality(municipality) and not parsed.lies_in(municipality):
         return f"is not an area of {municipality}"
     return None
 
 
 def enclosing_areas(area: str) -> dict[str, int]:
     """The codes that cover `area`, with their specificity (BU 3 over WK 2 over GM 1)."""
-    digits = area[2:]
-    codes = {f"GM{digits[:4]}": 1}
-    if area.startswith("BU"):
-        codes[f"WK{digits[:6]}"] = 2
-        codes[area] = 3
-    elif area.startswith("WK"):
-        codes[area] = 2
-    return codes
+    return {a.code: int(a.level) for a in areas.parse(area).enclosing()}
 
 
 # --- partners as routing sees them ---------------------------------------------------------------
@@ -271,7 +260,7 @@ class Report:
 def check_report(report: Report, now: datetime, allowed_sources: frozenset[SignalSource]) -> FieldErrors:
     """Every field error of a report at once (the group is checked against partners by the caller)."""
     errors = FieldErrors()
-    if not is_municipality_code(report.municipality):
+    if not areas.is_municipality(report.municipality):
         errors.add("municipality", "must be a CBS GM code (GM + 4 digits)")
     problem = area_problem(report.area, report.municipality)
     if problem:

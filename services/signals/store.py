@@ -27,6 +27,7 @@ from services.signals.domain import (
     Window,
     enclosing_areas,
 )
+from shared import areas
 from shared.db import lock_key
 from shared.events.catalog import PartnerFacts
 from shared.events.codes import Category, PartnerKind, SignalSource, Urgency
@@ -602,7 +603,7 @@ async def list_signals(
         where.append("(" + " OR ".join(q.visibility) + ")")
     if q.area:
         where.append("(s.area = :area OR s.area LIKE :area_prefix)")
-        params["area"], params["area_prefix"] = q.area, ("BU" + q.area[2:] + "%") if q.area.startswith("WK") else q.area
+        params["area"], params["area_prefix"] = q.area, areas.parse(q.area).neighbourhoods_like()
     if q.statuses:
         where.append("s.status = ANY(CAST(:statuses AS text[]))")
         params["statuses"] = _text_array(q.statuses)

@@ -95,13 +95,6 @@ def test_every_instant_inside_a_quarter_belongs_to_it(q: Quarter, fraction: floa
     assert Quarter.of(q.ends_at) == q.next()
 
 
-def test_areas_belong_to_their_district_and_municipality() -> None:
-    assert domain.area_district("BU04790101") == "WK047901"
-    assert domain.area_district("WK047901") == "WK047901"
-    assert domain.area_district("GM0479") is None
-    assert domain.area_municipality("BU04790101") == "GM0479"
-
-
 # --- statistics ----------------------------------------------------------------------------------
 
 

@@ -216,24 +216,6 @@ def test_a_schedule_is_positive_seconds() -> None:
         raise AssertionError(f"accepted {bad!r}")
 
 
-codes = st.from_regex(r"\A\d{4}\Z").flatmap(
-    lambda gm: st.tuples(
-        st.just("GM" + gm),
-        st.from_regex(r"\A\d{2}\Z").map(lambda wk: "WK" + gm + wk),
-    ).flatmap(lambda pair: st.tuples(st.just(pair[0]), st.just(pair[1]), st.from_regex(r"\A\d{2}\Z")))
-)
-
-
-@given(codes)
-def test_areas_nest_by_their_digits(triple: tuple[str, str, str]) -> None:
-    gm, wk, bu_suffix = triple
-    bu = "BU" + wk[2:] + bu_suffix
-    for a, b in [(gm, wk), (wk, bu), (gm, bu)]:
-        assert domain.areas_overlap(a, b) and domain.areas_overlap(b, a)
-    other_wk = "WK" + wk[2:6] + ("00" if wk[6:] != "00" else "01")
-    assert not domain.areas_overlap(other_wk, bu)
-
-
 @given(st.integers(min_value=1, max_value=10**6), st.integers(min_value=1, max_value=10**6))
 def test_only_a_newer_partner_version_replaces_the_read_model(current: int, incoming: int) -> None:
     assert domain.channel_update_applies(current, incoming) == (incoming > current)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.partners import domain
 from services.partners.domain import Changes, Registration, UrlRules
+from shared import areas
 from shared.errors import FieldErrors, ValidationFailed
 from shared.events.catalog import PartnerDeactivated, PartnerRegistered, PartnerUpdated
 from shared.events.codes import Category, Urgency
@@ -135,7 +136,7 @@ def test_every_bu_of_a_municipality_is_accepted_and_lies_in_its_wk_and_gm(gm: li
     bu = "BU" + "".join(gm) + "".join(rest)
     assert domain.area_problem(bu, [municipality]) is None
     assert domain.enclosing_areas(bu) == [bu, "WK" + "".join(gm) + "".join(rest[:2]), municipality]
-    assert domain.municipality_of(bu) == municipality
+    assert areas.parse(bu).municipality == municipality
 
 
 @given(st.lists(digits, min_size=8, max_size=8), st.lists(digits, min_size=4, max_size=4))
