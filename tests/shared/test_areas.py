@@ -31,7 +31,20 @@ def test_real_cbs_codes_parse_with_their_level_municipality_and_district(
 
 @pytest.mark.parametrize(
     "code",
-    ["", "GM363", "GM03630", "GMABCD", "WK0363A", "wk0363af", "WK03a3AF", "BU0363AF0", "BU0363af08", "XX036301", "WK036301\n", 363],
+    [
+        "",
+        "GM363",
+        "GM03630",
+        "GMABCD",
+        "WK0363A",
+        "wk0363af",
+        "WK03a3AF",
+        "BU0363AF0",
+        "BU0363af08",
+        "XX036301",
+        "WK036301\n",
+        363,
+    ],
 )
 def test_what_cbs_does_not_write_is_no_area(code: object) -> None:
     assert not areas.is_area(code)
