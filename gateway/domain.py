@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared import areas
-from shared.events.codes import Category
 
 # The codes GraphQL clients see in `extensions.code` (CONTRACT.md "Errors and their order").
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -34,18 +33,6 @@ _BY_STATUS = {
     429: RATE_LIMITED,
 }
 INTERNAL_MESSAGE = "Internal error"
-
-CATEGORY_LABELS: dict[Category, str] = {
-    Category.SUSPICIOUS_SITUATION: "Verdachte situatie",
-    Category.BURGLARY: "Inbraak",
-    Category.YOUTH_NUISANCE: "Overlast door jongeren",
-    Category.DRUGS_NUISANCE: "Drugsoverlast",
-    Category.NOISE_NUISANCE: "Geluidsoverlast",
-    Category.VANDALISM: "Vandalisme",
-    Category.LITTER_DUMPING: "Afval en dumping",
-    Category.TRAFFIC_SAFETY: "Verkeersveiligheid",
-    Category.OTHER: "Overig",
-}
 
 
 @dataclass(frozen=True)

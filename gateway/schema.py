@@ -19,7 +19,6 @@ from strawberry.types import Info
 from gateway import inputs as gi
 from gateway.domain import (
     BAD_USER_INPUT,
-    CATEGORY_LABELS,
     NOT_FOUND,
     UNAUTHENTICATED,
     RateLimiter,
@@ -48,6 +47,7 @@ from gateway.types import (
 )
 from gateway.upstream import UpstreamError
 from shared.errors import DomainError
+from shared.events import labels
 from shared.events.codes import Category
 
 UNSET: Any = strawberry.UNSET
@@ -174,7 +174,7 @@ class Query:
     @strawberry.field
     def categories(self, info: Info) -> list[CategoryInfo]:
         ctx(info).principal  # noqa: B018 (every operation needs a valid token)
-        return [CategoryInfo(code=SignalCategory(c.value), label=CATEGORY_LABELS[c]) for c in Category]
+        return [CategoryInfo(code=SignalCategory(c.value), label=labels.label(c)) for c in Category]
 
 
 async def _signal_action(info: Info, signal_id: str, action: str, body: dict[str, Any]) -> Signal:

@@ -61,3 +61,12 @@ def get_clock(request: Request) -> Clock:
 
 
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def rfc3339(at: datetime) -> str:
+    """An instant as the APIs write it: UTC, RFC 3339, `Z` (2026-12-02T13:30:00.5Z)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def rfc3339_or_none(at: datetime | None) -> str | None:
+    return rfc3339(at) if at is not None else None

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from uuid import UUID
 
 import asyncpg
@@ -105,11 +105,20 @@ class Database:
         await self.engine.dispose()
 
 
-class UnitOfWork:
-    """One transaction: the aggregate's changes and the events they raised, committed together.
+class Aggregate(Protocol):
+    """What raises events: each change appends `(version, event)` to `pending`."""
 
-    `async with UnitOfWork(db, source) as uow: ...; uow.emit(event, ...); await uow.commit()`.
-    Leaving the block without `commit()` rolls back, and then nothing is published.
+    municipality: str
+    pending: list[tuple[int, EventData]]
+
+
+class UnitOfWork:
+    """One transaction: the aggregates' changes and the events they raised, committed together.
+
+    Repositories `track` every aggregate they load or add; `commit()` writes the events those
+    aggregates raised to the outbox in the same transaction, so no caller publishes by hand.
+    `emit` is for events that belong to no aggregate here. Leaving the block without `commit()`
+    rolls back, and then nothing is published.
     """
 
     def __init__(self, db: Database, source: str, topic_prefix: str = "", clock: Clock = SYSTEM_CLOCK) -> None:
@@ -119,7 +128,19 @@ class UnitOfWork:
         self.topic_prefix = topic_prefix
         self.session: AsyncSession = db.sessions()
         self.events: list[CloudEvent] = []
+        self.seen: list[Aggregate] = []
         self._committed = False
+
+    def track(self, aggregate: Aggregate) -> None:
+        if not any(a is aggregate for a in self.seen):
+            self.seen.append(aggregate)
+
+    def collect_events(self) -> None:
+        """Move what the tracked aggregates raised into this transaction's events."""
+        for aggregate in self.seen:
+            for version, data in aggregate.pending:
+                self.emit(data, sequence=version, municipality=aggregate.municipality)
+            aggregate.pending.clear()
 
     async def __aenter__(self) -> Self:
         await self.session.begin()
@@ -178,6 +199,7 @@ class UnitOfWork:
         self.events = []
 
     async def commit(self) -> None:
+        self.collect_events()
         await self.flush_events()
         await self.session.commit()
         self._committed = True

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, Request
@@ -28,6 +28,7 @@ from shared.settings import ServiceSettings
 from shared.tasks import every, sleep_or_stop
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class ServiceRuntime:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.settings.source, self.settings.topic_prefix, self.clock)
+
+    async def run(self, task: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A periodic task's handler in a unit of work of its own: `task(uow, clock, *args)`."""
+        async with self.uow() as uow:
+            return await task(uow, self.clock, *args)
 
     def consume(self, consumer: str, handlers: dict[str, Handler]) -> None:
         """Register a consumer (its own group) for these event types."""

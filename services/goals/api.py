@@ -13,14 +13,12 @@ from services.goals.chart import trend_svg
 from services.goals.domain import Quarter
 from services.goals.web import (
     IdempotencyKey,
-    after_cursor,
     finish,
     goal_facts,
     idempotent,
     known_partners,
     managed_goal,
     page,
-    parse_ids,
     parse_quarter,
     partner_of,
     readable_goal,
@@ -33,7 +31,7 @@ from shared.errors import FieldErrors, NotFound
 from shared.events.catalog import GoalUpdated
 from shared.events.codes import GoalStatus
 from shared.http import JSONBody
-from shared.pagination import page_size
+from shared.pagination import decode_keyset, page_size, parse_ids
 from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["goals"])
@@ -76,6 +74,9 @@ async def list_goals(
     after: str | None = None,
 ) -> JSONBody:
     limit = page_size(first)
+    errors = FieldErrors()
+    ids_wanted = parse_ids(ids, errors)
+    errors.raise_if_any()
     if municipality is not None and not principal.acts_in(municipality) and not principal.is_service:
         raise NotFound()
     visible = [municipality] if municipality else sorted(principal.municipalities)
@@ -85,10 +86,10 @@ async def list_goals(
         area=area,
         year=year,
         status=status,
-        ids=parse_ids(ids),
+        ids=ids_wanted,
     )
     async with runtime.uow() as uow:
-        goals, total = await store.list_goals(uow.session, where, limit, after_cursor(after))
+        goals, total = await store.list_goals(uow.session, where, limit, decode_keyset(after))
     last = (goals[-1].created_at, goals[-1].id) if goals else None
     return page([g.as_json() for g in goals], total, limit, last)
 

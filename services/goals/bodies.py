@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import Field, WithJsonSchema
 
 from services.goals import domain
+from shared.bodies import CamelBody
 from shared.events.codes import Assessment, Category, Decision, Direction, GoalStatus, IndicatorKind
 
 
@@ -19,11 +19,7 @@ def codes(enum: type[Any]) -> WithJsonSchema:
 CategoryCode = Annotated[str, codes(Category)]
 
 
-class In(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class IndicatorIn(In):
+class IndicatorIn(CamelBody):
     kind: Annotated[str, codes(IndicatorKind)]
     category: CategoryCode | None = None
     baseline: float | None = None
@@ -34,7 +30,7 @@ class IndicatorIn(In):
         return domain.IndicatorInput(self.kind, self.target, self.direction, self.category, self.baseline)
 
 
-class GoalIn(In):
+class GoalIn(CamelBody):
     municipality: str
     area: str = Field(description="a WK or BU code of the municipality")
     year: int
@@ -46,7 +42,7 @@ class GoalIn(In):
     partner_ids: list[str] = []
 
 
-class AdoptionIn(In):
+class AdoptionIn(CamelBody):
     """The goal a proposal becomes; what is left out is taken from the proposal."""
 
     municipality: str | None = None
@@ -60,7 +56,7 @@ class AdoptionIn(In):
     partner_ids: list[str] = []
 
 
-class GoalPatch(In):
+class GoalPatch(CamelBody):
     title: str | None = None
     description: str | None = None
     theme: str | None = None
@@ -70,12 +66,12 @@ class GoalPatch(In):
     status: Annotated[str, codes(GoalStatus)] | None = None
 
 
-class CooperationIn(In):
+class CooperationIn(CamelBody):
     partner_id: str
     score: int
 
 
-class ReviewIn(In):
+class ReviewIn(CamelBody):
     quarter: str = Field(description="YYYY-Qn, Europe/Amsterdam", examples=["2026-Q4"])
     assessment: Annotated[str, codes(Assessment)]
     decision: Annotated[str, codes(Decision)]
@@ -83,7 +79,7 @@ class ReviewIn(In):
     notes: str | None = None
 
 
-class ProposalIn(In):
+class ProposalIn(CamelBody):
     municipality: str
     area: str
     year: int
@@ -92,5 +88,5 @@ class ProposalIn(In):
     categories: list[CategoryCode] = []
 
 
-class DeclineIn(In):
+class DeclineIn(CamelBody):
     reason: str

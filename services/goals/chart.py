@@ -12,26 +12,11 @@ import pygal
 from pygal.style import Style
 
 from services.goals.domain import Goal, Indicator, Quarter
-from shared.events.codes import Category, IndicatorKind
+from shared.events import labels
+from shared.events.codes import IndicatorKind
 
 WIDTH, HEIGHT = 800, 420
 
-KIND_LABELS = {
-    IndicatorKind.SIGNAL_COUNT: "Aantal meldingen",
-    IndicatorKind.MEDIAN_ACKNOWLEDGE_MINUTES: "Mediane reactietijd (minuten)",
-    IndicatorKind.RESOLVED_SHARE: "Aandeel opgelost (%)",
-}
-CATEGORY_LABELS = {
-    Category.SUSPICIOUS_SITUATION: "verdachte situatie",
-    Category.BURGLARY: "inbraak",
-    Category.YOUTH_NUISANCE: "jeugdoverlast",
-    Category.DRUGS_NUISANCE: "drugsoverlast",
-    Category.NOISE_NUISANCE: "geluidsoverlast",
-    Category.VANDALISM: "vandalisme",
-    Category.LITTER_DUMPING: "zwerfafval en dumpingen",
-    Category.TRAFFIC_SAFETY: "verkeersveiligheid",
-    Category.OTHER: "overig",
-}
 STYLE = Style(
     background="white",
     plot_background="white",
@@ -47,8 +32,8 @@ _XML_DECLARATION = re.compile(r"^<\?xml[^>]*\?>\s*")
 
 def indicator_title(indicator: Indicator, goal: Goal) -> str:
     categories = indicator.categories(goal.categories)
-    scope = ", ".join(CATEGORY_LABELS[c] for c in categories) if categories else "alle categorieën"
-    return f"{KIND_LABELS[indicator.kind]}: {scope}"
+    scope = ", ".join(labels.in_sentence(c) for c in categories) if categories else "alle categorieën"
+    return f"{labels.label(indicator.kind)}: {scope}"
 
 
 def _scaled(indicator: Indicator, value: float | None) -> float | None:
@@ -79,7 +64,7 @@ def _chart(goal: Goal, indicator: Indicator | None, values: list[float | None]) 
         chart.title = f"{goal.title} ({goal.area}, {goal.year})"
         return str(chart.render(is_unicode=True))
     chart.title = f"{goal.title}\n{indicator_title(indicator, goal)}"
-    chart.y_title = KIND_LABELS[indicator.kind]
+    chart.y_title = labels.label(indicator.kind)
     chart.add("Gemeten", [_scaled(indicator, v) for v in values])
     chart.add(
         "Doel",

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from shared import areas
 from shared.areas import Level
+from shared.clock import rfc3339
 from shared.errors import Conflict, FieldErrors
 from shared.events.codes import Assessment, Category, Decision, Direction, GoalStatus, IndicatorKind
 
@@ -367,8 +368,8 @@ class Goal:
             "partnerIds": [str(p) for p in self.partner_ids],
             "status": self.status.value,
             "proposalId": str(self.proposal_id) if self.proposal_id else None,
-            "createdAt": self.created_at.isoformat().replace("+00:00", "Z"),
-            "updatedAt": self.updated_at.isoformat().replace("+00:00", "Z"),
+            "createdAt": rfc3339(self.created_at),
+            "updatedAt": rfc3339(self.updated_at),
         }
 
 

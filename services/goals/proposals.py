@@ -13,21 +13,19 @@ from services.goals import domain, permissions, store
 from services.goals.bodies import AdoptionIn, DeclineIn, ProposalIn
 from services.goals.web import (
     IdempotencyKey,
-    after_cursor,
     finish,
     idempotent,
     page,
     partner_of,
-    rfc3339,
     set_goal_in,
 )
 from shared.auth import CurrentPrincipal, Principal
-from shared.clock import ClockDep
+from shared.clock import ClockDep, rfc3339
 from shared.errors import FieldErrors, NotFound
 from shared.events.catalog import GoalProposed
 from shared.events.codes import Role
 from shared.http import JSONBody
-from shared.pagination import page_size
+from shared.pagination import decode_keyset, page_size
 from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["proposals"])
@@ -127,7 +125,7 @@ async def list_proposals(
     visible = [municipality] if municipality else sorted(principal.municipalities)
     async with runtime.uow() as uow:
         found, total = await store.list_proposals(
-            uow.session, principal.sub, visible, area, year, status, limit, after_cursor(after)
+            uow.session, principal.sub, visible, area, year, status, limit, decode_keyset(after)
         )
     last = (found[-1].proposed_at, found[-1].id) if found else None
     return page([_proposal_json(p, principal) for p in found], total, limit, last)

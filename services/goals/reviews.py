@@ -15,16 +15,16 @@ from services.goals.web import (
     goal_facts,
     idempotent,
     managed_goal,
-    parse_ids,
     partner_of,
     readable_goal,
-    rfc3339,
 )
 from shared.auth import CurrentPrincipal
-from shared.clock import ClockDep
+from shared.clock import ClockDep, rfc3339
+from shared.errors import FieldErrors
 from shared.events.catalog import GoalReviewed, GoalUpdated
 from shared.events.codes import Decision, GoalStatus
 from shared.http import JSONBody
+from shared.pagination import parse_ids
 from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["reviews"])
@@ -128,7 +128,9 @@ async def list_reviews(
     runtime: RuntimeDep,
     goal_ids: Annotated[str, Query(alias="goalIds", description="comma-separated goal ids")],
 ) -> JSONBody:
-    ids = parse_ids(goal_ids, "goalIds") or []
+    errors = FieldErrors()
+    ids = parse_ids(goal_ids, errors, "goalIds") or []
+    errors.raise_if_any()
     where = store.GoalFilter(
         municipalities=sorted(principal.municipalities),
         partner_id=partner_of(principal),

@@ -13,12 +13,12 @@ from services.goals import domain, permissions, store
 from services.goals.domain import Goal, Quarter
 from shared.auth import Principal
 from shared.db import UnitOfWork
-from shared.errors import FieldError, FieldErrors, NotFound, ValidationFailed
+from shared.errors import FieldError, NotFound, ValidationFailed
 from shared.events.catalog import GoalSet
 from shared.events.catalog import Indicator as IndicatorData
 from shared.http import JSONBody
 from shared.idempotency import claim, complete, request_hash
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import Keyset, encode_keyset
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
@@ -29,41 +29,13 @@ def partner_of(principal: Principal) -> UUID | None:
     return ids[0] if ids else None
 
 
-def rfc3339(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
-def parse_ids(value: str | None, name: str = "ids") -> list[UUID] | None:
-    if value is None:
-        return None
-    errors = FieldErrors()
-    found = []
-    for i, part in enumerate(p for p in value.split(",") if p.strip()):
-        try:
-            found.append(UUID(part.strip()))
-        except ValueError:
-            errors.add(f"{name}.{i}", "not a uuid")
-    errors.raise_if_any()
-    return found
-
-
-def after_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(values[0]), UUID(values[1])
-    except (ValueError, IndexError, TypeError) as exc:
-        raise ValidationFailed([FieldError("after", "not a cursor this API gave out")]) from exc
-
-
-def page(results: list[dict[str, Any]], total: int, limit: int, last: tuple[datetime, UUID] | None) -> JSONBody:
+def page(results: list[dict[str, Any]], total: int, limit: int, last: Keyset | None) -> JSONBody:
     more = len(results) == limit and last is not None
     return JSONBody(
         {
             "results": results,
             "totalCount": total,
-            "next": encode_cursor(last[0].isoformat(), str(last[1])) if more and last else None,
+            "next": encode_keyset(last) if more and last else None,
         }
     )
 

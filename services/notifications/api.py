@@ -8,8 +8,6 @@ from uuid import UUID, uuid4
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
 from services.notifications import domain, store
 from services.notifications.domain import Channel, Status, Target
@@ -22,18 +20,15 @@ from services.notifications.permissions import (
 from services.notifications.sender import Sender
 from shared import idempotency
 from shared.auth import CurrentPrincipal
+from shared.bodies import CamelBody
 from shared.errors import Conflict, FieldErrors, NotFound, ValidationFailed
-from shared.pagination import decode_cursor, encode_cursor, page_size
+from shared.pagination import decode_cursor, encode_cursor, page_size, parse_ids
 from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-
-class DeliveryOut(Body):
+class DeliveryOut(CamelBody):
     id: UUID
     channel: str
     target: str
@@ -67,13 +62,13 @@ class DeliveryOut(Body):
         )
 
 
-class DeliveryPage(Body):
+class DeliveryPage(CamelBody):
     results: list[DeliveryOut]
     total_count: int
     next: str | None
 
 
-class AttemptOut(Body):
+class AttemptOut(CamelBody):
     at: datetime
     status_code: int | None
     error: str | None
@@ -81,7 +76,7 @@ class AttemptOut(Body):
     outcome: str
 
 
-class AttemptPage(Body):
+class AttemptPage(CamelBody):
     results: list[AttemptOut]
     total_count: int
     next: str | None
@@ -93,20 +88,6 @@ def get_sender(request: Request) -> Sender:
 
 
 SenderDep = Annotated[Sender, Depends(get_sender)]
-
-
-def _parse_ids(raw: str | None, errors: FieldErrors) -> list[UUID] | None:
-    if raw is None:
-        return None
-    ids: list[UUID] = []
-    for part in raw.split(","):
-        if not part.strip():
-            continue
-        try:
-            ids.append(UUID(part.strip()))
-        except ValueError:
-            errors.add("ids", f"not a uuid: {part.strip()[:40]}")
-    return ids
 
 
 @router.get("/deliveries", response_model=DeliveryPage)
@@ -129,7 +110,7 @@ async def list_deliveries(
             wanted_status = Status(status.lower())
         except ValueError:
             errors.add("status", "one of pending, delivered, retrying, failed")
-    wanted_ids = _parse_ids(ids, errors)
+    wanted_ids = parse_ids(ids, errors)
     size = 50
     try:
         size = page_size(first)

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from shared import areas
-from shared.events.codes import Category, PartnerKind, Urgency
+from shared.clock import rfc3339
+from shared.events import labels
+from shared.events.codes import PartnerKind
 
 REPORTER = "reporter"
 PING = "ping"
@@ -195,7 +197,7 @@ def cloud_event(
         "id": str(event_id),
         "source": source,
         "type": TYPE_PREFIX + event_type,
-        "time": time.isoformat().replace("+00:00", "Z"),
+        "time": rfc3339(time),
         "subject": subject,
     }
     ref = dataref(public_base_url, event_type, subject)
@@ -274,24 +276,6 @@ def after_attempt(
 
 # --- e-mail --------------------------------------------------------------------------------------
 
-CATEGORY_LABELS: dict[str, str] = {
-    Category.SUSPICIOUS_SITUATION: "verdachte situatie",
-    Category.BURGLARY: "inbraak",
-    Category.YOUTH_NUISANCE: "jeugdoverlast",
-    Category.DRUGS_NUISANCE: "drugsoverlast",
-    Category.NOISE_NUISANCE: "geluidsoverlast",
-    Category.VANDALISM: "vandalisme",
-    Category.LITTER_DUMPING: "afval en dumping",
-    Category.TRAFFIC_SAFETY: "verkeersveiligheid",
-    Category.OTHER: "overig",
-}
-URGENCY_LABELS: dict[str, str] = {
-    Urgency.ACUTE: "acuut",
-    Urgency.HIGH: "hoog",
-    Urgency.NORMAL: "normaal",
-    Urgency.LOW: "laag",
-}
-
 
 @dataclass(frozen=True)
 class Mail:
@@ -300,8 +284,8 @@ class Mail:
 
 
 def _signal_line(data: Mapping[str, Any]) -> str:
-    category = CATEGORY_LABELS.get(str(data.get("category")), str(data.get("category")))
-    urgency = URGENCY_LABELS.get(str(data.get("urgency")), str(data.get("urgency")))
+    category = labels.in_sentence(str(data.get("category")))
+    urgency = labels.in_sentence(str(data.get("urgency")))
     return f"Melding {data.get('reference')} ({category}, urgentie {urgency}) in {data.get('area')}."
 
 

@@ -6,7 +6,6 @@ invalid fields at once), 409 (state: a duplicate name).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -39,7 +38,7 @@ from shared.events.codes import Category, PartnerKind
 from shared.http import JSONBody
 from shared.idempotency import request_hash
 from shared.observability import get_logger
-from shared.pagination import MAX_PAGE, decode_cursor, encode_cursor, page_size
+from shared.pagination import MAX_PAGE, decode_keyset, encode_keyset, page_size, parse_ids
 
 log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="a JWT (audience wijkaanpak) from the platform's issuer")
@@ -83,16 +82,6 @@ def claim_for(principal: Principal, operation: str, key: str | None, body: Any) 
     if not key or len(key) > IDEMPOTENCY_KEY_MAX:
         raise ValidationFailed([FieldError("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")])
     return IdempotencyClaim(f"{operation}:{principal.sub}", key, request_hash(body))
-
-
-def cursor_after(cursor: str | None) -> tuple[datetime, UUID] | None:
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(values[0])), UUID(str(values[1]))
-    except (ValueError, IndexError) as exc:
-        raise ValidationFailed([FieldError("after", "not a cursor this API gave out")]) from exc
 
 
 def manager(principal: Principal) -> Authorise:
@@ -204,16 +193,7 @@ async def list_partners(
             kind_code = PartnerKind(kind)
         except ValueError:
             errors.add("kind", f"unknown kind {kind!r}")
-    id_list: list[UUID] | None = None
-    if ids is not None:
-        id_list = []
-        for i, raw in enumerate(v for v in ids.split(",") if v.strip()):
-            try:
-                id_list.append(UUID(raw.strip()))
-            except ValueError:
-                errors.add(f"ids.{i}", "not a partner id")
-    if id_list is not None and len(id_list) > MAX_PAGE:
-        errors.add("ids", f"at most {MAX_PAGE} ids at once")
+    id_list = parse_ids(ids, errors)
     try:
         size = page_size(first)
         if id_list:  # a batch read answers all its ids on one page
@@ -222,7 +202,7 @@ async def list_partners(
         errors.items.extend(exc.fields)
         size = 1
     try:
-        cursor = cursor_after(after)
+        cursor = decode_keyset(after)
     except ValidationFailed as exc:
         errors.items.extend(exc.fields)
         cursor = None
@@ -240,7 +220,7 @@ async def list_partners(
         found, total, more = await PartnerStore(uow.session).page(selection, first=size, after=cursor)
     results = [show_partner(p, permissions.view_of(principal, str(p.id), p.municipalities)) for p in found]
     last = found[-1] if found else None
-    next_cursor = encode_cursor(last.registered_at.isoformat(), str(last.id)) if more and last else None
+    next_cursor = encode_keyset((last.registered_at, last.id)) if more and last else None
     return JSONBody({"results": results, "totalCount": total, "next": next_cursor})
 
 
@@ -316,10 +296,10 @@ async def list_contacts(
     pid = partner_uuid(partner_id)
     await directory.get(pid, contact_reader(principal))  # 404/403 before 400
     found, total, more = await directory.contacts(
-        pid, contact_reader(principal), first=page_size(first), after=cursor_after(after)
+        pid, contact_reader(principal), first=page_size(first), after=decode_keyset(after)
     )
     last = found[-1] if found else None
-    next_cursor = encode_cursor(last.created_at.isoformat(), str(last.id)) if more and last else None
+    next_cursor = encode_keyset((last.created_at, last.id)) if more and last else None
     return JSONBody({"results": [show_contact(c) for c in found], "totalCount": total, "next": next_cursor})
 
 

@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from services.partners import domain
 from services.partners.domain import Changes, Contact, Partner, Registration
 from services.partners.permissions import View
+from shared.bodies import CamelBody
+from shared.clock import rfc3339
 from shared.events.codes import Category, PartnerKind, Urgency
 
 CategoryCode = Annotated[str, Field(json_schema_extra={"enum": [c.value for c in Category]})]
@@ -26,17 +28,13 @@ LIMITED_NOTE = (
 )
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-
-class AvailabilityBody(Body):
+class AvailabilityBody(CamelBody):
     weekday: int = Field(description="1 = Monday ... 7 = Sunday")
     from_: str = Field(alias="from", description="HH:MM, local time (Europe/Amsterdam)", examples=["20:00"])
     until: str = Field(description="HH:MM; before `from` means the window crosses midnight", examples=["02:00"])
 
 
-class RegisterPartnerBody(Body):
+class RegisterPartnerBody(CamelBody):
     name: str = Field(
         description="unique within each of its municipalities, inactive partners included (409 otherwise)"
     )
@@ -75,7 +73,7 @@ class RegisterPartnerBody(Body):
         )
 
 
-class UpdatePartnerBody(Body):
+class UpdatePartnerBody(CamelBody):
     """Only the fields present change; `webhookUrl: null` or `email: null` removes that channel.
 
     `kind` and `municipalities` cannot change (400): register a new partner instead.
@@ -111,13 +109,13 @@ class UpdatePartnerBody(Body):
         return Changes(fields)
 
 
-class AvailabilityOut(Body):
+class AvailabilityOut(CamelBody):
     weekday: int
     from_: str = Field(alias="from")
     until: str
 
 
-class PartnerOut(Body):
+class PartnerOut(CamelBody):
     id: UUID
     name: str
     kind: KindCode
@@ -136,24 +134,24 @@ class PartnerOut(Body):
     version: int | None = Field(default=None, description="the aggregate version, the events' sequence." + LIMITED_NOTE)
 
 
-class PartnerWithSecret(Body):
+class PartnerWithSecret(CamelBody):
     partner: PartnerOut
     webhook_secret: str = Field(description="`whsec_` + base64 of 32 bytes: shown in this answer only")
 
 
-class PartnerList(Body):
+class PartnerList(CamelBody):
     results: list[PartnerOut]
     total_count: int
     next: str | None = Field(description="cursor for `after`, null on the last page")
 
 
-class ContactBody(Body):
+class ContactBody(CamelBody):
     name: str
     role: str = Field(description="e.g. wijkagent, jongerenwerker, groepsbeheerder")
     email: str
 
 
-class ContactOut(Body):
+class ContactOut(CamelBody):
     id: UUID
     partner_id: UUID
     name: str
@@ -162,18 +160,14 @@ class ContactOut(Body):
     created_at: datetime
 
 
-class ContactList(Body):
+class ContactList(CamelBody):
     results: list[ContactOut]
     total_count: int
     next: str | None
 
 
-class WebhookSecrets(Body):
+class WebhookSecrets(CamelBody):
     secrets: list[str] = Field(description="every currently valid secret, newest first")
-
-
-def rfc3339(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def show_partner(partner: Partner, view: View) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import ClassVar
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from services.signals import api, consumers, lifecycle
+from services.signals import api, consumers, handlers
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -36,20 +36,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     runtime.consume("routing", dict(consumers.HANDLERS))
-    runtime.every("overdue", settings.overdue_interval_seconds, lambda: lifecycle.report_overdue(runtime))
-    runtime.every(
-        "close",
-        settings.close_interval_seconds,
-        lambda: lifecycle.close_resolved(runtime, timedelta(seconds=settings.close_after_seconds)),
-    )
+    close_after = timedelta(seconds=settings.close_after_seconds)
+    contacts_after = timedelta(seconds=settings.contact_retention_seconds)
+    descriptions_after = timedelta(seconds=settings.description_retention_seconds)
+    runtime.every("overdue", settings.overdue_interval_seconds, lambda: runtime.run(handlers.report_overdue))
+    runtime.every("close", settings.close_interval_seconds, lambda: runtime.run(handlers.close_resolved, close_after))
     runtime.every(
         "retention",
         settings.retention_interval_seconds,
-        lambda: lifecycle.apply_retention(
-            runtime,
-            timedelta(seconds=settings.contact_retention_seconds),
-            timedelta(seconds=settings.description_retention_seconds),
-        ),
+        lambda: runtime.run(handlers.apply_retention, contacts_after, descriptions_after),
     )
     return create_service_app(
         service="signals",

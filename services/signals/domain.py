@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from shared import areas
 from shared.areas import Level
-from shared.errors import FieldErrors
+from shared.errors import Conflict, FieldErrors, Forbidden
 from shared.events.catalog import (
     EventData,
     SignalAcknowledged,
@@ -53,16 +53,16 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAG = re.compile(r"^\d{16}$")
 
 
-class SignalRuleBroken(Exception):
+class SignalRuleBroken(Conflict):
     """A command the design does not allow in the signal's current state (409)."""
 
     def __init__(self, status: Status, action: str) -> None:
-        super().__init__(f"cannot {action} a signal that is {status.value}")
-        self.status = status
+        super().__init__(f"cannot {action} a signal that is {status.value}; the signal is {status.value}")
+        self.current = status
         self.action = action
 
 
-class NotResponsible(Exception):
+class NotResponsible(Forbidden):
     """The acting partner is not the one the signal is escalated to (403)."""
 
 

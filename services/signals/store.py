@@ -28,10 +28,11 @@ from services.signals.domain import (
     enclosing_areas,
 )
 from shared import areas
-from shared.db import lock_key
+from shared.db import UnitOfWork, lock_key
 from shared.events.catalog import PartnerFacts
 from shared.events.codes import Category, PartnerKind, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
+from shared.pagination import Keyset
 
 _COLUMNS = (
     "s.id, s.reference, s.municipality, s.area, s.category, s.urgency, s.description, s.status, s.source,"
@@ -247,10 +248,12 @@ def _uuid_array(values: Iterable[UUID]) -> list[UUID]:
 
 
 class SignalStore:
-    """The repository of signals within one unit of work."""
+    """The repository of signals within one unit of work, which writes the events of every signal
+    loaded or added here when it commits."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
         self._loaded: dict[UUID, Loaded] = {}
 
     async def get(self, signal_id: UUID, *, for_update: bool = False) -> Signal | None:
@@ -260,6 +263,7 @@ class SignalStore:
             return None
         signal, loaded = signal_from_row(row)
         self._loaded[signal.id] = loaded
+        self.uow.track(signal)
         return signal
 
     async def claim_due(self, condition: str, params: dict[str, Any], limit: int) -> list[Signal]:
@@ -273,6 +277,7 @@ class SignalStore:
         for row in rows:
             signal, loaded = signal_from_row(row)
             self._loaded[signal.id] = loaded
+            self.uow.track(signal)
             found.append(signal)
         return found
 
@@ -286,6 +291,7 @@ class SignalStore:
         keys: Sequence[str] = (),
     ) -> None:
         """Insert a new signal; with `keys`, its `answer` completes those idempotency keys (same statement)."""
+        self.uow.track(signal)
         e = signal.escalation
         await _fetchrow(
             self.session,
@@ -591,8 +597,8 @@ class Query:
 
 
 async def list_signals(
-    session: AsyncSession, q: Query, *, first: int, after: Sequence[Any] | None, now: datetime
-) -> tuple[list[Signal], int, tuple[str, str] | None]:
+    session: AsyncSession, q: Query, *, first: int, after: Keyset | None, now: datetime
+) -> tuple[list[Signal], int, Keyset | None]:
     """A page of signals, the total count, and the keyset of the last one when there is more.
 
     With a partner filter the order is oldest escalation first (a catch-up feed); else newest first.
@@ -651,14 +657,14 @@ async def list_signals(
     page_where = list(where)
     if after:
         page_where.append(f"({key_expr}, s.id) {cmp} (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))")
-        params["after_at"], params["after_id"] = datetime.fromisoformat(str(after[0])), UUID(str(after[1]))
+        params["after_at"], params["after_id"] = after
     sql = f"{source} WHERE {' AND '.join(page_where)} ORDER BY {order} LIMIT :limit"
     params["limit"] = first + 1
     rows = list(await session.execute(text(sql), params))
     total = (await session.execute(text(count_source), params)).scalar_one()
     signals = [signal_from_row(r)[0] for r in rows[:first]]
     last = rows[first - 1] if len(rows) > first else None
-    cursor = (last.key_at.isoformat(), str(last.id)) if last is not None else None
+    cursor = (last.key_at, last.id) if last is not None else None
     return signals, int(total), cursor
 
 

@@ -8,10 +8,7 @@ from typing import Any
 from services.signals import permissions
 from services.signals.domain import Signal
 from shared.auth import Principal
-
-
-def _t(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+from shared.clock import rfc3339_or_none
 
 
 def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, Any]:
@@ -31,8 +28,8 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "description": signal.description if permissions.may_read_description(viewer, signal) else None,
         "status": signal.status.value,
         "source": signal.source.value,
-        "reportedAt": _t(signal.reported_at),
-        "observedAt": _t(signal.observed_at),
+        "reportedAt": rfc3339_or_none(signal.reported_at),
+        "observedAt": rfc3339_or_none(signal.observed_at),
         "lat": signal.lat,
         "lon": signal.lon,
         "bagId": signal.bag_id,
@@ -40,27 +37,31 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "duplicateOf": str(signal.duplicate_of) if signal.duplicate_of else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
         "groupId": str(signal.group_id) if signal.group_id else None,
-        "acknowledgeBy": _t(signal.acknowledge_by),
+        "acknowledgeBy": rfc3339_or_none(signal.acknowledge_by),
         "overdue": signal.is_overdue(now),
         "escalations": [
             {
                 "partnerId": str(e.partner_id),
                 "reason": e.reason,
-                "at": _t(e.at),
-                "acknowledgeBy": _t(e.acknowledge_by),
-                "acknowledgedAt": _t(e.acknowledged_at),
+                "at": rfc3339_or_none(e.at),
+                "acknowledgeBy": rfc3339_or_none(e.acknowledge_by),
+                "acknowledgedAt": rfc3339_or_none(e.acknowledged_at),
                 "automatic": e.automatic,
             }
             for e in signal.escalations
         ],
         "feedback": [
-            {"partnerId": str(f.partner_id) if f.partner_id else None, "message": f.message, "at": _t(f.at)}
+            {
+                "partnerId": str(f.partner_id) if f.partner_id else None,
+                "message": f.message,
+                "at": rfc3339_or_none(f.at),
+            }
             for f in feedback
         ],
         "history": [
             {
                 "action": h.action,
-                "at": _t(h.at),
+                "at": rfc3339_or_none(h.at),
                 "actor": h.actor,
                 "fromStatus": h.from_status.value if h.from_status else None,
                 "toStatus": h.to_status.value if h.to_status else None,

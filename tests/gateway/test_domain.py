@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from gateway import enums
 from gateway.domain import (
-    CATEGORY_LABELS,
     INTERNAL_MESSAGE,
     RateLimiter,
     TokenBucket,
@@ -19,7 +18,7 @@ from gateway.domain import (
 )
 from gateway.inputs import AvailabilityInput, RegisterPartnerInput, UpdatePartnerInput, to_rest
 from shared.areas import FORM_RULE
-from shared.events import codes
+from shared.events import codes, labels
 
 
 def test_validation_problem_lists_every_invalid_field() -> None:
@@ -107,7 +106,7 @@ def test_enums_carry_the_design_codes() -> None:
     ]
     for ours, design in pairs:
         assert {m.name: m.value for m in ours} == {m.name: m.value for m in design}
-    assert set(CATEGORY_LABELS) == set(codes.Category)
+    assert set(labels.CATEGORY) == set(codes.Category)
 
 
 def test_inputs_become_camel_case_bodies_with_lower_case_codes() -> None:

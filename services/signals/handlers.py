@@ -1,0 +1,366 @@
+"""The signals service's use cases, one plain async function each: `(uow, command, principal, clock)`.
+
+The API, the consumers and the periodic tasks call these; none of them knows HTTP. Signals raise
+their events and the unit of work writes them to the outbox when it commits. Rules broken are
+domain errors (`shared.errors`), rendered to problem+json in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from services.signals import permissions, store
+from services.signals.domain import (
+    Partner,
+    Report,
+    Signal,
+    advice_for,
+    area_problem,
+    duplicate_of,
+    intake_escalation,
+    route,
+)
+from services.signals.views import signal_json
+from shared import idempotency
+from shared.auth import Principal
+from shared.clock import Clock
+from shared.crypto import SecretBox
+from shared.db import UnitOfWork
+from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from shared.events.codes import Category, PartnerKind
+from shared.observability import get_logger
+
+log = get_logger(__name__)
+DUPLICATE_WINDOW = timedelta(hours=2)
+Relation = Callable[[Principal, Signal], bool]
+
+
+# --- intake --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSignal:
+    """A checked report and the keys that make repeating it answer the first answer."""
+
+    report: Report
+    scope: str
+    keys: tuple[str, ...]
+    body_hash: str
+
+
+@dataclass(frozen=True)
+class Reported:
+    answer: dict[str, Any]
+    status: int = 201
+
+
+async def report_signal(
+    uow: UnitOfWork, cmd: ReportSignal, principal: Principal, clock: Clock, *, box: SecretBox | None
+) -> Reported:
+    """Route, detect a duplicate, escalate at once where the design says so, store and publish."""
+    report, now = cmd.report, clock.now()
+    group_id = UUID(report.group_id) if report.group_id else None
+    ctx = await store.intake_context(
+        uow.session,
+        municipality=report.municipality,
+        area=report.area,
+        category=report.category,
+        at=now,
+        since=now - DUPLICATE_WINDOW,
+        group_id=group_id,
+        claim=(cmd.scope, cmd.keys[0], cmd.body_hash) if cmd.keys else None,
+    )
+    replay = await _replay(uow, cmd, first_claimed=ctx.claimed)
+    if replay is not None:
+        return replay
+    if group_id and not _is_whatsapp_group(ctx.group, report.municipality):
+        raise ValidationFailed([FieldError("groupId", f"not a WhatsApp group of {report.municipality}")])
+    category = Category(report.category)
+    routed = route(ctx.partners, municipality=report.municipality, area=report.area, category=category, at=now)
+    signal = Signal.report(
+        id=uuid4(),
+        reference=ctx.reference,
+        report=report,
+        reporter=principal.sub,
+        at=now,
+        routed_partner_id=routed.id if routed else None,
+    )
+    original = duplicate_of(
+        ctx.open_reports,
+        municipality=signal.municipality,
+        area=signal.area,
+        category=signal.category,
+        at=now,
+        lat=signal.lat,
+        lon=signal.lon,
+    )
+    if original is not None:
+        signal.merge_reported(original, at=now)
+    elif (target := intake_escalation(signal, routed, ctx.partners, now)) is not None:
+        signal.escalate(target[0], at=now, actor=None, reason=target[1], automatic=True)
+    answer = {
+        "signal": signal_json(signal, principal, now),
+        "duplicate": original is not None,
+        "advice": advice_for(signal.urgency),
+    }
+    contact = box.seal(report.contact_email, str(signal.id)) if box and report.contact_email else None
+    await store.SignalStore(uow).add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)
+    await uow.commit()
+    log.info("signal_reported", signal_id=str(signal.id), duplicate=original is not None, routed=routed is not None)
+    return Reported(answer)
+
+
+async def _replay(uow: UnitOfWork, cmd: ReportSignal, *, first_claimed: bool) -> Reported | None:
+    """The stored answer when one of the report's keys was used before (the first key was claimed
+    by the intake query itself)."""
+    for i, key in enumerate(cmd.keys):
+        if i == 0 and first_claimed:
+            continue
+        stored = await idempotency.claim(uow.session, cmd.scope, key, cmd.body_hash)
+        if stored is not None:
+            return Reported(stored.body, stored.status_code)
+    return None
+
+
+def _is_whatsapp_group(group: Partner | None, municipality: str) -> bool:
+    return (
+        group is not None
+        and group.active
+        and group.kind == PartnerKind.WHATSAPP_GROUP
+        and municipality in group.municipalities
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+async def readable_signal(uow: UnitOfWork, signal_id: UUID, principal: Principal) -> Signal:
+    signal = await store.SignalStore(uow).get(signal_id)
+    if signal is None or not permissions.can_see(principal, signal):
+        raise NotFound()
+    return signal
+
+
+# --- changes to one signal -----------------------------------------------------------------------
+
+
+async def _load_for(
+    uow: UnitOfWork, signal_id: UUID, principal: Principal, action: str, relation: Relation | None = None
+) -> tuple[store.SignalStore, Signal]:
+    """The signal, locked for this transaction, if the caller may `action` it (404, 403)."""
+    signals = store.SignalStore(uow)
+    signal = await signals.get(signal_id, for_update=True)
+    if signal is None or not permissions.can_see(principal, signal):
+        raise NotFound()
+    if not principal.has(*permissions.roles_for(action)):
+        raise Forbidden(f"requires role {' or '.join(permissions.roles_for(action))}")
+    if relation is not None and not relation(principal, signal):
+        raise Forbidden(f"you may not {action} this signal")
+    return signals, signal
+
+
+async def _store(uow: UnitOfWork, signals: store.SignalStore, signal: Signal, action: str, changed: bool) -> Signal:
+    """Save a changed signal and commit (its events go with it); a repeated command changes nothing."""
+    if changed:
+        await signals.save(signal)
+        await uow.commit()
+        log.info("signal_changed", signal_id=str(signal.id), action=action, status=signal.status.value)
+    return signal
+
+
+@dataclass(frozen=True)
+class Escalate:
+    signal_id: UUID
+    partner_id: UUID | None
+    reason: str | None
+
+
+async def escalate(uow: UnitOfWork, cmd: Escalate, principal: Principal, clock: Clock) -> Signal:
+    """Forward to the named partner, or to the routed one."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "escalate", permissions.may_escalate)
+    target = await _escalation_target(uow, signal, cmd.partner_id)
+    signal.escalate(target, at=clock.now(), actor=principal.sub, reason=cmd.reason)
+    return await _store(uow, signals, signal, "escalate", True)
+
+
+async def _escalation_target(uow: UnitOfWork, signal: Signal, partner_id: UUID | None) -> Partner:
+    if partner_id is not None:
+        target = await store.partner(uow.session, partner_id)
+        if target is None or not target.active or signal.municipality not in target.municipalities:
+            raise ValidationFailed([FieldError("partnerId", f"not an active partner in {signal.municipality}")])
+        return target
+    if signal.routed_partner_id is None:
+        raise ValidationFailed([FieldError("partnerId", "the signal is unrouted: name the partner to escalate to")])
+    routed = await store.partner(uow.session, signal.routed_partner_id)
+    if routed is None or not routed.active:
+        raise ValidationFailed(
+            [FieldError("partnerId", "the routed partner is no longer active: name another partner")]
+        )
+    return routed
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    signal_id: UUID
+    message: str | None
+
+
+async def acknowledge(uow: UnitOfWork, cmd: Acknowledge, principal: Principal, clock: Clock) -> Signal:
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "acknowledge")
+    partner = permissions.acting_partner(principal)
+    changed = signal.acknowledge(partner, at=clock.now(), actor=principal.sub, message=cmd.message)
+    return await _store(uow, signals, signal, "acknowledge", changed)
+
+
+@dataclass(frozen=True)
+class Resolve:
+    signal_id: UUID
+    feedback: str
+
+
+async def resolve(uow: UnitOfWork, cmd: Resolve, principal: Principal, clock: Clock) -> Signal:
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "resolve")
+    partner = permissions.acting_partner(principal)
+    changed = signal.resolve(partner, at=clock.now(), actor=principal.sub, feedback=cmd.feedback)
+    return await _store(uow, signals, signal, "resolve", changed)
+
+
+@dataclass(frozen=True)
+class Reject:
+    signal_id: UUID
+    reason: str
+
+
+async def reject(uow: UnitOfWork, cmd: Reject, principal: Principal, clock: Clock) -> Signal:
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "reject")
+    signal.reject(at=clock.now(), actor=principal.sub, reason=cmd.reason)
+    return await _store(uow, signals, signal, "reject", True)
+
+
+@dataclass(frozen=True)
+class Merge:
+    signal_id: UUID
+    into_id: UUID
+
+
+async def merge(uow: UnitOfWork, cmd: Merge, principal: Principal, clock: Clock) -> Signal:
+    """A coordinator merges a duplicate into an open signal of the same municipality."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "merge")
+    into = await signals.get(cmd.into_id, for_update=True) if cmd.into_id != signal.id else None
+    if into is None or not permissions.can_see(principal, into) or into.municipality != signal.municipality:
+        raise ValidationFailed([FieldError("intoId", "not a signal of this municipality")])
+    signal.merge_into(into, at=clock.now(), actor=principal.sub, automatic=False)
+    await signals.save(into)
+    await signals.repoint_duplicates(signal.id, into.id)
+    return await _store(uow, signals, signal, "merge", True)
+
+
+@dataclass(frozen=True)
+class Reclassify:
+    signal_id: UUID
+    category: Category | None
+    area: str | None
+
+
+async def reclassify(uow: UnitOfWork, cmd: Reclassify, principal: Principal, clock: Clock) -> Signal:
+    """Change category or area (checked against the signal's municipality) and route again."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "reclassify")
+    if cmd.area is not None and (problem := area_problem(cmd.area, signal.municipality)):
+        raise ValidationFailed([FieldError("area", problem)])
+    category, area, now = cmd.category or signal.category, cmd.area or signal.area, clock.now()
+    partners = await store.partners_for(uow.session, signal.municipality, area)
+    routed = route(partners, municipality=signal.municipality, area=area, category=category, at=now)
+    signal.reclassify(
+        category=category, area=area, routed_partner_id=routed.id if routed else None, at=now, actor=principal.sub
+    )
+    return await _store(uow, signals, signal, "reclassify", True)
+
+
+@dataclass(frozen=True)
+class Reopen:
+    signal_id: UUID
+    reason: str
+    window: timedelta
+
+
+async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Clock) -> Signal:
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "reopen", permissions.may_reopen)
+    signal.reopen(at=clock.now(), actor=principal.sub, reason=cmd.reason, window=cmd.window)
+    return await _store(uow, signals, signal, "reopen", True)
+
+
+# --- reporters' contacts (notifications only) ----------------------------------------------------
+
+
+async def read_contacts(
+    uow: UnitOfWork, signal_id: UUID, principal: Principal, box: SecretBox | None
+) -> list[dict[str, str]]:
+    """The contacts the reporters left, opened for the notifications service; every read audited."""
+    if not principal.has(*permissions.roles_for("contacts")) or principal.sub not in permissions.CONTACT_READERS:
+        raise Forbidden("only the notifications service reads contacts")
+    signals = store.SignalStore(uow)
+    if await signals.get(signal_id) is None:
+        raise NotFound()
+    sealed = await signals.contacts(signal_id)
+    if sealed and box is None:
+        raise RuntimeError("contacts are sealed but no SECRETS_KEY is configured")
+    found = [
+        {"reporter": reporter, "email": box.open(contact, str(owner))} for owner, reporter, contact in sealed if box
+    ]
+    await signals.audit_contact_read(signal_id, principal.sub, len(found))
+    await uow.commit()
+    log.info("contacts_read", signal_id=str(signal_id), reader=principal.sub, contacts=len(found))
+    return found
+
+
+# --- periodic work -------------------------------------------------------------------------------
+
+BATCH = 200
+
+
+async def report_overdue(uow: UnitOfWork, clock: Clock) -> int:
+    """`signal.overdue` once per missed acknowledgement deadline."""
+    now = clock.now()
+    signals = store.SignalStore(uow)
+    due = await signals.claim_due(
+        "s.status = 'escalated' AND NOT s.overdue_notified AND s.acknowledge_by < :now", {"now": now}, BATCH
+    )
+    marked = [s for s in due if s.mark_overdue(at=now)]
+    await _save_all(uow, signals, marked)
+    if marked:
+        log.info("signals_overdue", count=len(marked))
+    return len(marked)
+
+
+async def close_resolved(uow: UnitOfWork, clock: Clock, after: timedelta) -> int:
+    """Resolved signals close automatically `after` their resolution (14 days)."""
+    now = clock.now()
+    signals = store.SignalStore(uow)
+    due = await signals.claim_due("s.status = 'resolved' AND s.resolved_at < :before", {"before": now - after}, BATCH)
+    for signal in due:
+        signal.close(at=now)
+    await _save_all(uow, signals, due)
+    if due:
+        log.info("signals_closed", count=len(due))
+    return len(due)
+
+
+async def _save_all(uow: UnitOfWork, signals: store.SignalStore, changed: list[Signal]) -> None:
+    for signal in changed:
+        await signals.save(signal)
+    await uow.commit()
+
+
+async def apply_retention(uow: UnitOfWork, clock: Clock, contact_after: timedelta, description_after: timedelta) -> int:
+    """Erase contacts `contact_after` close (30 days) and descriptions `description_after` (a year)."""
+    now = clock.now()
+    contacts = await store.erase_contacts(uow.session, now - contact_after)
+    descriptions = await store.remove_descriptions(uow.session, now - description_after)
+    await uow.commit()
+    if contacts or descriptions:
+        log.info("retention_applied", contacts_erased=contacts, descriptions_removed=descriptions)
+    return contacts + descriptions
