@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -79,6 +80,16 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         return None
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What the gateway is made of: one of each per process."""
+
+    settings: Settings
+    authenticator: Authenticator
+    upstream: Upstream
+    feed: SignalFeed | None
+
+
 def create_app(
     settings: Settings | None = None, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None
 ) -> FastAPI:
@@ -86,25 +97,49 @@ def create_app(
     settings = settings or Settings()
     configure_logging("gateway", settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call, URLs included: too much
-    authenticator = Authenticator(
-        issuer=settings.auth_issuer,
-        audience=settings.auth_audience,
-        jwks_path=settings.auth_jwks_path,
-        jwks_url=settings.auth_jwks_url,
+    parts = Parts(
+        settings,
+        Authenticator(
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            jwks_path=settings.auth_jwks_path,
+            jwks_url=settings.auth_jwks_url,
+        ),
+        Upstream(settings, transports),
+        SignalFeed(settings) if settings.subscriptions_enabled else None,
     )
-    upstream = Upstream(settings, transports)
-    feed = SignalFeed(settings) if settings.subscriptions_enabled else None
-    schema = build_schema(settings)
+    app = create_service_app(
+        service="gateway",
+        title="Wijkaanpak gateway: REST edge for partner systems",
+        api_version=API_VERSION,
+        routers=[rest.router, _graphql_router(parts)],
+        lifespan=_lifespan(parts),
+        readiness={service: _service_check(parts.upstream, service) for service in SERVICES},
+        log_requests=settings.log_requests,
+        description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
+    )
+    if settings.is_local:
+        app.add_middleware(GraphiQLPolicy)
+    _expose(app, parts)
+    return app
+
+
+def _graphql_router(parts: Parts) -> GatewayRouter:
+    settings = parts.settings
 
     async def context_getter(request: Request = None, websocket: WebSocket = None) -> GatewayContext:  # type: ignore[assignment]
         connection = request or websocket
         authorization = connection.headers.get("authorization") if connection is not None else None
         return GatewayContext(
-            settings=settings, upstream=upstream, authenticator=authenticator, authorization=authorization, feed=feed
+            settings=settings,
+            upstream=parts.upstream,
+            authenticator=parts.authenticator,
+            authorization=authorization,
+            feed=parts.feed,
         )
 
     graphql = GatewayRouter(
-        schema,
+        build_schema(settings),
         path="/graphql",
         graphql_ide="graphiql" if settings.is_local else None,
         allow_queries_via_get=False,
@@ -114,14 +149,15 @@ def create_app(
         include_in_schema=False,
     )
     graphql.suggestions = settings.is_local
+    return graphql
 
+
+def _lifespan(parts: Parts) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.upstream = upstream
-        app.state.authenticator = authenticator
-        app.state.feed = feed
+        _expose(app, parts)
         stop = asyncio.Event()
+        feed = parts.feed
         task = asyncio.create_task(feed.run(stop), name="gateway:feed") if feed is not None else None
         try:
             yield
@@ -130,31 +166,22 @@ def create_app(
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(task, timeout=10)
-            await upstream.close()
+            await parts.upstream.close()
 
-    def service_check(service: str) -> Any:
-        async def check() -> None:
-            answer = await upstream.send(service, "GET", "/healthz", token=None, retry=False)
-            if answer.status_code != 200:
-                raise RuntimeError(f"{service} answered {answer.status_code}")
+    return lifespan
 
-        return check
 
-    readiness = {service: service_check(service) for service in SERVICES}
-    app = create_service_app(
-        service="gateway",
-        title="Wijkaanpak gateway: REST edge for partner systems",
-        api_version=API_VERSION,
-        routers=[rest.router, graphql],
-        lifespan=lifespan,
-        readiness=readiness,
-        log_requests=settings.log_requests,
-        description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
-    )
-    if settings.is_local:
-        app.add_middleware(GraphiQLPolicy)
-    app.state.settings = settings
-    app.state.upstream = upstream
-    app.state.authenticator = authenticator
-    app.state.feed = feed
-    return app
+def _service_check(upstream: Upstream, service: str) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
+        answer = await upstream.send(service, "GET", "/healthz", token=None, retry=False)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{service} answered {answer.status_code}")
+
+    return check
+
+
+def _expose(app: FastAPI, parts: Parts) -> None:
+    app.state.settings = parts.settings
+    app.state.upstream = parts.upstream
+    app.state.authenticator = parts.authenticator
+    app.state.feed = parts.feed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from uuid import UUID
 
 from services.signals.domain import Signal
@@ -66,20 +68,55 @@ def _acts_for(principal: Principal, *roles: Role) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Ground:
+    """One reason a caller may see a signal, in both forms: a test on a loaded signal and the same
+    test as SQL on `signals s` for lists."""
+
+    holds: Callable[[Signal], bool]
+    sql: str
+    params: dict[str, str]
+
+
+def visibility(principal: Principal) -> list[Ground] | None:
+    """Why the caller may see a signal of their municipalities; None: every one of them (service,
+    coordinators and region admins). Residents their own; group admins their group's; partners
+    those routed or escalated to them."""
+    if principal.is_service or principal.has(Role.COORDINATOR, Role.REGION_ADMIN):
+        return None
+    viewer = principal.sub
+    grounds = [Ground(lambda s: s.reporter == viewer, "s.reporter = :viewer", {"viewer": viewer})]
+    if (group := _acts_for(principal, Role.GROUP_ADMIN)) is not None:
+        grounds.append(
+            Ground(
+                lambda s: s.group_id is not None and str(s.group_id) == group,
+                "s.group_id = CAST(:viewer_group AS uuid)",
+                {"viewer_group": group},
+            )
+        )
+    if (partner := _acts_for(principal, *PARTNER_ROLES)) is not None:
+        grounds.append(
+            Ground(
+                lambda s: str(s.routed_partner_id) == partner or s.escalated_to(partner),
+                "(s.routed_partner_id = CAST(:viewer_partner AS uuid)"
+                " OR CAST(:viewer_partner AS uuid) = ANY(s.escalated_to))",
+                {"viewer_partner": partner},
+            )
+        )
+    return grounds
+
+
 def can_see(principal: Principal, signal: Signal) -> bool:
-    """Residents their own; group admins their group's; partners those routed or escalated to
-    them; coordinators and region admins their municipalities'."""
-    if principal.is_service:
-        return True
-    if not principal.acts_in(signal.municipality):
+    if not principal.is_service and not principal.acts_in(signal.municipality):
         return False
-    if principal.has(Role.COORDINATOR, Role.REGION_ADMIN) or principal.sub == signal.reporter:
-        return True
-    group = _acts_for(principal, Role.GROUP_ADMIN)
-    if group is not None and signal.group_id is not None and str(signal.group_id) == group:
-        return True
-    partner = _acts_for(principal, *PARTNER_ROLES)
-    return partner is not None and (str(signal.routed_partner_id) == partner or signal.escalated_to(partner))
+    grounds = visibility(principal)
+    return grounds is None or any(g.holds(signal) for g in grounds)
+
+
+def visibility_clauses(principal: Principal) -> tuple[list[str], dict[str, str]]:
+    """`visibility` as SQL for lists, OR-ed (empty: the municipality is enough)."""
+    grounds = visibility(principal) or []
+    return [g.sql for g in grounds], {k: v for g in grounds for k, v in g.params.items()}
 
 
 def may_read_description(principal: Principal, signal: Signal) -> bool:
@@ -104,23 +141,3 @@ def may_reopen(principal: Principal, signal: Signal) -> bool:
 
 def acting_partner(principal: Principal) -> str | None:
     return _acts_for(principal, *PARTNER_ROLES)
-
-
-def visibility_clauses(principal: Principal) -> tuple[list[str], dict[str, str]]:
-    """The same rule as `can_see`, as SQL for lists (empty: the municipality is enough)."""
-    if principal.is_service or principal.has(Role.COORDINATOR, Role.REGION_ADMIN):
-        return [], {}
-    clauses = ["s.reporter = :viewer"]
-    params = {"viewer": principal.sub}
-    group = _acts_for(principal, Role.GROUP_ADMIN)
-    if group is not None:
-        clauses.append("s.group_id = CAST(:viewer_group AS uuid)")
-        params["viewer_group"] = group
-    partner = _acts_for(principal, *PARTNER_ROLES)
-    if partner is not None:
-        clauses.append(
-            "(s.routed_partner_id = CAST(:viewer_partner AS uuid)"
-            " OR CAST(:viewer_partner AS uuid) = ANY(s.escalated_to))"
-        )
-        params["viewer_partner"] = partner
-    return clauses, params
