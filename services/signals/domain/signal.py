@@ -1,24 +1,18 @@
-"""Signals: the state machine, routing, duplicates and intake rules. Pure Python, no I/O.
+"""The signal aggregate and its state machine. Pure Python, no I/O.
 
-A `Signal` is the aggregate. Each command checks the design's allowed transitions, appends a
-history entry and raises the event it causes (`signal.pending`), bumping the version that the
-event carries as its `sequence`. Routing and duplicate detection are plain functions over the
-partners and signals the store hands in.
+Each command checks the design's allowed transitions, appends a history entry and raises the
+event it causes (`signal.pending`), bumping the version that the event carries as its
+`sequence`; the unit of work writes those events when it commits.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from shared import areas
-from shared.areas import Level
-from shared.errors import Conflict, FieldErrors, Forbidden
+from shared.errors import Conflict, Forbidden
 from shared.events.catalog import (
     EventData,
     SignalAcknowledged,
@@ -32,25 +26,16 @@ from shared.events.catalog import (
     SignalReopened,
     SignalResolved,
 )
-from shared.events.codes import Category, PartnerKind, SignalSource, Urgency
+from shared.events.codes import Category, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+if TYPE_CHECKING:
+    from services.signals.domain.intake import OpenReport, Report
+    from services.signals.domain.routing import Partner
+
 OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
-DUPLICATE_WINDOW = timedelta(hours=2)
-DUPLICATE_RADIUS_M = 250.0
 REOPEN_WINDOW = timedelta(days=14)
-DESCRIPTION_MAX = 2000
-OBSERVED_CLOCK_SKEW = timedelta(minutes=1)
 SYSTEM = "system"
-
-ACUTE_ADVICE = (
-    "Bel nu 112: bij direct gevaar of een misdrijf dat nu gebeurt is 112 de snelste weg naar hulp. "
-    "Uw melding is doorgestuurd, maar dit is geen meldkamer."
-)
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_BAG = re.compile(r"^\d{16}$")
 
 
 class SignalRuleBroken(Conflict):
@@ -64,243 +49,6 @@ class SignalRuleBroken(Conflict):
 
 class NotResponsible(Forbidden):
     """The acting partner is not the one the signal is escalated to (403)."""
-
-
-# --- areas -------------------------------------------------------------------------------------
-
-
-def area_problem(area: str, municipality: str) -> str | None:
-    """Why `area` is not a WK or BU code of `municipality`, or None when it is."""
-    parsed = areas.parse_or_none(area)
-    if parsed is None or parsed.level is Level.MUNICIPALITY:
-        return "must be a CBS WK code (WK + 6 characters) or BU code (BU + 8 characters)"
-    if areas.is_municipality(municipality) and not parsed.lies_in(municipality):
-        return f"is not an area of {municipality}"
-    return None
-
-
-def enclosing_areas(area: str) -> dict[str, int]:
-    """The codes that cover `area`, with their specificity (BU 3 over WK 2 over GM 1)."""
-    return {a.code: int(a.level) for a in areas.parse(area).enclosing()}
-
-
-# --- partners as routing sees them ---------------------------------------------------------------
-
-
-def _clock(value: str) -> time | None:
-    """'HH:MM' as a time; '24:00' is the end of the day (None)."""
-    if value == "24:00":
-        return None
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-@dataclass(frozen=True)
-class Window:
-    """Available on `weekday` (1 = Monday) from `start` until `end`, local time; `end` <= `start` crosses midnight."""
-
-    weekday: int
-    start: str
-    end: str
-
-    def covers(self, local: datetime) -> bool:
-        start = _clock(self.start) or time(0)
-        end = _clock(self.end)
-        now, day = local.time(), local.isoweekday()
-        if end is not None and end <= start:  # crosses midnight into the next day
-            return (day == self.weekday and now >= start) or (day == self.weekday % 7 + 1 and now < end)
-        return day == self.weekday and start <= now and (end is None or now < end)
-
-
-@dataclass(frozen=True)
-class Partner:
-    """The routing facts of a partner, from its events (the local read model)."""
-
-    id: UUID
-    kind: PartnerKind
-    municipalities: frozenset[str]
-    areas: frozenset[str]
-    categories: frozenset[Category]
-    acknowledge_within_minutes: int
-    registered_at: datetime
-    auto_escalate: frozenset[Category] = frozenset()
-    acknowledge_within_by_urgency: dict[Urgency, int] = field(default_factory=dict)
-    availability: tuple[Window, ...] = ()
-    priority: int = 0
-    active: bool = True
-
-    def acknowledge_within(self, urgency: Urgency) -> timedelta:
-        return timedelta(minutes=self.acknowledge_within_by_urgency.get(urgency, self.acknowledge_within_minutes))
-
-    def available_at(self, at: datetime) -> bool:
-        if not self.availability:
-            return True
-        local = at.astimezone(AMSTERDAM)
-        return any(w.covers(local) for w in self.availability)
-
-    def specificity(self, municipality: str, area: str) -> int:
-        """How specifically this partner covers `area` (0: not at all)."""
-        if municipality not in self.municipalities:
-            return 0
-        covering = enclosing_areas(area)
-        return max((covering.get(code, 0) for code in self.areas), default=0)
-
-
-def _best(candidates: Iterable[tuple[int, Partner]]) -> Partner | None:
-    ranked = sorted(candidates, key=lambda c: (-c[0], -c[1].priority, c[1].registered_at, str(c[1].id)))
-    return ranked[0][1] if ranked else None
-
-
-def route(
-    partners: Iterable[Partner], *, municipality: str, area: str, category: Category, at: datetime
-) -> Partner | None:
-    """The responsible partner: most specific coverage, handles the category, available at `at`,
-    then highest priority, then earliest registered. None: the signal stays unrouted."""
-    return _best(
-        (level, p)
-        for p in partners
-        if p.active
-        and category in p.categories
-        and p.available_at(at)
-        and (level := p.specificity(municipality, area)) > 0
-    )
-
-
-def police_for(partners: Iterable[Partner], *, municipality: str, area: str, at: datetime) -> Partner | None:
-    """For an acute signal not routed to the police: the most specific police partner covering the
-    area (available ones first, whatever categories it handles)."""
-    police = [
-        (level, p)
-        for p in partners
-        if p.active and p.kind == PartnerKind.POLICE and (level := p.specificity(municipality, area)) > 0
-    ]
-    return _best(c for c in police if c[1].available_at(at)) or _best(police)
-
-
-# --- duplicates ----------------------------------------------------------------------------------
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine) in metres."""
-    r = 6_371_008.8
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(min(1.0, math.sqrt(h)))
-
-
-@dataclass(frozen=True)
-class OpenReport:
-    """What duplicate detection needs to know of an existing signal."""
-
-    id: UUID
-    municipality: str
-    area: str
-    category: Category
-    status: Status
-    reported_at: datetime
-    lat: float | None = None
-    lon: float | None = None
-    duplicate_of: UUID | None = None
-
-
-def duplicate_of(
-    existing: Iterable[OpenReport],
-    *,
-    municipality: str,
-    area: str,
-    category: Category,
-    at: datetime,
-    lat: float | None,
-    lon: float | None,
-) -> OpenReport | None:
-    """The earliest open signal this report duplicates: same category and area, reported at most
-    2 hours before, and within 250 m when both have a location."""
-    matches = [
-        s
-        for s in existing
-        if s.status in OPEN
-        and s.duplicate_of is None
-        and s.municipality == municipality
-        and s.area == area
-        and s.category == category
-        and timedelta(0) <= at - s.reported_at <= DUPLICATE_WINDOW
-        and (
-            lat is None
-            or lon is None
-            or s.lat is None
-            or s.lon is None
-            or distance_m(lat, lon, s.lat, s.lon) <= DUPLICATE_RADIUS_M
-        )
-    ]
-    return min(matches, key=lambda s: (s.reported_at, str(s.id))) if matches else None
-
-
-# --- intake validation ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Report:
-    """An intake request as it arrived (strings still unchecked)."""
-
-    municipality: str
-    area: str
-    category: str
-    urgency: str
-    description: str
-    source: str
-    observed_at: datetime | None = None
-    lat: float | None = None
-    lon: float | None = None
-    bag_id: str | None = None
-    group_id: str | None = None
-    contact_email: str | None = None
-
-
-def check_report(report: Report, now: datetime, allowed_sources: frozenset[SignalSource]) -> FieldErrors:
-    """Every field error of a report at once (the group is checked against partners by the caller)."""
-    errors = FieldErrors()
-    if not areas.is_municipality(report.municipality):
-        errors.add("municipality", "must be a CBS GM code (GM + 4 digits)")
-    problem = area_problem(report.area, report.municipality)
-    if problem:
-        errors.add("area", problem)
-    if report.category not in Category._value2member_map_:
-        errors.add("category", f"unknown category; one of {', '.join(c.value for c in Category)}")
-    if report.urgency not in Urgency._value2member_map_:
-        errors.add("urgency", f"unknown urgency; one of {', '.join(u.value for u in Urgency)}")
-    text = report.description.strip()
-    if not text:
-        errors.add("description", "must not be empty")
-    elif len(report.description) > DESCRIPTION_MAX:
-        errors.add("description", f"must be at most {DESCRIPTION_MAX} characters")
-    if report.source not in SignalSource._value2member_map_:
-        errors.add("source", f"unknown source; one of {', '.join(s.value for s in SignalSource)}")
-    elif SignalSource(report.source) not in allowed_sources:
-        errors.add("source", "not a source you may report from")
-    if report.observed_at is not None:
-        if report.observed_at.tzinfo is None:
-            errors.add("observedAt", "must carry a time zone (RFC 3339)")
-        elif report.observed_at > now + OBSERVED_CLOCK_SKEW:
-            errors.add("observedAt", "must not be in the future")
-    if report.lat is not None and not -90 <= report.lat <= 90:
-        errors.add("lat", "must be between -90 and 90")
-    if report.lon is not None and not -180 <= report.lon <= 180:
-        errors.add("lon", "must be between -180 and 180")
-    if (report.lat is None) != (report.lon is None):
-        errors.add("lat" if report.lat is None else "lon", "give both lat and lon, or neither")
-    if report.bag_id is not None and not _BAG.match(report.bag_id):
-        errors.add("bagId", "must be a BAG id of 16 digits")
-    if report.contact_email is not None and (len(report.contact_email) > 254 or not _EMAIL.match(report.contact_email)):
-        errors.add("contactEmail", "must be an e-mail address")
-    if report.source == SignalSource.WHATSAPP_GROUP and not report.group_id:
-        errors.add("groupId", "required for reports from a WhatsApp group")
-    if report.group_id is not None:
-        try:
-            UUID(report.group_id)
-        except ValueError:
-            errors.add("groupId", "must be a partner id (uuid)")
-    return errors
 
 
 # --- the aggregate -------------------------------------------------------------------------------
@@ -604,23 +352,3 @@ class Signal:
             SignalOverdue(**self.facts(), partner_id=e.partner_id, escalated_at=e.at, acknowledge_by=e.acknowledge_by)
         )
         return True
-
-
-def intake_escalation(
-    signal: Signal, routed: Partner | None, partners: Sequence[Partner], at: datetime
-) -> tuple[Partner, str] | None:
-    """Whom a new signal is escalated to at once, and why: acute ones to the police, and the
-    categories the routed partner wants automatically."""
-    if signal.urgency == Urgency.ACUTE:
-        if routed is not None and routed.kind == PartnerKind.POLICE:
-            return routed, "acute"
-        police = police_for(partners, municipality=signal.municipality, area=signal.area, at=at)
-        target = police or routed
-        return (target, "acute") if target else None
-    if routed is not None and signal.category in routed.auto_escalate:
-        return routed, "automatic for this category"
-    return None
-
-
-def advice_for(urgency: Urgency) -> str | None:
-    return ACUTE_ADVICE if urgency == Urgency.ACUTE else None

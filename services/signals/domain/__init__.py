@@ -1,0 +1,69 @@
+"""Signals: the aggregate and its state machine, routing, and the intake rules. Pure Python, no I/O.
+
+Split by concept: `signal` (the aggregate, its events and rule errors), `routing` (who is
+responsible, when), `intake` (what a report must hold, duplicates, advice).
+"""
+
+from services.signals.domain.intake import (
+    ACUTE_ADVICE,
+    DESCRIPTION_MAX,
+    DUPLICATE_RADIUS_M,
+    DUPLICATE_WINDOW,
+    OpenReport,
+    Report,
+    advice_for,
+    check_report,
+    distance_m,
+    duplicate_of,
+)
+from services.signals.domain.routing import (
+    AMSTERDAM,
+    Partner,
+    Window,
+    area_problem,
+    enclosing_areas,
+    intake_escalation,
+    police_for,
+    route,
+)
+from services.signals.domain.signal import (
+    OPEN,
+    REOPEN_WINDOW,
+    SYSTEM,
+    Escalation,
+    Feedback,
+    HistoryEntry,
+    NotResponsible,
+    Signal,
+    SignalRuleBroken,
+)
+
+__all__ = [
+    "ACUTE_ADVICE",
+    "AMSTERDAM",
+    "DESCRIPTION_MAX",
+    "DUPLICATE_RADIUS_M",
+    "DUPLICATE_WINDOW",
+    "OPEN",
+    "REOPEN_WINDOW",
+    "SYSTEM",
+    "Escalation",
+    "Feedback",
+    "HistoryEntry",
+    "NotResponsible",
+    "OpenReport",
+    "Partner",
+    "Report",
+    "Signal",
+    "SignalRuleBroken",
+    "Window",
+    "advice_for",
+    "area_problem",
+    "check_report",
+    "distance_m",
+    "duplicate_of",
+    "enclosing_areas",
+    "intake_escalation",
+    "police_for",
+    "route",
+]

@@ -1,0 +1,383 @@
+"""The signal repository: loading and saving the aggregate with its history and escalations."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.signals.domain import (
+    Escalation,
+    Feedback,
+    HistoryEntry,
+    Signal,
+)
+from shared.db import UnitOfWork
+from shared.events.codes import Category, SignalSource, Urgency
+from shared.events.codes import SignalStatus as Status
+
+COLUMNS = (
+    "s.id, s.reference, s.municipality, s.area, s.category, s.urgency, s.description, s.status, s.source,"
+    " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
+    " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
+    " s.resolved_at, s.ended_at, s.version"
+)
+AGGREGATES = (
+    "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
+    " 'from', h.from_status, 'to', h.to_status, 'note', h.note) ORDER BY h.seq), '[]'::json)::text"
+    " FROM signal_history h WHERE h.signal_id = s.id) AS history,"
+    " (SELECT coalesce(json_agg(json_build_object('partner', e.partner_id, 'reason', e.reason, 'at', e.at,"
+    " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic) ORDER BY e.seq), '[]'::json)::text"
+    " FROM signal_escalations e WHERE e.signal_id = s.id) AS escalations,"
+    " (SELECT o.feedback::text FROM signals o WHERE o.id = s.duplicate_of) AS original_feedback"
+)
+SELECT_SIGNALS = f"SELECT {COLUMNS}, {AGGREGATES} FROM signals s"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(UTC) if value else None
+
+
+def _feedback(raw: str | None) -> list[Feedback]:
+    return [
+        Feedback(UUID(f["partnerId"]) if f.get("partnerId") else None, f["message"], parse_time(f["at"]) or never())
+        for f in orjson.loads(raw or "[]")
+    ]
+
+
+def never() -> datetime:
+    return datetime.min.replace(tzinfo=UTC)
+
+
+def feedback_json(feedback: Iterable[Feedback]) -> str:
+    return orjson.dumps(
+        [
+            {"partnerId": str(f.partner_id) if f.partner_id else None, "message": f.message, "at": f.at.isoformat()}
+            for f in feedback
+        ]
+    ).decode()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What was stored, to write back only what changed."""
+
+    history: int
+    escalations: tuple[datetime | None, ...]
+
+
+def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
+    history = [
+        HistoryEntry(
+            h["action"],
+            parse_time(h["at"]) or never(),
+            h["actor"],
+            Status(h["from"]) if h["from"] else None,
+            Status(h["to"]) if h["to"] else None,
+            h["note"],
+        )
+        for h in orjson.loads(row.history)
+    ]
+    escalations = [
+        Escalation(
+            UUID(e["partner"]),
+            parse_time(e["at"]) or never(),
+            parse_time(e["by"]) or never(),
+            e["reason"],
+            bool(e["automatic"]),
+            parse_time(e["acked"]),
+        )
+        for e in orjson.loads(row.escalations)
+    ]
+    signal = Signal(
+        id=row.id,
+        reference=row.reference,
+        municipality=row.municipality,
+        area=row.area,
+        category=Category(row.category),
+        urgency=Urgency(row.urgency),
+        description=row.description,
+        source=SignalSource(row.source),
+        reporter=row.reporter,
+        reported_at=row.reported_at,
+        status=Status(row.status),
+        group_id=row.group_id,
+        observed_at=row.observed_at,
+        lat=row.lat,
+        lon=row.lon,
+        bag_id=row.bag_id,
+        has_contact=row.has_contact,
+        report_count=row.report_count,
+        duplicate_of=row.duplicate_of,
+        routed_partner_id=row.routed_partner_id,
+        escalations=escalations,
+        feedback=_feedback(row.feedback),
+        history=history,
+        resolved_at=row.resolved_at,
+        ended_at=row.ended_at,
+        overdue_notified=row.overdue_notified,
+        version=row.version,
+        original_feedback=_feedback(row.original_feedback) if row.original_feedback is not None else None,
+    )
+    return signal, Loaded(len(history), tuple(e.acknowledged_at for e in escalations))
+
+
+def _history_rows(signal: Signal, start: int) -> str:
+    return orjson.dumps(
+        [
+            {
+                "seq": i + 1,
+                "action": h.action,
+                "at": h.at.isoformat(),
+                "actor": h.actor,
+                "from_status": h.from_status.value if h.from_status else None,
+                "to_status": h.to_status.value if h.to_status else None,
+                "note": h.note,
+            }
+            for i, h in enumerate(signal.history)
+            if i >= start
+        ]
+    ).decode()
+
+
+def _escalation_rows(signal: Signal, start: int) -> str:
+    return orjson.dumps(
+        [
+            {
+                "seq": i + 1,
+                "partner_id": str(e.partner_id),
+                "reason": e.reason,
+                "at": e.at.isoformat(),
+                "acknowledge_by": e.acknowledge_by.isoformat(),
+                "acknowledged_at": e.acknowledged_at.isoformat() if e.acknowledged_at else None,
+                "automatic": e.automatic,
+            }
+            for i, e in enumerate(signal.escalations)
+            if i >= start
+        ]
+    ).decode()
+
+
+_INSERT_CHILDREN = (
+    " h AS (INSERT INTO signal_history (signal_id, seq, action, at, actor, from_status, to_status, note)"
+    " SELECT CAST(:id AS uuid), x.seq, x.action, x.at, x.actor, x.from_status, x.to_status, x.note"
+    " FROM json_to_recordset(CAST(:history AS json)) AS x(seq int, action text, at timestamptz, actor text,"
+    " from_status text, to_status text, note text)),"
+    " e AS (INSERT INTO signal_escalations (signal_id, seq, partner_id, reason, at, acknowledge_by,"
+    " acknowledged_at, automatic)"
+    " SELECT CAST(:id AS uuid), x.seq, x.partner_id, x.reason, x.at, x.acknowledge_by, x.acknowledged_at, x.automatic"
+    " FROM json_to_recordset(CAST(:escalations AS json)) AS x(seq int, partner_id uuid, reason text,"
+    " at timestamptz, acknowledge_by timestamptz, acknowledged_at timestamptz, automatic boolean))"
+)
+
+_INSERT = (
+    "WITH s AS (INSERT INTO signals (id, reference, municipality, area, category, urgency, description, status,"
+    " source, reporter, group_id, reported_at, observed_at, lat, lon, bag_id, contact, has_contact, report_count,"
+    " duplicate_of, routed_partner_id, escalated_to, acknowledge_by, feedback, ended_at, version)"
+    " VALUES (:id, :reference, :municipality, :area, :category, :urgency, :description, :status, :source,"
+    " :reporter, :group_id, :reported_at, :observed_at, :lat, :lon, :bag_id, :contact, :has_contact, 1,"
+    " :duplicate_of, :routed_partner_id, CAST(:escalated_to AS uuid[]), :acknowledge_by, '[]', :ended_at,"
+    " :version) RETURNING id),"
+    " o AS (UPDATE signals SET report_count = report_count + 1 WHERE id = :duplicate_of RETURNING id),"
+    " k AS (UPDATE idempotency_keys SET status_code = 201, response = CAST(:answer AS jsonb)"
+    " WHERE scope = :scope AND key = ANY(CAST(:keys AS text[])))," + _INSERT_CHILDREN + " SELECT count(*) FROM s"
+)
+
+_UPDATE = (
+    "WITH u AS (UPDATE signals SET area = :area, category = :category, status = :status,"
+    " report_count = :report_count, duplicate_of = :duplicate_of, routed_partner_id = :routed_partner_id,"
+    " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
+    " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
+    " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
+    " a AS (UPDATE signal_escalations SET acknowledged_at = :acked_at WHERE signal_id = :id AND seq = :acked_seq"
+    " AND :acked_seq > 0)," + _INSERT_CHILDREN + " SELECT count(*) FROM u"
+)
+
+
+_NAMED = re.compile(r"(?<!:):([a-z_]+)")
+
+
+@functools.cache
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters as asyncpg's `$n`, and the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _NAMED.sub(number, sql), tuple(names)
+
+
+async def _driver(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session, inside its transaction (begun by an earlier
+    statement): the intake's hot statements skip SQLAlchemy's per-statement work."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    return driver
+
+
+async def fetchrow(session: AsyncSession, sql: str, params: dict[str, Any]) -> asyncpg.Record | None:
+    numbered, names = _numbered(sql)
+    return await (await _driver(session)).fetchrow(numbered, *(params[n] for n in names))
+
+
+def uuid_array(values: Iterable[UUID]) -> list[UUID]:
+    return list(dict.fromkeys(values))
+
+
+class SignalStore:
+    """The repository of signals within one unit of work, which writes the events of every signal
+    loaded or added here when it commits."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self._loaded: dict[UUID, Loaded] = {}
+
+    async def get(self, signal_id: UUID, *, for_update: bool = False) -> Signal | None:
+        sql = SELECT_SIGNALS + " WHERE s.id = :id" + (" FOR UPDATE OF s" if for_update else "")
+        row = (await self.session.execute(text(sql), {"id": signal_id})).first()
+        if row is None:
+            return None
+        signal, loaded = signal_from_row(row)
+        self._loaded[signal.id] = loaded
+        self.uow.track(signal)
+        return signal
+
+    async def claim_due(self, condition: str, params: dict[str, Any], limit: int) -> list[Signal]:
+        """Signals matching `condition` (on `s`), locked in this transaction; rows another
+        instance holds are skipped, so replicas share the work. One statement."""
+        locked = f"SELECT s.id FROM signals s WHERE {condition} ORDER BY s.id LIMIT :limit FOR UPDATE SKIP LOCKED"
+        rows = await self.session.execute(
+            text(f"{SELECT_SIGNALS} WHERE s.id IN ({locked}) ORDER BY s.id"), {**params, "limit": limit}
+        )
+        found = []
+        for row in rows:
+            signal, loaded = signal_from_row(row)
+            self._loaded[signal.id] = loaded
+            self.uow.track(signal)
+            found.append(signal)
+        return found
+
+    async def add(
+        self,
+        signal: Signal,
+        contact: bytes | None,
+        *,
+        answer: Any = None,
+        scope: str = "",
+        keys: Sequence[str] = (),
+    ) -> None:
+        """Insert a new signal; with `keys`, its `answer` completes those idempotency keys (same statement)."""
+        self.uow.track(signal)
+        e = signal.escalation
+        await fetchrow(
+            self.session,
+            _INSERT,
+            {
+                "id": signal.id,
+                "reference": signal.reference,
+                "municipality": signal.municipality,
+                "area": signal.area,
+                "category": signal.category.value,
+                "urgency": signal.urgency.value,
+                "description": signal.description,
+                "status": signal.status.value,
+                "source": signal.source.value,
+                "reporter": signal.reporter,
+                "group_id": signal.group_id,
+                "reported_at": signal.reported_at,
+                "observed_at": signal.observed_at,
+                "lat": signal.lat,
+                "lon": signal.lon,
+                "bag_id": signal.bag_id,
+                "contact": contact,
+                "has_contact": contact is not None,
+                "duplicate_of": signal.duplicate_of,
+                "routed_partner_id": signal.routed_partner_id,
+                "escalated_to": uuid_array(x.partner_id for x in signal.escalations),
+                "acknowledge_by": e.acknowledge_by if e else None,
+                "ended_at": signal.ended_at,
+                "version": signal.version,
+                "history": _history_rows(signal, 0),
+                "escalations": _escalation_rows(signal, 0),
+                "answer": orjson.dumps(answer).decode(),
+                "scope": scope,
+                "keys": list(keys),
+            },
+        )
+        self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
+
+    async def save(self, signal: Signal) -> None:
+        loaded = self._loaded[signal.id]
+        acked_seq = 0
+        acked_at: datetime | None = None
+        for i, before in enumerate(loaded.escalations):
+            now = signal.escalations[i].acknowledged_at
+            if now != before:
+                acked_seq, acked_at = i + 1, now
+        e = signal.escalation
+        await self.session.execute(
+            text(_UPDATE),
+            {
+                "id": signal.id,
+                "area": signal.area,
+                "category": signal.category.value,
+                "status": signal.status.value,
+                "report_count": signal.report_count,
+                "duplicate_of": signal.duplicate_of,
+                "routed_partner_id": signal.routed_partner_id,
+                "escalated_to": uuid_array(x.partner_id for x in signal.escalations),
+                "acknowledge_by": e.acknowledge_by if e else None,
+                "overdue_notified": signal.overdue_notified,
+                "feedback": feedback_json(signal.feedback),
+                "resolved_at": signal.resolved_at,
+                "ended_at": signal.ended_at,
+                "version": signal.version,
+                "acked_seq": acked_seq,
+                "acked_at": acked_at,
+                "history": _history_rows(signal, loaded.history),
+                "escalations": _escalation_rows(signal, len(loaded.escalations)),
+            },
+        )
+        self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
+
+    async def repoint_duplicates(self, old: UUID, new: UUID) -> None:
+        """Duplicates of a signal merged into another now belong to that one."""
+        await self.session.execute(
+            text("UPDATE signals SET duplicate_of = :new WHERE duplicate_of = :old"), {"old": old, "new": new}
+        )
+
+    async def contacts(self, signal_id: UUID) -> list[tuple[UUID, str, bytes]]:
+        """(signal id, reporter, sealed contact) of the signal and its merged duplicates."""
+        rows = await self.session.execute(
+            text(
+                "SELECT id, reporter, contact FROM signals WHERE (id = :id OR duplicate_of = :id)"
+                " AND contact IS NOT NULL ORDER BY reported_at, id"
+            ),
+            {"id": signal_id},
+        )
+        return [(r.id, r.reporter, bytes(r.contact)) for r in rows]
+
+    async def audit_contact_read(self, signal_id: UUID, reader: str, contacts: int) -> None:
+        await self.session.execute(
+            text("INSERT INTO contact_reads (signal_id, reader, contacts) VALUES (:id, :reader, :n)"),
+            {"id": signal_id, "reader": reader, "n": contacts},
+        )
+
+
+def text_array(values: Iterable[str]) -> list[str]:
+    return list(values)
