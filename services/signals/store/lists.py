@@ -22,6 +22,7 @@ from services.signals.store.signals import (
 )
 from shared import areas
 from shared.pagination import Keyset
+from shared.sql import Where
 
 
 @dataclass
@@ -50,66 +51,72 @@ async def list_signals(
 
     With a partner filter the order is oldest escalation first (a catch-up feed); else newest first.
     """
-    where = ["s.municipality = ANY(CAST(:municipalities AS text[]))"]
-    params: dict[str, Any] = {"municipalities": text_array(q.municipalities), "now": now, **q.params}
+    where = _where(q, now)
+    order = _order(q, where)
+    page = Where(list(where.conditions), dict(where.params))
+    if after:
+        page.add(
+            f"({order.key}, s.id) {order.after} (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))",
+            after_at=after[0],
+            after_id=after[1],
+        )
+    sql = f"{order.source} WHERE {page.sql} ORDER BY {order.by} LIMIT :limit"
+    rows = list(await session.execute(text(sql), {**page.params, "limit": first + 1}))
+    total = (await session.execute(text(f"{order.count} AND {where.sql}"), where.params)).scalar_one()
+    last = rows[first - 1] if len(rows) > first else None
+    return [signal_from_row(r)[0] for r in rows[:first]], int(total), (last.key_at, last.id) if last else None
+
+
+def _where(q: Query, now: datetime) -> Where:
+    where = Where(params=dict(q.params))
+    where.add("s.municipality = ANY(CAST(:municipalities AS text[]))", municipalities=text_array(q.municipalities))
     if q.visibility:
-        where.append("(" + " OR ".join(q.visibility) + ")")
+        where.add("(" + " OR ".join(q.visibility) + ")")
     if q.area:
-        where.append("(s.area = :area OR s.area LIKE :area_prefix)")
-        params["area"], params["area_prefix"] = q.area, areas.parse(q.area).neighbourhoods_like()
-    if q.statuses:
-        where.append("s.status = ANY(CAST(:statuses AS text[]))")
-        params["statuses"] = text_array(q.statuses)
-    if q.category:
-        where.append("s.category = :category")
-        params["category"] = q.category
+        like = areas.parse(q.area).neighbourhoods_like()
+        where.add("(s.area = :area OR s.area LIKE :area_prefix)", area=q.area, area_prefix=like)
+    where.given(q.statuses, "s.status = ANY(CAST(:statuses AS text[]))", statuses=text_array(q.statuses))
+    where.given(q.category, "s.category = :category", category=q.category)
     if q.overdue is not None:
         clause = "(s.status = 'escalated' AND s.acknowledge_by < :now)"
-        where.append(clause if q.overdue else f"NOT {clause}")
+        where.add(clause if q.overdue else f"NOT {clause}", now=now)
     if q.unrouted is not None:
-        where.append(
-            "(s.routed_partner_id IS NULL AND s.status IN ('received', 'reopened'))"
-            if q.unrouted
-            else "s.routed_partner_id IS NOT NULL"
-        )
-    if q.since:
-        where.append("s.reported_at >= :since")
-        params["since"] = q.since
-    if q.until:
-        where.append("s.reported_at < :until")
-        params["until"] = q.until
+        unrouted = "(s.routed_partner_id IS NULL AND s.status IN ('received', 'reopened'))"
+        where.add(unrouted if q.unrouted else "s.routed_partner_id IS NOT NULL")
+    where.given(q.since, "s.reported_at >= :since", since=q.since)
+    where.given(q.until, "s.reported_at < :until", until=q.until)
     if q.ids is not None:
-        where.append("s.id = ANY(CAST(:ids AS uuid[]))")
-        params["ids"] = uuid_array(q.ids)
-    if q.reporter is not None:
-        where.append("s.reporter = :reporter")
-        params["reporter"] = q.reporter
-    if q.partner_id is not None:
-        params["feed_partner"] = q.partner_id
-        source = (
-            f"SELECT {COLUMNS}, {AGGREGATES}, x.key_at FROM signals s"
-            " JOIN LATERAL (SELECT max(e.at) AS key_at FROM signal_escalations e"
-            " WHERE e.signal_id = s.id AND e.partner_id = :feed_partner) x ON x.key_at IS NOT NULL"
+        where.add("s.id = ANY(CAST(:ids AS uuid[]))", ids=uuid_array(q.ids))
+    where.given(q.reporter, "s.reporter = :reporter", reporter=q.reporter)
+    return where
+
+
+@dataclass(frozen=True)
+class _Order:
+    source: str
+    count: str
+    by: str
+    key: str
+    after: str
+
+
+def _order(q: Query, where: Where) -> _Order:
+    """Newest report first; a partner's feed by its escalations, oldest first."""
+    if q.partner_id is None:
+        return _Order(
+            f"SELECT {COLUMNS}, {AGGREGATES}, s.reported_at AS key_at FROM signals s",
+            "SELECT count(*) FROM signals s WHERE TRUE",
+            "s.reported_at DESC, s.id DESC",
+            "s.reported_at",
+            "<",
         )
-        count_source = "SELECT count(*) FROM signals s WHERE :feed_partner = ANY(s.escalated_to) AND " + " AND ".join(
-            where
-        )
-        order, cmp = "x.key_at, s.id", ">"
-        key_expr = "x.key_at"
-    else:
-        source = f"SELECT {COLUMNS}, {AGGREGATES}, s.reported_at AS key_at FROM signals s"
-        count_source = "SELECT count(*) FROM signals s WHERE " + " AND ".join(where)
-        order, cmp = "s.reported_at DESC, s.id DESC", "<"
-        key_expr = "s.reported_at"
-    page_where = list(where)
-    if after:
-        page_where.append(f"({key_expr}, s.id) {cmp} (CAST(:after_at AS timestamptz), CAST(:after_id AS uuid))")
-        params["after_at"], params["after_id"] = after
-    sql = f"{source} WHERE {' AND '.join(page_where)} ORDER BY {order} LIMIT :limit"
-    params["limit"] = first + 1
-    rows = list(await session.execute(text(sql), params))
-    total = (await session.execute(text(count_source), params)).scalar_one()
-    signals = [signal_from_row(r)[0] for r in rows[:first]]
-    last = rows[first - 1] if len(rows) > first else None
-    cursor = (last.key_at, last.id) if last is not None else None
-    return signals, int(total), cursor
+    where.params["feed_partner"] = q.partner_id
+    return _Order(
+        f"SELECT {COLUMNS}, {AGGREGATES}, x.key_at FROM signals s"
+        " JOIN LATERAL (SELECT max(e.at) AS key_at FROM signal_escalations e"
+        " WHERE e.signal_id = s.id AND e.partner_id = :feed_partner) x ON x.key_at IS NOT NULL",
+        "SELECT count(*) FROM signals s WHERE :feed_partner = ANY(s.escalated_to)",
+        "x.key_at, s.id",
+        "x.key_at",
+        ">",
+    )
