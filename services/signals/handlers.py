@@ -74,6 +74,7 @@ async def report_signal(
         group_id=group_id,
         claim=(cmd.scope, cmd.keys[0], cmd.body_hash) if cmd.keys else None,
     )
+    now = clock.now()  # under the intake lock: read earlier, a simultaneous duplicate looks "from the future"
     replay = await _replay(uow, cmd, first_claimed=ctx.claimed)
     if replay is not None:
         return replay
