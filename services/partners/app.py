@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
@@ -15,10 +16,12 @@ from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import SecretBox
 from shared.db import Database, UnitOfWork
 from shared.http import create_service_app
+from shared.observability import configure_logging
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 class Settings(ServiceSettings):
@@ -49,6 +52,19 @@ def config_for(settings: Settings) -> handlers.Config:
 def unit_of_work(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> UnitOfWork:
     """For the commands (seed, republish), which run without the service's runtime."""
     return UnitOfWork(db, settings.source, settings.topic_prefix, clock)
+
+
+async def run_command(name: str, work: Callable[[Settings, Database], Awaitable[T]]) -> T:
+    """A command (`python -m services.partners.seed`, `.republish`) on the service's migrated schema;
+    its events go through the outbox, which the running service's relay publishes."""
+    settings = Settings()
+    configure_logging(name, settings.log_level)
+    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
+    try:
+        await db.migrate(MIGRATIONS)
+        return await work(settings, db)
+    finally:
+        await db.dispose()
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:

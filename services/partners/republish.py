@@ -11,10 +11,9 @@ import asyncio
 from uuid import UUID
 
 from services.partners import handlers
-from services.partners.app import MIGRATIONS, Settings, unit_of_work
+from services.partners.app import Settings, run_command, unit_of_work
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database
-from shared.observability import configure_logging
 
 
 async def republish_all(settings: Settings, db: Database, *, batch: int = 200, clock: Clock = SYSTEM_CLOCK) -> int:
@@ -30,14 +29,7 @@ async def republish_all(settings: Settings, db: Database, *, batch: int = 200, c
 
 
 async def main() -> None:
-    settings = Settings()
-    configure_logging("partners-republish", settings.log_level)
-    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
-    try:
-        await db.migrate(MIGRATIONS)
-        count = await republish_all(settings, db)
-    finally:
-        await db.dispose()
+    count = await run_command("partners-republish", republish_all)
     print(f"republished {count} partner(s) as partner.updated")
 
 

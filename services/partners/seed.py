@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 
 from services.partners import handlers
-from services.partners.app import MIGRATIONS, Settings, config_for, unit_of_work
+from services.partners.app import Settings, config_for, run_command, unit_of_work
 from services.partners.domain import Registration
 from shared.auth import Principal
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database
 from shared.events.codes import Role
-from shared.observability import configure_logging
 
 ZAANSTAD = "GM0479"
 SEEDER = Principal(sub="partners-seed", roles=frozenset({Role.COORDINATOR.value}), municipalities=frozenset({ZAANSTAD}))
@@ -83,14 +82,7 @@ async def seed_demo_region(settings: Settings, db: Database, clock: Clock = SYST
 
 
 async def main() -> None:
-    settings = Settings()
-    configure_logging("partners-seed", settings.log_level)
-    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
-    try:
-        await db.migrate(MIGRATIONS)
-        created = await seed_demo_region(settings, db)
-    finally:
-        await db.dispose()
+    created = await run_command("partners-seed", seed_demo_region)
     skipped = len(DEMO_PARTNERS) - len(created)
     print(f"seeded {len(created)} partner(s) in {ZAANSTAD}, {skipped} already there")
 
