@@ -1,4 +1,4 @@
-"""REST API of the partner directory: parse, authorise, call the directory, answer.
+"""REST API of the partner directory: parse, call a handler, shape the answer.
 
 Errors in order: 401 (token), 404 (another municipality's partner) / 403 (role), 400 (all
 invalid fields at once), 409 (state: a duplicate name).
@@ -6,17 +6,18 @@ invalid fields at once), 409 (state: a duplicate name).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 
-from services.partners import permissions
-from services.partners.domain import Partner
-from services.partners.permissions import View
-from services.partners.registry import Authorise, Directory, IdempotencyClaim
+from services.partners import handlers, permissions
+from services.partners.domain import parse_partner_id
+from services.partners.handlers import Page
 from services.partners.schemas import (
     ContactBody,
     ContactList,
@@ -27,20 +28,18 @@ from services.partners.schemas import (
     RegisterPartnerBody,
     UpdatePartnerBody,
     WebhookSecrets,
-    show_contact,
-    show_partner,
 )
-from services.partners.store import PartnerFilter, PartnerStore
+from services.partners.store import PartnerFilter
+from services.partners.views import full, show_contact, shown_to
 from shared.areas import FORM_RULE, is_municipality, parse_or_none
-from shared.auth import CurrentPrincipal, Principal, ServicePrincipal
-from shared.errors import FieldError, FieldErrors, NotFound, ValidationFailed
+from shared.auth import CurrentPrincipal, ServicePrincipal
+from shared.errors import FieldErrors, ValidationFailed
 from shared.events.codes import Category, PartnerKind
 from shared.http import JSONBody
 from shared.idempotency import request_hash
-from shared.observability import get_logger
-from shared.pagination import MAX_PAGE, decode_keyset, encode_keyset, page_size, parse_ids
+from shared.pagination import MAX_PAGE, Keyset, decode_keyset, encode_keyset, page_size, parse_ids
+from shared.runtime import RuntimeDep
 
-log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="a JWT (audience wijkaanpak) from the platform's issuer")
 router = APIRouter(prefix="/v1/partners", tags=["partners"], dependencies=[Depends(bearer)])
 internal = APIRouter(prefix="/internal/v1/partners", tags=["internal"], dependencies=[Depends(bearer)])
@@ -50,15 +49,15 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the caller's role may not do this"},
     404: {"description": "no such partner, or another municipality's (its existence is not revealed)"},
 }
-IDEMPOTENCY_KEY_MAX = 200
+Code = TypeVar("Code", bound=Enum)
 
 
-def get_directory(request: Request) -> Directory:
-    directory: Directory = request.app.state.directory
-    return directory
+def get_config(request: Request) -> handlers.Config:
+    config: handlers.Config = request.app.state.partners
+    return config
 
 
-DirectoryDep = Annotated[Directory, Depends(get_directory)]
+ConfigDep = Annotated[handlers.Config, Depends(get_config)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -68,46 +67,13 @@ IdempotencyKey = Annotated[
 ]
 
 
-def partner_uuid(value: str) -> UUID:
-    """An id that is no UUID names no partner."""
-    try:
-        return UUID(value)
-    except ValueError as exc:
-        raise NotFound("no such partner") from exc
+def _listing(results: list[dict[str, Any]], page: Page[Any]) -> JSONBody:
+    return JSONBody(
+        {"results": results, "totalCount": page.total, "next": encode_keyset(page.last) if page.last else None}
+    )
 
 
-def claim_for(principal: Principal, operation: str, key: str | None, body: Any) -> IdempotencyClaim | None:
-    if key is None:
-        return None
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX:
-        raise ValidationFailed([FieldError("Idempotency-Key", f"must be 1 to {IDEMPOTENCY_KEY_MAX} characters")])
-    return IdempotencyClaim(f"{operation}:{principal.sub}", key, request_hash(body))
-
-
-def manager(principal: Principal) -> Authorise:
-    def authorise(partner: Partner) -> None:
-        permissions.demand_visible(principal, str(partner.id), partner.municipalities)
-        permissions.demand_manage(principal, partner.municipalities)
-
-    return authorise
-
-
-def reader(principal: Principal) -> Authorise:
-    def authorise(partner: Partner) -> None:
-        permissions.demand_visible(principal, str(partner.id), partner.municipalities)
-
-    return authorise
-
-
-def contact_reader(principal: Principal) -> Authorise:
-    def authorise(partner: Partner) -> None:
-        permissions.demand_contacts_visible(principal, str(partner.id), partner.municipalities)
-
-    return authorise
-
-
-def full(partner: Partner) -> dict[str, Any]:
-    return show_partner(partner, View.FULL)
+# --- partners ------------------------------------------------------------------------------------
 
 
 @router.post(
@@ -129,13 +95,14 @@ def full(partner: Partner) -> dict[str, Any]:
 async def register_partner(
     body: RegisterPartnerBody,
     principal: CurrentPrincipal,
-    directory: DirectoryDep,
+    runtime: RuntimeDep,
+    config: ConfigDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONBody:
-    municipalities = [m for m in body.municipalities if isinstance(m, str)]
-    permissions.demand_manage(principal, municipalities)
-    claim = claim_for(principal, "register", idempotency_key, body.model_dump(mode="json", by_alias=True))
-    status, answer = await directory.register(body.registration(), answer=lambda p: {"partner": full(p)}, claim=claim)
+    fields = body.model_dump(mode="json", by_alias=True)
+    cmd = handlers.Register(body.registration(), idempotency_key, request_hash(fields))
+    async with runtime.uow() as uow:
+        status, answer = await handlers.register(uow, cmd, principal, runtime.clock, config=config)
     return JSONBody(answer, status_code=status)
 
 
@@ -153,7 +120,7 @@ async def register_partner(
 )
 async def list_partners(
     principal: CurrentPrincipal,
-    directory: DirectoryDep,
+    runtime: RuntimeDep,
     municipality: Annotated[str | None, Query(description="GM code")] = None,
     area: Annotated[str | None, Query(description="GM, WK or BU code")] = None,
     category: Annotated[str | None, Query(description="category code")] = None,
@@ -166,6 +133,26 @@ async def list_partners(
     after: str | None = None,
 ) -> JSONBody:
     errors = FieldErrors()
+    place, covering = _place(municipality, area, errors)
+    permissions.demand_listed(principal, place)
+    selection = PartnerFilter(
+        municipality=place,
+        covering=covering,
+        category=_code(Category, "category", category, errors),
+        kind=_code(PartnerKind, "kind", kind, errors),
+        active=active,
+        ids=parse_ids(ids, errors),
+    )
+    size, cursor = _page(first, after, selection.ids, errors)
+    errors.raise_if_any()
+    async with runtime.uow() as uow:
+        page = await handlers.list_partners(uow, handlers.ListPartners(selection, size, cursor), principal)
+    return _listing([shown_to(principal, p) for p in page.items], page)
+
+
+def _place(municipality: str | None, area: str | None, errors: FieldErrors) -> tuple[str | None, list[str]]:
+    """The municipality the list keeps to (the one given, or the area's) and, for an area, the
+    areas whose partners cover it (a BU is covered by its WK and its GM)."""
     if municipality is not None and not is_municipality(municipality):
         errors.add("municipality", "must be a CBS municipality code: GM + 4 digits")
     covering: list[str] = []
@@ -177,51 +164,34 @@ async def list_partners(
             errors.add("area", "does not lie in the municipality")
         else:
             covering = [a.code for a in parsed.enclosing()]
-    place = municipality or (parsed.municipality if parsed else None)
-    visible = principal.is_service or place is None or principal.acts_in(place)
-    if not visible and is_municipality(place):
-        raise NotFound("no such municipality")
-    category_code: Category | None = None
-    kind_code: PartnerKind | None = None
-    if category is not None:
-        try:
-            category_code = Category(category)
-        except ValueError:
-            errors.add("category", f"unknown category {category!r}")
-    if kind is not None:
-        try:
-            kind_code = PartnerKind(kind)
-        except ValueError:
-            errors.add("kind", f"unknown kind {kind!r}")
-    id_list = parse_ids(ids, errors)
+    return municipality or (parsed.municipality if parsed else None), covering
+
+
+def _code(codes: type[Code], field: str, value: str | None, errors: FieldErrors) -> Code | None:
+    if value is None:
+        return None
+    try:
+        return codes(value)
+    except ValueError:
+        errors.add(field, f"unknown {field} {value!r}")
+        return None
+
+
+def _page(first: int, after: str | None, ids: Sequence[UUID] | None, errors: FieldErrors) -> tuple[int, Keyset | None]:
+    """The page size (a batch read answers all its ids on one page) and the cursor, their
+    problems reported with the other fields'."""
+    size, cursor = 1, None
     try:
         size = page_size(first)
-        if id_list:  # a batch read answers all its ids on one page
-            size = min(MAX_PAGE, max(size, len(id_list)))
+        if ids:
+            size = min(MAX_PAGE, max(size, len(ids)))
     except ValidationFailed as exc:
         errors.items.extend(exc.fields)
-        size = 1
     try:
         cursor = decode_keyset(after)
     except ValidationFailed as exc:
         errors.items.extend(exc.fields)
-        cursor = None
-    errors.raise_if_any()
-    selection = PartnerFilter(
-        visible_in=None if principal.is_service else sorted(principal.municipalities),
-        municipality=place,
-        covering=covering,
-        category=category_code,
-        kind=kind_code,
-        active=active,
-        ids=id_list,
-    )
-    async with directory.uow() as uow:
-        found, total, more = await PartnerStore(uow.session).page(selection, first=size, after=cursor)
-    results = [show_partner(p, permissions.view_of(principal, str(p.id), p.municipalities)) for p in found]
-    last = found[-1] if found else None
-    next_cursor = encode_keyset((last.registered_at, last.id)) if more and last else None
-    return JSONBody({"results": results, "totalCount": total, "next": next_cursor})
+    return size, cursor
 
 
 @router.get(
@@ -234,9 +204,10 @@ async def list_partners(
         " municipalities see id, name, kind, municipalities, areas and active (the rest null)."
     ),
 )
-async def read_partner(partner_id: str, principal: CurrentPrincipal, directory: DirectoryDep) -> JSONBody:
-    partner = await directory.get(partner_uuid(partner_id), reader(principal))
-    return JSONBody(show_partner(partner, permissions.view_of(principal, str(partner.id), partner.municipalities)))
+async def read_partner(partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    async with runtime.uow() as uow:
+        partner = await handlers.read_partner(uow, parse_partner_id(partner_id), principal)
+    return JSONBody(shown_to(principal, partner))
 
 
 @router.patch(
@@ -250,9 +221,11 @@ async def read_partner(partner_id: str, principal: CurrentPrincipal, directory: 
     ),
 )
 async def update_partner(
-    partner_id: str, body: UpdatePartnerBody, principal: CurrentPrincipal, directory: DirectoryDep
+    partner_id: str, body: UpdatePartnerBody, principal: CurrentPrincipal, runtime: RuntimeDep, config: ConfigDep
 ) -> JSONBody:
-    partner = await directory.update(partner_uuid(partner_id), body.changes(), manager(principal))
+    cmd = handlers.Update(parse_partner_id(partner_id), body.changes())
+    async with runtime.uow() as uow:
+        partner = await handlers.update(uow, cmd, principal, runtime.clock, config=config)
     return JSONBody(full(partner))
 
 
@@ -263,9 +236,13 @@ async def update_partner(
     summary="Deactivate a partner",
     description="No more routing or deliveries. Emits `partner.deactivated`; an inactive partner stays as it is.",
 )
-async def deactivate_partner(partner_id: str, principal: CurrentPrincipal, directory: DirectoryDep) -> JSONBody:
-    partner = await directory.deactivate(partner_uuid(partner_id), manager(principal))
+async def deactivate_partner(partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    async with runtime.uow() as uow:
+        partner = await handlers.deactivate(uow, parse_partner_id(partner_id), principal, runtime.clock)
     return JSONBody(full(partner))
+
+
+# --- webhook secrets -----------------------------------------------------------------------------
 
 
 @router.post(
@@ -278,9 +255,35 @@ async def deactivate_partner(partner_id: str, principal: CurrentPrincipal, direc
         " (default 24 hours), during which webhooks carry one signature per valid secret."
     ),
 )
-async def rotate_webhook_secret(partner_id: str, principal: CurrentPrincipal, directory: DirectoryDep) -> JSONBody:
-    partner, secret = await directory.rotate_secret(partner_uuid(partner_id), manager(principal))
+async def rotate_webhook_secret(
+    partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, config: ConfigDep
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        partner, secret = await handlers.rotate_secret(
+            uow, parse_partner_id(partner_id), principal, runtime.clock, config=config
+        )
     return JSONBody({"partner": full(partner), "webhookSecret": secret})
+
+
+@internal.get(
+    "/{partner_id}/webhook-secrets",
+    response_model=WebhookSecrets,
+    responses=PROBLEMS,
+    summary="Webhook secrets to sign with (notifications only)",
+    description=(
+        "Every currently valid secret of the partner, newest first. Only for the notifications service's"
+        " own credentials (role `service`, sub `notifications`); every read is audited."
+    ),
+)
+async def webhook_secrets(
+    partner_id: str, principal: ServicePrincipal, runtime: RuntimeDep, config: ConfigDep
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        found = await handlers.valid_secrets(uow, partner_id, principal, runtime.clock, config=config)
+    return JSONBody({"secrets": found})
+
+
+# --- contacts ------------------------------------------------------------------------------------
 
 
 @router.get(
@@ -291,16 +294,12 @@ async def rotate_webhook_secret(partner_id: str, principal: CurrentPrincipal, di
     description="Visible to coordinators and region admins of its municipalities and to the partner's own staff.",
 )
 async def list_contacts(
-    partner_id: str, principal: CurrentPrincipal, directory: DirectoryDep, first: int = 50, after: str | None = None
+    partner_id: str, principal: CurrentPrincipal, runtime: RuntimeDep, first: int = 50, after: str | None = None
 ) -> JSONBody:
-    pid = partner_uuid(partner_id)
-    await directory.get(pid, contact_reader(principal))  # 404/403 before 400
-    found, total, more = await directory.contacts(
-        pid, contact_reader(principal), first=page_size(first), after=decode_keyset(after)
-    )
-    last = found[-1] if found else None
-    next_cursor = encode_keyset((last.created_at, last.id)) if more and last else None
-    return JSONBody({"results": [show_contact(c) for c in found], "totalCount": total, "next": next_cursor})
+    cmd = handlers.ListContacts(parse_partner_id(partner_id), first, after)
+    async with runtime.uow() as uow:
+        page = await handlers.list_contacts(uow, cmd, principal)
+    return _listing([show_contact(c) for c in page.items], page)
 
 
 @router.post(
@@ -315,13 +314,14 @@ async def add_contact(
     partner_id: str,
     body: ContactBody,
     principal: CurrentPrincipal,
-    directory: DirectoryDep,
+    runtime: RuntimeDep,
+    config: ConfigDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONBody:
     fields = body.model_dump(mode="json", by_alias=True)
-    pid = partner_uuid(partner_id)
-    claim = claim_for(principal, f"contact:{pid}", idempotency_key, fields)
-    status, answer = await directory.add_contact(pid, fields, manager(principal), answer=show_contact, claim=claim)
+    cmd = handlers.AddContact(parse_partner_id(partner_id), fields, idempotency_key, request_hash(fields))
+    async with runtime.uow() as uow:
+        status, answer = await handlers.add_contact(uow, cmd, principal, runtime.clock, config=config)
     return JSONBody(answer, status_code=status)
 
 
@@ -333,40 +333,12 @@ async def add_contact(
     description="By the partner's managers.",
 )
 async def remove_contact(
-    partner_id: str, contact_id: str, principal: CurrentPrincipal, directory: DirectoryDep
+    partner_id: str, contact_id: str, principal: CurrentPrincipal, runtime: RuntimeDep
 ) -> Response:
     try:
-        contact = UUID(contact_id)
+        contact: UUID | None = UUID(contact_id)
     except ValueError:
         contact = None
-    pid = partner_uuid(partner_id)
-    if contact is None:
-        await directory.get(pid, manager(principal))
-        raise NotFound("no such contact")
-    await directory.remove_contact(pid, contact, manager(principal))
+    async with runtime.uow() as uow:
+        await handlers.remove_contact(uow, handlers.RemoveContact(parse_partner_id(partner_id), contact), principal)
     return Response(status_code=204)
-
-
-@internal.get(
-    "/{partner_id}/webhook-secrets",
-    response_model=WebhookSecrets,
-    responses=PROBLEMS,
-    summary="Webhook secrets to sign with (notifications only)",
-    description=(
-        "Every currently valid secret of the partner, newest first. Only for the notifications service's"
-        " own credentials (role `service`, sub `notifications`); every read is audited."
-    ),
-)
-async def webhook_secrets(partner_id: str, principal: ServicePrincipal, directory: DirectoryDep) -> JSONBody:
-    permissions.demand_secrets_reader(principal)
-    pid = partner_uuid(partner_id)
-    found = await directory.valid_secrets(pid)
-    log.info(
-        "webhook_secrets_read",
-        action="read webhook secrets",
-        object=str(pid),
-        caller=principal.sub,
-        count=len(found),
-        result="ok",
-    )
-    return JSONBody({"secrets": found})

@@ -1,25 +1,27 @@
-"""Wiring of the partners service: settings, migrations, the directory and the HTTP app."""
+"""Wiring of the partners service: settings, migrations, what the handlers need, and the HTTP app."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from services.partners import api
+from services.partners import api, handlers
 from services.partners.domain import UrlRules
-from services.partners.registry import Directory
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.crypto import SecretBox
-from shared.db import Database
+from shared.db import Database, UnitOfWork
 from shared.http import create_service_app
+from shared.observability import configure_logging
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 class Settings(ServiceSettings):
@@ -39,16 +41,30 @@ class Settings(ServiceSettings):
         return UrlRules(self.allowed_hosts, self.webhook_allow_http_on_allowed)
 
 
-def directory_for(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> Directory:
-    return Directory(
-        db,
-        source=settings.source,
-        topic_prefix=settings.topic_prefix,
+def config_for(settings: Settings) -> handlers.Config:
+    return handlers.Config(
         box=SecretBox(settings.secrets_key),
         rules=settings.url_rules,
         secret_overlap=timedelta(seconds=settings.webhook_secret_overlap_seconds),
-        clock=clock,
     )
+
+
+def unit_of_work(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> UnitOfWork:
+    """For the commands (seed, republish), which run without the service's runtime."""
+    return UnitOfWork(db, settings.source, settings.topic_prefix, clock)
+
+
+async def run_command(name: str, work: Callable[[Settings, Database], Awaitable[T]]) -> T:
+    """A command (`python -m services.partners.seed`, `.republish`) on the service's migrated schema;
+    its events go through the outbox, which the running service's relay publishes."""
+    settings = Settings()
+    configure_logging(name, settings.log_level)
+    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
+    try:
+        await db.migrate(MIGRATIONS)
+        return await work(settings, db)
+    finally:
+        await db.dispose()
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -67,5 +83,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,
     )
-    app.state.directory = directory_for(settings, runtime.db, clock)
+    app.state.partners = config_for(settings)
     return app

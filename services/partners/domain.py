@@ -17,8 +17,15 @@ from typing import Any
 from uuid import UUID
 
 from shared.areas import FORM_RULE, Level, is_municipality, parse_or_none
-from shared.errors import FieldErrors
-from shared.events.catalog import Availability, PartnerDeactivated, PartnerFacts, PartnerRegistered, PartnerUpdated
+from shared.errors import Conflict, FieldErrors, NotFound
+from shared.events.catalog import (
+    Availability,
+    EventData,
+    PartnerDeactivated,
+    PartnerFacts,
+    PartnerRegistered,
+    PartnerUpdated,
+)
 from shared.events.codes import Category, PartnerKind, Urgency
 from shared.ssrf import UnsafeUrl, parse_target
 
@@ -29,6 +36,37 @@ EMAIL_MAX = 254
 URL_MAX = 2000
 SECRET_PREFIX = "whsec_"
 IMMUTABLE = ("kind", "municipalities")  # a partner's identity: a different one is a new partner
+
+
+# --- rules broken (rendered to problem+json by shared.http) ----------------------------------
+
+
+class NoSuchPartner(NotFound):
+    """No partner has this id, or it is another municipality's (its existence is not revealed)."""
+
+    def __init__(self) -> None:
+        super().__init__("no such partner")
+
+
+class NoSuchContact(NotFound):
+    def __init__(self) -> None:
+        super().__init__("no such contact")
+
+
+class NameTaken(Conflict):
+    """Names are unique per municipality regardless of case and spacing, inactive partners included."""
+
+    def __init__(self, *, registering: bool) -> None:
+        which = "these" if registering else "its"
+        super().__init__(f"a partner with this name exists in one of {which} municipalities")
+
+
+def parse_partner_id(value: str) -> UUID:
+    """An id that is no UUID names no partner."""
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise NoSuchPartner() from exc
 
 
 # --- areas -----------------------------------------------------------------------------------
@@ -445,3 +483,19 @@ def event_for_change(before: Partner | None, after: Partner) -> PartnerFacts:
     if before.active and not after.active:
         return facts(after, PartnerDeactivated)
     return facts(after, PartnerUpdated)
+
+
+@dataclass
+class Raised:
+    """The event a stored change raised, as the unit of work collects it (`shared.db.Aggregate`).
+
+    A partner is an immutable value, so the change carries `pending`, not the partner.
+    """
+
+    municipality: str
+    pending: list[tuple[int, EventData]]
+
+
+def raised(before: Partner | None, after: Partner) -> Raised:
+    """`event_for_change` at the partner's version, with its home municipality."""
+    return Raised(after.home_municipality, [(after.version, event_for_change(before, after))])

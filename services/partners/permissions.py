@@ -11,15 +11,19 @@
 | read contacts                      | coordinators and region admins of its municipalities; its own agents |
 |                                    | and (for a group) its group admins; not its integration clients      |
 | read webhook secrets (internal)    | the notifications service only                                       |
+| list partners                      | anyone, of their own municipalities (services: all)                  |
 
 Anyone outside all of a partner's municipalities gets 404: its existence is not revealed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from enum import Enum
+from typing import Literal
 
+from services.partners.domain import NoSuchPartner, Partner
+from shared.areas import is_municipality
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role
@@ -62,7 +66,7 @@ def may_manage(principal: Principal, municipalities: Collection[str]) -> bool:
 def demand_visible(principal: Principal, partner_id: str, municipalities: Collection[str]) -> View:
     view = view_of(principal, partner_id, municipalities)
     if view is View.NONE:
-        raise NotFound("no such partner")
+        raise NoSuchPartner()
     return view
 
 
@@ -93,3 +97,36 @@ def demand_contacts_visible(principal: Principal, partner_id: str, municipalitie
 def demand_secrets_reader(principal: Principal) -> None:
     if not principal.is_service or principal.sub != SECRETS_READER:
         raise Forbidden("only the notifications service may read webhook secrets")
+
+
+def listed_in(principal: Principal) -> list[str] | None:
+    """The municipalities whose partners a list shows the caller; None: all of them (services)."""
+    return None if principal.is_service else sorted(principal.municipalities)
+
+
+def demand_listed(principal: Principal, municipality: str | None) -> None:
+    """A list kept to a municipality the caller does not act in is 404 (a malformed code is 400)."""
+    if principal.is_service or municipality is None or principal.acts_in(municipality):
+        return
+    if is_municipality(municipality):
+        raise NotFound("no such municipality")
+
+
+Action = Literal["read", "manage", "read contacts"]
+
+
+def _demand_manager(principal: Principal, partner_id: str, municipalities: Collection[str]) -> None:
+    demand_visible(principal, partner_id, municipalities)
+    demand_manage(principal, municipalities)
+
+
+_DEMANDS: dict[Action, Callable[[Principal, str, Collection[str]], object]] = {
+    "read": demand_visible,
+    "manage": _demand_manager,
+    "read contacts": demand_contacts_visible,
+}
+
+
+def demand(principal: Principal, action: Action, partner: Partner) -> None:
+    """404 when the caller may not know `partner`, 403 when they may not `action` it (the table above)."""
+    _DEMANDS[action](principal, str(partner.id), partner.municipalities)

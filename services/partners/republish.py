@@ -8,21 +8,28 @@ service's relay publishes them.
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
-from services.partners.app import MIGRATIONS, Settings, directory_for
+from services.partners import handlers
+from services.partners.app import Settings, run_command, unit_of_work
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database
-from shared.observability import configure_logging
+
+
+async def republish_all(settings: Settings, db: Database, *, batch: int = 200, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Every partner, `batch` to a transaction; how many were republished."""
+    count = 0
+    last: UUID | None = None
+    while True:
+        async with unit_of_work(settings, db, clock) as uow:
+            done, last = await handlers.republish(uow, clock, last, batch)
+        if last is None:
+            return count
+        count += done
 
 
 async def main() -> None:
-    settings = Settings()
-    configure_logging("partners-republish", settings.log_level)
-    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
-    try:
-        await db.migrate(MIGRATIONS)
-        count = await directory_for(settings, db).republish()
-    finally:
-        await db.dispose()
+    count = await run_command("partners-republish", republish_all)
     print(f"republished {count} partner(s) as partner.updated")
 
 

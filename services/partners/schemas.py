@@ -1,4 +1,4 @@
-"""REST bodies of the partners API (camelCase on the wire) and how a partner is shown to whom.
+"""REST bodies of the partners API (camelCase on the wire); how a partner is shown is `views.py`.
 
 Inputs are typed loosely where the domain checks them (codes as strings), so that every
 invalid field is reported at once by the domain rather than the first one by the parser.
@@ -14,11 +14,9 @@ from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from services.partners import domain
-from services.partners.domain import Changes, Contact, Partner, Registration
-from services.partners.permissions import View
+from services.partners.domain import Changes, Registration
 from shared.bodies import CamelBody
-from shared.clock import rfc3339
-from shared.events.codes import Category, PartnerKind, Urgency
+from shared.events.codes import Category, PartnerKind
 
 CategoryCode = Annotated[str, Field(json_schema_extra={"enum": [c.value for c in Category]})]
 KindCode = Annotated[str, Field(json_schema_extra={"enum": [k.value for k in PartnerKind]})]
@@ -168,54 +166,3 @@ class ContactList(CamelBody):
 
 class WebhookSecrets(CamelBody):
     secrets: list[str] = Field(description="every currently valid secret, newest first")
-
-
-def show_partner(partner: Partner, view: View) -> dict[str, Any]:
-    """The partner as `view` may see it: limited readers get names, kinds and areas only."""
-    shown: dict[str, Any] = {
-        "id": str(partner.id),
-        "name": partner.name,
-        "kind": partner.kind.value,
-        "municipalities": list(partner.municipalities),
-        "areas": list(partner.areas),
-        "active": partner.active,
-    }
-    full = view is View.FULL
-    shown.update(
-        {
-            "categories": [c.value for c in partner.categories] if full else None,
-            "autoEscalate": [c.value for c in partner.auto_escalate] if full else None,
-            "acknowledgeWithinMinutes": partner.acknowledge_within_minutes if full else None,
-            "acknowledgeWithinMinutesByUrgency": (
-                {
-                    u.value: partner.acknowledge_within_minutes_by_urgency[u]
-                    for u in Urgency
-                    if u in partner.acknowledge_within_minutes_by_urgency
-                }
-                if full
-                else None
-            ),
-            "availability": (
-                [{"weekday": w.weekday, "from": w.start, "until": w.until} for w in partner.availability]
-                if full
-                else None
-            ),
-            "priority": partner.priority if full else None,
-            "webhookUrl": partner.webhook_url if full else None,
-            "email": partner.email if full else None,
-            "registeredAt": rfc3339(partner.registered_at) if full else None,
-            "version": partner.version if full else None,
-        }
-    )
-    return shown
-
-
-def show_contact(contact: Contact) -> dict[str, Any]:
-    return {
-        "id": str(contact.id),
-        "partnerId": str(contact.partner_id),
-        "name": contact.name,
-        "role": contact.role,
-        "email": contact.email,
-        "createdAt": rfc3339(contact.created_at),
-    }

@@ -1,21 +1,25 @@
 """`python -m services.partners.seed`: the demo region's partners in GM0479 (Zaanstad).
 
-Through the directory's own rules and unit of work, so each one emits `partner.registered`
-and the other services' read models get them (the running service's relay publishes).
-Idempotent: a partner whose name exists in GM0479 is skipped.
+Through the registering use case (`handlers.seed`), acting as a coordinator of GM0479, so each
+one is checked by the same rules and emits `partner.registered` for the other services' read
+models (the running service's relay publishes). Idempotent: a partner whose name exists in
+GM0479 is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from services.partners.app import MIGRATIONS, Settings, directory_for
+from services.partners import handlers
+from services.partners.app import Settings, config_for, run_command, unit_of_work
 from services.partners.domain import Registration
-from services.partners.registry import Directory
+from shared.auth import Principal
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database
-from shared.observability import configure_logging
+from shared.events.codes import Role
 
 ZAANSTAD = "GM0479"
+SEEDER = Principal(sub="partners-seed", roles=frozenset({Role.COORDINATOR.value}), municipalities=frozenset({ZAANSTAD}))
 DEMO_PARTNERS = [
     Registration(
         name="Politie Zaanstad-Noord, wijkagenten",
@@ -66,25 +70,19 @@ DEMO_PARTNERS = [
 ]
 
 
-async def seed_demo_region(directory: Directory) -> list[str]:
+async def seed_demo_region(settings: Settings, db: Database, clock: Clock = SYSTEM_CLOCK) -> list[str]:
     """Names of the partners registered now (the ones already there are skipped)."""
+    config = config_for(settings)
     created = []
     for draft in DEMO_PARTNERS:
-        partner = await directory.seed(draft)
-        if partner is not None:
-            created.append(partner.name)
+        async with unit_of_work(settings, db, clock) as uow:
+            if await handlers.seed(uow, draft, SEEDER, clock, config=config):
+                created.append(str(draft.name))
     return created
 
 
 async def main() -> None:
-    settings = Settings()
-    configure_logging("partners-seed", settings.log_level)
-    db = Database(settings.database_url, settings.db_schema_name, pool_size=2)
-    try:
-        await db.migrate(MIGRATIONS)
-        created = await seed_demo_region(directory_for(settings, db))
-    finally:
-        await db.dispose()
+    created = await run_command("partners-seed", seed_demo_region)
     skipped = len(DEMO_PARTNERS) - len(created)
     print(f"seeded {len(created)} partner(s) in {ZAANSTAD}, {skipped} already there")
 

@@ -1,4 +1,8 @@
-"""Tables and queries of the partners schema (the connection's search_path is the service's schema)."""
+"""Tables and queries of the partners schema (the connection's search_path is the service's schema).
+
+`PartnerStore` works inside one unit of work: adding or saving a partner records the event of
+that change (`domain.raised`), which the unit of work writes to the outbox when it commits.
+"""
 
 from __future__ import annotations
 
@@ -29,11 +33,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.partners.domain import Contact, Partner, Window, name_key
+from services.partners.domain import Contact, NameTaken, Partner, Window, name_key, raised
+from shared.db import UnitOfWork
 from shared.events.codes import Category, PartnerKind, Urgency
+from shared.pagination import Keyset
 
 metadata = MetaData()
 
@@ -91,9 +97,8 @@ contacts = Table(
 
 @dataclass(frozen=True)
 class PartnerFilter:
-    """Every field narrows the list; `visible_in` None means all municipalities (services)."""
+    """Every field narrows the list (who may see what is added by the caller of `page`)."""
 
-    visible_in: Sequence[str] | None
     municipality: str | None = None
     covering: Sequence[str] = ()
     category: Category | None = None
@@ -146,10 +151,11 @@ def _partner(row: RowMapping) -> Partner:
 
 
 class PartnerStore:
-    """The repository of one unit of work's session."""
+    """The repository of one unit of work; the changes it stores raise their events there."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
 
     async def get(self, partner_id: UUID, *, for_update: bool = False) -> Partner | None:
         query = select(partners).where(partners.c.id == partner_id)
@@ -173,29 +179,40 @@ class PartnerStore:
         value: UUID | None = (await self.session.execute(query)).scalar()
         return value
 
-    async def _claim_names(self, partner: Partner) -> None:
+    async def _claim_names(self, partner: Partner, *, registering: bool) -> None:
+        """The partner's name in each of its municipalities, or NameTaken (also when a concurrent
+        change took it first: the unique key of partner_names)."""
+        if await self.names_taken(partner.municipalities, partner.name, other_than=partner.id):
+            raise NameTaken(registering=registering)
         await self.session.execute(delete(partner_names).where(partner_names.c.partner_id == partner.id))
-        await self.session.execute(
-            insert(partner_names),
-            [
-                {"municipality": m, "name_key": name_key(partner.name), "partner_id": partner.id}
-                for m in partner.municipalities
-            ],
-        )
+        try:
+            await self.session.execute(
+                insert(partner_names),
+                [
+                    {"municipality": m, "name_key": name_key(partner.name), "partner_id": partner.id}
+                    for m in partner.municipalities
+                ],
+            )
+        except IntegrityError as exc:
+            raise NameTaken(registering=registering) from exc
 
     async def add(self, partner: Partner, at: datetime) -> None:
+        """A new partner; `partner.registered` at commit."""
         await self.session.execute(insert(partners).values(**_row(partner, at)))
-        await self._claim_names(partner)
+        await self._claim_names(partner, registering=True)
+        self.uow.track(raised(None, partner))
 
     async def save(self, before: Partner, after: Partner, at: datetime) -> None:
+        """`before` changed into `after`; `partner.updated` (or `.deactivated`) at commit."""
         await self.session.execute(update(partners).where(partners.c.id == after.id).values(**_row(after, at)))
         if name_key(before.name) != name_key(after.name):
-            await self._claim_names(after)
+            await self._claim_names(after, registering=False)
+        self.uow.track(raised(before, after))
 
-    def _conditions(self, f: PartnerFilter) -> list[ColumnElement[bool]]:
+    def _conditions(self, f: PartnerFilter, visible_in: Sequence[str] | None) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
-        if f.visible_in is not None:
-            conditions.append(partners.c.municipalities.overlap(list(f.visible_in)))
+        if visible_in is not None:
+            conditions.append(partners.c.municipalities.overlap(list(visible_in)))
         if f.municipality is not None:
             conditions.append(partners.c.municipalities.contains([f.municipality]))
         if f.covering:
@@ -211,10 +228,11 @@ class PartnerStore:
         return conditions
 
     async def page(
-        self, f: PartnerFilter, *, first: int, after: tuple[datetime, UUID] | None
+        self, f: PartnerFilter, *, visible_in: Sequence[str] | None, first: int, after: Keyset | None
     ) -> tuple[list[Partner], int, bool]:
-        """(up to `first` partners in registration order after the cursor, total matching, more follow)."""
-        conditions = self._conditions(f)
+        """(up to `first` partners in registration order after the cursor, total matching, more follow);
+        `visible_in` None: of every municipality."""
+        conditions = self._conditions(f, visible_in)
         total = (await self.session.execute(select(func.count()).select_from(partners).where(*conditions))).scalar()
         query = select(partners).where(*conditions)
         if after is not None:
@@ -269,7 +287,7 @@ class PartnerStore:
         )
 
     async def contacts_page(
-        self, partner_id: UUID, *, first: int, after: tuple[datetime, UUID] | None
+        self, partner_id: UUID, *, first: int, after: Keyset | None
     ) -> tuple[list[Contact], int, bool]:
         c = contacts.c
         total = (

@@ -6,7 +6,7 @@ import asyncio
 import secrets
 from typing import Any
 
-from services.partners.app import directory_for
+from services.partners.republish import republish_all
 from shared.db import Database
 from shared.events.catalog import CATALOG, PartnerDeactivated, PartnerRegistered, PartnerUpdated
 from tests.partners.conftest import OVERLAP_SECONDS, Partners, district, neighbourhood, new_municipality, registration
@@ -368,7 +368,7 @@ async def test_republishing_sends_every_partners_current_state_at_its_version(pa
     fresh = (await partners.register(m))["partner"]
     db = Database(partners.settings.database_url, partners.settings.db_schema_name, pool_size=1)
     try:
-        count = await directory_for(partners.settings, db).republish(batch=2)
+        count = await republish_all(partners.settings, db, batch=2)
     finally:
         await db.dispose()
     assert count >= 2

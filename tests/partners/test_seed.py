@@ -7,7 +7,6 @@ import os
 import sys
 from pathlib import Path
 
-from services.partners.app import directory_for
 from services.partners.seed import DEMO_PARTNERS, ZAANSTAD, seed_demo_region
 from shared.db import Database
 from shared.events.catalog import PartnerRegistered
@@ -21,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 async def test_seeding_registers_the_demo_region_once_and_publishes_it(partners: Partners) -> None:
     db = Database(partners.settings.database_url, partners.settings.db_schema_name, pool_size=1)
     try:
-        created = await seed_demo_region(directory_for(partners.settings, db))
+        created = await seed_demo_region(partners.settings, db)
     finally:
         await db.dispose()
     assert created == [str(d.name) for d in DEMO_PARTNERS]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.partners.domain import UrlRules
-from services.partners.registry import webhook_target_problem
+from services.partners.webhook_targets import webhook_target_problem
 from shared import ssrf
 
 NON_PUBLIC = [
