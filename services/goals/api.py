@@ -12,7 +12,7 @@ from pydantic import BaseModel, WithJsonSchema
 from services.goals import handlers, permissions
 from services.goals.bodies import AdoptionIn, DeclineIn, GoalIn, GoalPatch, ProposalIn, ReviewIn, codes
 from services.goals.chart import trend_svg
-from services.goals.domain import CooperationInput, GoalChanges, GoalInput, ProposalInput, ReviewInput
+from services.goals.domain import CooperationInput, GoalChanges, ProposalInput, ReviewInput
 from services.goals.views import goal_json, proposal_json, review_json
 from shared.auth import CurrentPrincipal
 from shared.clock import ClockDep
@@ -58,19 +58,9 @@ def _all(results: list[dict[str, Any]]) -> JSONBody:
 async def set_goal(
     body: GoalIn, principal: permissions.Manager, runtime: RuntimeDep, clock: ClockDep, key: IdempotencyKey = None
 ) -> JSONBody:
-    goal = GoalInput(
-        body.municipality,
-        body.area,
-        body.year,
-        body.title,
-        body.description,
-        body.theme,
-        body.categories,
-        [i.to_domain() for i in body.indicators],
-        body.partner_ids,
-    )
     async with runtime.uow() as uow:
-        created = await handlers.set_goal(uow, handlers.SetGoal(goal, _once(key, body)), principal, clock)
+        cmd = handlers.SetGoal(body.to_domain(), _once(key, body))
+        created = await handlers.set_goal(uow, cmd, principal, clock)
     return _created(created)
 
 

@@ -7,7 +7,7 @@ domain errors (`shared.errors`), rendered to problem+json in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,14 +66,15 @@ class Created:
     status: int = 201
 
 
-async def _replay(uow: UnitOfWork, once: Once, scope: str) -> Created | None:
-    if once.key is None:
-        return None
-    stored = await idempotency.claim(uow.session, scope, once.key, once.body_hash)
-    return Created(stored.body, stored.status_code) if stored else None
-
-
-async def _created(uow: UnitOfWork, once: Once, scope: str, body: dict[str, Any]) -> Created:
+async def _create_once(
+    uow: UnitOfWork, once: Once, scope: str, create: Callable[[], Awaitable[dict[str, Any]]]
+) -> Created:
+    """The first answer again when the key was used before; else create, keep the answer, commit."""
+    if once.key is not None:
+        stored = await idempotency.claim(uow.session, scope, once.key, once.body_hash)
+        if stored is not None:
+            return Created(stored.body, stored.status_code)
+    body = await create()
     if once.key is not None:
         await idempotency.complete(uow.session, scope, once.key, 201, body)
     await uow.commit()
@@ -128,11 +129,11 @@ class SetGoal:
 
 async def set_goal(uow: UnitOfWork, cmd: SetGoal, principal: Principal, clock: Clock) -> Created:
     permissions.may_manage(principal, cmd.goal.municipality)
-    scope = f"goals.set:{principal.sub}"
-    if (replay := await _replay(uow, cmd.once, scope)) is not None:
-        return replay
-    goal = await _add_goal(uow, cmd.goal, clock.now(), None)
-    return await _created(uow, cmd.once, scope, goal_json(goal))
+
+    async def create() -> dict[str, Any]:
+        return goal_json(await _add_goal(uow, cmd.goal, clock.now(), None))
+
+    return await _create_once(uow, cmd.once, f"goals.set:{principal.sub}", create)
 
 
 @dataclass(frozen=True)
@@ -239,17 +240,18 @@ async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal
     """The quarter's review with its measurements snapshotted; `achieved` achieves the goal."""
     goals = GoalStore(uow)
     goal = await _managed_goal(goals, cmd.goal_id, principal)
-    scope = f"goals.review:{cmd.goal_id}:{principal.sub}"
-    if (replay := await _replay(uow, cmd.once, scope)) is not None:
-        return replay
-    now = clock.now()
-    decision = validate_review(goal, cmd.review, now)
-    snapshot = await measurements.measurements(uow.session, goal, decision.quarter)
-    review = goal.review(decision, review_id=uuid4(), measurements=snapshot, by=principal.sub, at=now)
-    if not await goals.add_review(review):
-        raise ReviewExists(review.quarter)
-    await goals.save(goal)
-    return await _created(uow, cmd.once, scope, review_json(review))
+
+    async def create() -> dict[str, Any]:
+        now = clock.now()
+        decision = validate_review(goal, cmd.review, now)
+        snapshot = await measurements.measurements(uow.session, goal, decision.quarter)
+        review = goal.review(decision, review_id=uuid4(), measurements=snapshot, by=principal.sub, at=now)
+        if not await goals.add_review(review):
+            raise ReviewExists(review.quarter)
+        await goals.save(goal)
+        return review_json(review)
+
+    return await _create_once(uow, cmd.once, f"goals.review:{cmd.goal_id}:{principal.sub}", create)
 
 
 async def goal_reviews(uow: UnitOfWork, goal_id: UUID, principal: Principal) -> list[Review]:
@@ -286,15 +288,16 @@ class Propose:
 
 async def propose(uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Clock) -> Created:
     permissions.may_propose(principal, cmd.proposal.municipality)
-    scope = f"goals.propose:{principal.sub}"
-    if (replay := await _replay(uow, cmd.once, scope)) is not None:
-        return replay
     group_id = permissions.acting_partner(principal) if principal.has(Role.GROUP_ADMIN) else None
-    proposal = Proposal.propose(
-        cmd.proposal, proposal_id=uuid4(), proposer=principal.sub, group_id=group_id, now=clock.now()
-    )
-    await ProposalStore(uow).add(proposal)
-    return await _created(uow, cmd.once, scope, proposal_json(proposal, principal))
+
+    async def create() -> dict[str, Any]:
+        proposal = Proposal.propose(
+            cmd.proposal, proposal_id=uuid4(), proposer=principal.sub, group_id=group_id, now=clock.now()
+        )
+        await ProposalStore(uow).add(proposal)
+        return proposal_json(proposal, principal)
+
+    return await _create_once(uow, cmd.once, f"goals.propose:{principal.sub}", create)
 
 
 async def read_proposal(uow: UnitOfWork, proposal_id: UUID, principal: Principal) -> Proposal:
@@ -358,27 +361,28 @@ async def adopt(uow: UnitOfWork, cmd: Adopt, principal: Principal, clock: Clock)
     proposals = ProposalStore(uow)
     p = await _readable_proposal(proposals, cmd.proposal_id, principal, lock=True)
     permissions.may_manage(principal, p.municipality)
-    scope = f"goals.adopt:{cmd.proposal_id}:{principal.sub}"
-    if (replay := await _replay(uow, cmd.once, scope)) is not None:
-        return replay
-    p.check_adoption(cmd.municipality, cmd.area, cmd.year)
-    p.check_open()
-    raw = GoalInput(
-        p.municipality,
-        p.area,
-        p.year,
-        cmd.title if cmd.title is not None else p.title,
-        cmd.description if cmd.description is not None else p.description,
-        cmd.theme,
-        cmd.categories if cmd.categories is not None else p.categories,
-        cmd.indicators,
-        cmd.partner_ids,
-    )
-    now = clock.now()
-    goal = await _add_goal(uow, raw, now, p.id)
-    p.adopt(goal.id, now)
-    await proposals.save(p)
-    return await _created(uow, cmd.once, scope, goal_json(goal))
+
+    async def create() -> dict[str, Any]:
+        p.check_adoption(cmd.municipality, cmd.area, cmd.year)
+        p.check_open()
+        raw = GoalInput(
+            p.municipality,
+            p.area,
+            p.year,
+            cmd.title if cmd.title is not None else p.title,
+            cmd.description if cmd.description is not None else p.description,
+            cmd.theme,
+            cmd.categories if cmd.categories is not None else p.categories,
+            cmd.indicators,
+            cmd.partner_ids,
+        )
+        now = clock.now()
+        goal = await _add_goal(uow, raw, now, p.id)
+        p.adopt(goal.id, now)
+        await proposals.save(p)
+        return goal_json(goal)
+
+    return await _create_once(uow, cmd.once, f"goals.adopt:{cmd.proposal_id}:{principal.sub}", create)
 
 
 @dataclass(frozen=True)

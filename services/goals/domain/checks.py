@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from services.goals.domain.quarters import Quarter
@@ -56,6 +56,29 @@ def check_text(errors: FieldErrors, name: str, value: str | None, limit: int, *,
         return
     if len(value) > limit:
         errors.add(name, f"at most {limit} characters")
+
+
+class Placed(Protocol):
+    """What goals and proposals are given alike: an area of a municipality, a year, their texts."""
+
+    @property
+    def municipality(self) -> str: ...
+    @property
+    def area(self) -> str: ...
+    @property
+    def year(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+
+
+def check_place_and_texts(errors: FieldErrors, raw: Placed, now: datetime) -> None:
+    """A WK or BU of the municipality, a year near now, a title and a description of a fair length."""
+    check_area(errors, "area", raw.area, raw.municipality)
+    check_year(errors, "year", raw.year, now)
+    check_text(errors, "title", raw.title, MAX_TITLE, required=True)
+    check_text(errors, "description", raw.description, MAX_TEXT)
 
 
 def blank_is_none(value: str | None) -> str | None:

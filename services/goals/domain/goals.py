@@ -17,9 +17,8 @@ from services.goals.domain.checks import (
     MAX_THEME,
     MAX_TITLE,
     blank_is_none,
-    check_area,
+    check_place_and_texts,
     check_text,
-    check_year,
     parse_categories,
     parse_code,
     parse_partner_ids,
@@ -167,10 +166,7 @@ def new_goal(
 ) -> Goal:
     """An active goal, version 1, raising `goal.set`; every invalid field reported at once."""
     errors = FieldErrors()
-    check_area(errors, "area", raw.area, raw.municipality)
-    check_year(errors, "year", raw.year, now)
-    check_text(errors, "title", raw.title, MAX_TITLE, required=True)
-    check_text(errors, "description", raw.description, MAX_TEXT)
+    check_place_and_texts(errors, raw, now)
     check_text(errors, "theme", raw.theme, MAX_THEME)
     categories = parse_categories(errors, "categories", raw.categories)
     indicators = parse_indicators(errors, "indicators", raw.indicators)

@@ -9,12 +9,9 @@ from uuid import UUID
 
 from services.goals.domain.checks import (
     MAX_REASON,
-    MAX_TEXT,
-    MAX_TITLE,
     blank_is_none,
-    check_area,
+    check_place_and_texts,
     check_text,
-    check_year,
     parse_categories,
 )
 from shared.errors import Conflict, FieldErrors
@@ -66,10 +63,7 @@ class Proposal:
     ) -> Proposal:
         """An open proposal raising `goal.proposed`; every invalid field reported at once."""
         errors = FieldErrors()
-        check_area(errors, "area", raw.area, raw.municipality)
-        check_year(errors, "year", raw.year, now)
-        check_text(errors, "title", raw.title, MAX_TITLE, required=True)
-        check_text(errors, "description", raw.description, MAX_TEXT)
+        check_place_and_texts(errors, raw, now)
         categories = parse_categories(errors, "categories", raw.categories)
         errors.raise_if_any()
         proposal = cls(
