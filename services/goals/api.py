@@ -1,67 +1,70 @@
-"""REST API of goals: set, read, list, change; measurements, trend chart, area statistics."""
+"""REST for goals, their reviews and residents' proposals: parse, call a handler, answer (camelCase
+JSON). One router per concept, so the OpenAPI document groups them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, WithJsonSchema
 
-from services.goals import domain, measurements, permissions, store
-from services.goals.bodies import GoalIn, GoalPatch, codes
+from services.goals import handlers, permissions
+from services.goals.bodies import AdoptionIn, DeclineIn, GoalIn, GoalPatch, ProposalIn, ReviewIn, codes
 from services.goals.chart import trend_svg
-from services.goals.domain import Quarter
-from services.goals.web import (
-    IdempotencyKey,
-    finish,
-    goal_facts,
-    idempotent,
-    known_partners,
-    managed_goal,
-    page,
-    parse_quarter,
-    partner_of,
-    readable_goal,
-    set_goal_in,
-)
-from shared import areas
+from services.goals.domain import CooperationInput, GoalChanges, ProposalInput, ReviewInput
+from services.goals.views import goal_json, proposal_json, review_json
 from shared.auth import CurrentPrincipal
 from shared.clock import ClockDep
-from shared.errors import FieldErrors, NotFound
-from shared.events.catalog import GoalUpdated
+from shared.errors import FieldErrors
 from shared.events.codes import GoalStatus
 from shared.http import JSONBody
-from shared.pagination import decode_keyset, page_size, parse_ids
+from shared.idempotency import request_hash
+from shared.pagination import Keyset, encode_keyset, page_size, parse_ids
 from shared.runtime import RuntimeDep
 
-router = APIRouter(prefix="/v1", tags=["goals"])
+goals = APIRouter(prefix="/v1", tags=["goals"])
+reviews = APIRouter(prefix="/v1", tags=["reviews"])
+proposals = APIRouter(prefix="/v1", tags=["proposals"])
+routers = [goals, reviews, proposals]
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+ProposalStatus = Annotated[str, WithJsonSchema({"type": "string", "enum": ["open", "adopted", "declined"]})]
 
 
-@router.post("/goals", status_code=201, summary="Set a goal for an area and year (coordinator)")
+def _once(key: str | None, body: BaseModel) -> handlers.Once:
+    return handlers.Once(key, request_hash(body.model_dump(mode="json")))
+
+
+def _created(created: handlers.Created) -> JSONBody:
+    return JSONBody(created.body, status_code=created.status)
+
+
+def _page(results: list[dict[str, Any]], total: int, limit: int, last: Keyset | None) -> JSONBody:
+    """A page of a list; `next` only when the page is full."""
+    more = len(results) == limit and last is not None
+    return JSONBody({"results": results, "totalCount": total, "next": encode_keyset(last) if more and last else None})
+
+
+def _all(results: list[dict[str, Any]]) -> JSONBody:
+    """A list that is never paged."""
+    return JSONBody({"results": results, "totalCount": len(results), "next": None})
+
+
+# --- goals ---------------------------------------------------------------------------------------
+
+
+@goals.post("/goals", status_code=201, summary="Set a goal for an area and year (coordinator)")
 async def set_goal(
     body: GoalIn, principal: permissions.Manager, runtime: RuntimeDep, clock: ClockDep, key: IdempotencyKey = None
 ) -> JSONBody:
-    permissions.may_manage(principal, body.municipality)
-    scope = f"goals.set:{principal.sub}"
     async with runtime.uow() as uow:
-        if (stored := await idempotent(uow, key, scope, body.model_dump(mode="json"))) is not None:
-            return stored
-        raw = domain.GoalInput(
-            body.municipality,
-            body.area,
-            body.year,
-            body.title,
-            body.description,
-            body.theme,
-            body.categories,
-            [i.to_domain() for i in body.indicators],
-            body.partner_ids,
-        )
-        goal = await set_goal_in(uow, raw, clock.now(), None)
-        return await finish(uow, key, scope, 201, goal.as_json())
+        cmd = handlers.SetGoal(body.to_domain(), _once(key, body))
+        created = await handlers.set_goal(uow, cmd, principal, clock)
+    return _created(created)
 
 
-@router.get("/goals", summary="Goals by area, year, municipality or ids")
+@goals.get("/goals", summary="Goals by area, year, municipality or ids")
 async def list_goals(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -77,66 +80,39 @@ async def list_goals(
     errors = FieldErrors()
     ids_wanted = parse_ids(ids, errors)
     errors.raise_if_any()
-    if municipality is not None and not principal.acts_in(municipality) and not principal.is_service:
-        raise NotFound()
-    visible = [municipality] if municipality else sorted(principal.municipalities)
-    where = store.GoalFilter(
-        municipalities=visible,
-        partner_id=None if municipality else partner_of(principal),
-        area=area,
-        year=year,
-        status=status,
-        ids=ids_wanted,
-    )
+    q = handlers.ListGoals(municipality, area, year, status, ids_wanted, limit, after)
     async with runtime.uow() as uow:
-        goals, total = await store.list_goals(uow.session, where, limit, decode_keyset(after))
-    last = (goals[-1].created_at, goals[-1].id) if goals else None
-    return page([g.as_json() for g in goals], total, limit, last)
+        found, total = await handlers.list_goals(uow, q, principal)
+    last = (found[-1].created_at, found[-1].id) if found else None
+    return _page([goal_json(g) for g in found], total, limit, last)
 
 
-@router.get("/goals/{goal_id}", summary="A goal")
+@goals.get("/goals/{goal_id}", summary="A goal")
 async def get_goal(goal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
     async with runtime.uow() as uow:
-        goal = await readable_goal(uow.session, principal, goal_id)
-    return JSONBody(goal.as_json())
+        goal = await handlers.read_goal(uow, goal_id, principal)
+    return JSONBody(goal_json(goal))
 
 
-@router.patch("/goals/{goal_id}", summary="Change a goal's texts, categories, indicators, partners or status")
+@goals.patch("/goals/{goal_id}", summary="Change a goal's texts, categories, indicators, partners or status")
 async def update_goal(
     goal_id: UUID, body: GoalPatch, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep
 ) -> JSONBody:
-    now = clock.now()
+    changes = GoalChanges(
+        title=body.title,
+        description=body.description,
+        theme=body.theme,
+        categories=body.categories,
+        indicators=None if body.indicators is None else [i.to_domain() for i in body.indicators],
+        partner_ids=body.partner_ids,
+        status=body.status,
+    )
     async with runtime.uow() as uow:
-        before = await managed_goal(uow.session, principal, goal_id)
-        # Partners already on the goal may stay even if deactivated since; new ones must be active.
-        known = await known_partners(uow.session, before.municipality, body.partner_ids or [])
-        known.update(before.partner_ids)
-        changes = domain.GoalChanges(
-            title=body.title,
-            description=body.description,
-            theme=body.theme,
-            categories=body.categories,
-            indicators=None if body.indicators is None else [i.to_domain() for i in body.indicators],
-            partner_ids=body.partner_ids,
-            status=body.status,
-        )
-        after = domain.change_goal(before, changes, now=now, known_partners=known)
-        if domain.reactivates(before, after):
-            await store.lock_area_year(uow.session, after.area, after.year)
-            active = await store.count_active(uow.session, after.area, after.year, excluding=after.id)
-            domain.check_room_for_active_goal(active, after.area, after.year)
-        await store.save_goal(uow.session, after)
-        uow.emit(
-            GoalUpdated(**goal_facts(after), updated_at=now),
-            sequence=after.version,
-            municipality=after.municipality,
-            time=now,
-        )
-        await uow.commit()
-    return JSONBody(after.as_json())
+        goal = await handlers.update_goal(uow, handlers.UpdateGoal(goal_id, changes), principal, clock)
+    return JSONBody(goal_json(goal))
 
 
-@router.get("/goals/{goal_id}/measurements", summary="The goal's indicators measured in a quarter")
+@goals.get("/goals/{goal_id}/measurements", summary="The goal's indicators measured in a quarter")
 async def get_measurements(
     goal_id: UUID,
     principal: CurrentPrincipal,
@@ -145,13 +121,11 @@ async def get_measurements(
     quarter: Annotated[str | None, Query(description="YYYY-Qn; the current quarter when left out")] = None,
 ) -> JSONBody:
     async with runtime.uow() as uow:
-        goal = await readable_goal(uow.session, principal, goal_id)
-        q = parse_quarter(quarter) if quarter else Quarter.of(clock.now())
-        found = await measurements.measurements(uow.session, goal, q)
+        found = await handlers.measure_goal(uow, goal_id, quarter, principal, clock)
     return JSONBody([m.as_json() for m in found])
 
 
-@router.get(
+@goals.get(
     "/goals/{goal_id}/trend.svg",
     summary="The goal's indicators per quarter against target and baseline (SVG)",
     response_class=Response,
@@ -159,15 +133,11 @@ async def get_measurements(
 )
 async def get_trend(goal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep) -> Response:
     async with runtime.uow() as uow:
-        goal = await readable_goal(uow.session, principal, goal_id)
-        series = await measurements.trend(uow.session, goal, clock.now())
+        goal, series = await handlers.goal_trend(uow, goal_id, principal, clock)
     return Response(trend_svg(goal, series), media_type="image/svg+xml")
 
 
-# --- statistics ----------------------------------------------------------------------------------
-
-
-@router.get("/area-statistics", summary="Signal statistics of an area (GM, WK or BU) in a quarter")
+@goals.get("/area-statistics", summary="Signal statistics of an area (GM, WK or BU) in a quarter")
 async def area_statistics(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
@@ -175,27 +145,14 @@ async def area_statistics(
     quarter: str,
     category: Annotated[list[str] | None, Query(description="repeat for several; none: all")] = None,
 ) -> JSONBody:
-    errors = FieldErrors()
-    parsed = areas.parse_or_none(area)
-    if parsed is None:
-        errors.add("area", areas.FORM_RULE)
-    elif not principal.is_service and not principal.acts_in(parsed.municipality):
-        raise NotFound()
-    q = None
-    try:
-        q = Quarter.parse(quarter)
-    except ValueError:
-        errors.add("quarter", "must be of the form YYYY-Qn, e.g. 2026-Q4")
-    categories = domain.parse_categories(errors, "category", category or [])
-    errors.raise_if_any()
-    assert q is not None
     async with runtime.uow() as uow:
-        stats = (await store.quarter_stats(uow.session, area, categories, [q]))[q]
+        found = await handlers.area_statistics(uow, handlers.AreaStatistics(area, quarter, category or []), principal)
+    stats = found.stats
     return JSONBody(
         {
-            "area": area,
-            "quarter": str(q),
-            "categories": [c.value for c in categories],
+            "area": found.area,
+            "quarter": str(found.quarter),
+            "categories": [c.value for c in found.categories],
             "signalCount": stats.signals,
             "resolvedCount": stats.resolved,
             "resolvedShare": stats.resolved_share,
@@ -204,3 +161,128 @@ async def area_statistics(
             "p90AcknowledgeMinutes": stats.p90_acknowledge_minutes,
         }
     )
+
+
+# --- reviews -------------------------------------------------------------------------------------
+
+
+@reviews.post("/goals/{goal_id}/reviews", status_code=201, summary="Record the quarterly review (coordinator)")
+async def review_goal(
+    goal_id: UUID,
+    body: ReviewIn,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    clock: ClockDep,
+    key: IdempotencyKey = None,
+) -> JSONBody:
+    cooperation = [CooperationInput(c.partner_id, c.score) for c in body.cooperation]
+    review = ReviewInput(body.quarter, body.assessment, body.decision, cooperation, body.notes)
+    async with runtime.uow() as uow:
+        cmd = handlers.RecordReview(goal_id, review, _once(key, body))
+        created = await handlers.record_review(uow, cmd, principal, clock)
+    return _created(created)
+
+
+@reviews.get("/goals/{goal_id}/reviews", summary="A goal's reviews, by quarter")
+async def list_goal_reviews(goal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    async with runtime.uow() as uow:
+        found = await handlers.goal_reviews(uow, goal_id, principal)
+    return _all([review_json(r) for r in found])
+
+
+@reviews.get("/goal-reviews", summary="Reviews of several goals at once (batch read)")
+async def list_reviews(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    goal_ids: Annotated[str, Query(alias="goalIds", description="comma-separated goal ids")],
+) -> JSONBody:
+    errors = FieldErrors()
+    ids = parse_ids(goal_ids, errors, "goalIds") or []
+    errors.raise_if_any()
+    async with runtime.uow() as uow:
+        found = await handlers.reviews_of(uow, ids, principal)
+    return _all([review_json(r) for r in found])
+
+
+# --- residents' proposals ------------------------------------------------------------------------
+
+
+@proposals.post("/goal-proposals", status_code=201, summary="Propose a goal for an area and year (residents)")
+async def propose_goal(
+    body: ProposalIn, principal: permissions.Proposer, runtime: RuntimeDep, clock: ClockDep, key: IdempotencyKey = None
+) -> JSONBody:
+    raw = ProposalInput(body.municipality, body.area, body.year, body.title, body.description, body.categories)
+    async with runtime.uow() as uow:
+        created = await handlers.propose(uow, handlers.Propose(raw, _once(key, body)), principal, clock)
+    return _created(created)
+
+
+@proposals.get("/goal-proposals", summary="Proposals by area and year, with their support")
+async def list_proposals(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    area: str | None = None,
+    year: int | None = None,
+    municipality: str | None = None,
+    status: ProposalStatus | None = None,
+    first: int = 50,
+    after: str | None = None,
+) -> JSONBody:
+    limit = page_size(first)
+    q = handlers.ListProposals(municipality, area, year, status, limit, after)
+    async with runtime.uow() as uow:
+        found, total = await handlers.list_proposals(uow, q, principal)
+    last = (found[-1].proposed_at, found[-1].id) if found else None
+    return _page([proposal_json(p, principal) for p in found], total, limit, last)
+
+
+@proposals.get("/goal-proposals/{proposal_id}", summary="A proposal")
+async def get_proposal(proposal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    async with runtime.uow() as uow:
+        p = await handlers.read_proposal(uow, proposal_id, principal)
+    return JSONBody(proposal_json(p, principal))
+
+
+@proposals.post("/goal-proposals/{proposal_id}/support", summary="Support a proposal (once per resident)")
+async def support_proposal(
+    proposal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        p = await handlers.support(uow, handlers.Support(proposal_id), principal, clock)
+    return JSONBody(proposal_json(p, principal))
+
+
+@proposals.post("/goal-proposals/{proposal_id}/adoption", status_code=201, summary="Adopt a proposal as a goal")
+async def adopt_proposal(
+    proposal_id: UUID,
+    body: AdoptionIn,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    clock: ClockDep,
+    key: IdempotencyKey = None,
+) -> JSONBody:
+    cmd = handlers.Adopt(
+        proposal_id,
+        body.municipality,
+        body.area,
+        body.year,
+        body.title,
+        body.description,
+        body.theme,
+        body.categories,
+        [i.to_domain() for i in body.indicators],
+        body.partner_ids,
+        _once(key, body),
+    )
+    async with runtime.uow() as uow:
+        created = await handlers.adopt(uow, cmd, principal, clock)
+    return _created(created)
+
+
+@proposals.post("/goal-proposals/{proposal_id}/decline", summary="Decline a proposal with a reason the proposer sees")
+async def decline_proposal(
+    proposal_id: UUID, body: DeclineIn, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        p = await handlers.decline(uow, handlers.Decline(proposal_id, body.reason), principal, clock)
+    return JSONBody(proposal_json(p, principal))

@@ -8,7 +8,7 @@ from typing import ClassVar
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from services.goals import api, consumers, proposals, review_due, reviews
+from services.goals import api, consumers, handlers
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -34,15 +34,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     runtime.every(
         "review-due",
         settings.review_due_interval_seconds,
-        lambda: review_due.tick(runtime.uow, clock, settings.review_due_batch_size),
+        lambda: tell_reviews_due(runtime, settings.review_due_batch_size),
     )
     return create_service_app(
         service="goals",
         title="Wijkaanpak goals",
         api_version="1.0.0",
         description="Shared neighbourhood goals, residents' proposals, quarterly reviews and their measurements.",
-        routers=[api.router, reviews.router, proposals.router],
+        routers=api.routers,
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,
     )
+
+
+async def tell_reviews_due(runtime: ServiceRuntime, batch_size: int) -> int:
+    """Batch after batch, each in a unit of work of its own, until every goal due has been told."""
+    told = 0
+    while (batch := await runtime.run(handlers.tell_reviews_due, batch_size)) == batch_size:
+        told += batch
+    return told + batch

@@ -41,6 +41,20 @@ class GoalIn(CamelBody):
     indicators: list[IndicatorIn] = []
     partner_ids: list[str] = []
 
+    def to_domain(self) -> domain.GoalInput:
+        indicators = [i.to_domain() for i in self.indicators]
+        return domain.GoalInput(
+            self.municipality,
+            self.area,
+            self.year,
+            self.title,
+            self.description,
+            self.theme,
+            self.categories,
+            indicators,
+            self.partner_ids,
+        )
+
 
 class AdoptionIn(CamelBody):
     """The goal a proposal becomes; what is left out is taken from the proposal."""

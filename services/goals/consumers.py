@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.goals import store
+from services.goals import read_models
 from services.goals.domain import Quarter
 from shared import areas
 from shared.consumer import PermanentError, ReceivedEvent
@@ -39,7 +39,7 @@ async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
     if not isinstance(data, PartnerFacts):
         raise PermanentError(f"not partner facts: {event.event_type}")
     active = data.active and event.event_type != "partner.deactivated"
-    await store.apply_partner(uow.session, data.partner_id, list(data.municipalities), active, data.version)
+    await read_models.apply_partner(uow.session, data.partner_id, list(data.municipalities), active, data.version)
 
 
 def _sequence(event: ReceivedEvent) -> int:
@@ -67,9 +67,9 @@ async def on_signal(uow: UnitOfWork, event: ReceivedEvent) -> None:
         acknowledged_at = data.acknowledged_at or (data.resolved_at if data.acknowledgement_implied else None)
     # Without the escalation time on the acknowledgement, the one from signal.escalated is used.
     ack_escalated_at = escalated_at if acknowledged_at is not None else None
-    await store.apply_signal(
+    await read_models.apply_signal(
         uow.session,
-        store.SignalFactsUpdate(
+        read_models.SignalFactsUpdate(
             signal_id=data.signal_id,
             municipality=data.municipality,
             area=data.area,

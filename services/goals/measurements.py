@@ -6,14 +6,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.goals import store
+from services.goals import read_models
 from services.goals.domain import Goal, Indicator, Measurement, Quarter, QuarterStats, measure
 
 
 async def _stats(
     session: AsyncSession, goal: Goal, indicator: Indicator, quarters: list[Quarter]
 ) -> dict[Quarter, QuarterStats]:
-    return await store.quarter_stats(session, goal.area, indicator.categories(goal.categories), quarters)
+    return await read_models.quarter_stats(session, goal.area, indicator.categories(goal.categories), quarters)
 
 
 async def measurements(session: AsyncSession, goal: Goal, quarter: Quarter) -> list[Measurement]:

@@ -1,0 +1,132 @@
+"""What the consumers keep: the partners read model (who may be named on a goal) and the facts
+of every signal, from which the statistics of an area and quarter are computed on read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.goals.domain import Quarter, QuarterStats
+from shared import areas
+from shared.areas import Level
+from shared.events.codes import Category
+
+# --- partners read model -------------------------------------------------------------------------
+
+
+async def apply_partner(
+    session: AsyncSession, partner_id: UUID, municipalities: list[str], active: bool, version: int
+) -> None:
+    """Full state, applied only when newer than what is kept (events of one partner may repeat)."""
+    await session.execute(
+        text(
+            "INSERT INTO partners (partner_id, municipalities, active, version)"
+            " VALUES (:id, :municipalities, :active, :version)"
+            " ON CONFLICT (partner_id) DO UPDATE SET municipalities = EXCLUDED.municipalities,"
+            " active = EXCLUDED.active, version = EXCLUDED.version WHERE partners.version < EXCLUDED.version"
+        ),
+        {"id": partner_id, "municipalities": municipalities, "active": active, "version": version},
+    )
+
+
+async def active_partners(session: AsyncSession, municipality: str, ids: Sequence[UUID]) -> set[UUID]:
+    if not ids:
+        return set()
+    rows = await session.execute(
+        text("SELECT partner_id FROM partners WHERE partner_id = ANY(:ids) AND active AND :m = ANY(municipalities)"),
+        {"ids": list(ids), "m": municipality},
+    )
+    return {r.partner_id for r in rows}
+
+
+# --- signal statistics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignalFactsUpdate:
+    """What one signal event tells about its signal; absent facts are None and keep what is known."""
+
+    signal_id: UUID
+    municipality: str
+    area: str
+    district: str | None
+    category: str
+    status: str
+    sequence: int
+    received_at: datetime | None = None
+    quarter: str | None = None
+    merged: bool = False
+    escalated_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    ack_escalated_at: datetime | None = None
+
+
+# Area, category and status follow the newest event (by sequence); times are kept once known;
+# the first acknowledgement counts (a reopened signal's second one does not replace it).
+_APPLY_SIGNAL = text(
+    """
+    INSERT INTO signal_facts AS f (signal_id, municipality, area, district, category, status, sequence,
+        received_at, quarter, merged, escalated_at, acknowledged_at, ack_escalated_at)
+    VALUES (:signal_id, :municipality, :area, :district, :category, :status, :sequence,
+        :received_at, :quarter, :merged, :escalated_at, :acknowledged_at, :ack_escalated_at)
+    ON CONFLICT (signal_id) DO UPDATE SET
+        municipality = CASE WHEN EXCLUDED.sequence > f.sequence THEN EXCLUDED.municipality ELSE f.municipality END,
+        area = CASE WHEN EXCLUDED.sequence > f.sequence THEN EXCLUDED.area ELSE f.area END,
+        district = CASE WHEN EXCLUDED.sequence > f.sequence THEN EXCLUDED.district ELSE f.district END,
+        category = CASE WHEN EXCLUDED.sequence > f.sequence THEN EXCLUDED.category ELSE f.category END,
+        status = CASE WHEN EXCLUDED.sequence > f.sequence THEN EXCLUDED.status ELSE f.status END,
+        sequence = GREATEST(f.sequence, EXCLUDED.sequence),
+        received_at = COALESCE(f.received_at, EXCLUDED.received_at),
+        quarter = COALESCE(f.quarter, EXCLUDED.quarter),
+        merged = f.merged OR EXCLUDED.merged,
+        escalated_at = COALESCE(f.escalated_at, EXCLUDED.escalated_at),
+        ack_escalated_at = CASE
+            WHEN EXCLUDED.acknowledged_at IS NOT NULL
+                 AND (f.acknowledged_at IS NULL OR EXCLUDED.acknowledged_at < f.acknowledged_at)
+            THEN EXCLUDED.ack_escalated_at ELSE f.ack_escalated_at END,
+        acknowledged_at = CASE
+            WHEN EXCLUDED.acknowledged_at IS NOT NULL
+                 AND (f.acknowledged_at IS NULL OR EXCLUDED.acknowledged_at < f.acknowledged_at)
+            THEN EXCLUDED.acknowledged_at ELSE f.acknowledged_at END
+    """
+)
+
+
+async def apply_signal(session: AsyncSession, update: SignalFactsUpdate) -> None:
+    await session.execute(_APPLY_SIGNAL, update.__dict__)
+
+
+def _area_column(area: str) -> str:
+    return {Level.MUNICIPALITY: "municipality", Level.DISTRICT: "district"}.get(areas.parse(area).level, "area")
+
+
+async def quarter_stats(
+    session: AsyncSession, area: str, categories: Sequence[Category], quarters: Sequence[Quarter]
+) -> dict[Quarter, QuarterStats]:
+    """Per quarter: signals reported in the area (a BU, its WK or its GM), merged ones not counted."""
+    column = _area_column(area)
+    # A WK's own signals and its neighbourhoods' signals both carry the WK as district.
+    rows = await session.execute(
+        text(
+            f"SELECT quarter, count(*) AS signals,"
+            f" count(*) FILTER (WHERE status IN ('resolved', 'closed')) AS resolved,"
+            f" array_remove(array_agg(EXTRACT(EPOCH FROM"
+            f" acknowledged_at - COALESCE(ack_escalated_at, escalated_at)) / 60), NULL) AS ack"
+            f" FROM signal_facts WHERE {column} = :area AND quarter = ANY(:quarters) AND NOT merged"
+            f" AND (cardinality(CAST(:categories AS text[])) = 0 OR category = ANY(:categories))"
+            f" GROUP BY quarter"
+        ),
+        {"area": area, "quarters": [str(q) for q in quarters], "categories": [c.value for c in categories]},
+    )
+    found = {
+        Quarter.parse(r.quarter): QuarterStats(
+            r.signals, r.resolved, tuple(max(float(m), 0.0) for m in r.ack if m is not None)
+        )
+        for r in rows
+    }
+    return {q: found.get(q, QuarterStats()) for q in quarters}
