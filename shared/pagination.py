@@ -74,3 +74,9 @@ def parse_ids(value: str | None, errors: FieldErrors, field: str = "ids") -> lis
     if len(found) > MAX_IDS:
         errors.add(field, f"at most {MAX_IDS} ids at once")
     return found
+
+
+def listing(results: list[Any], total: int, last: Keyset | None) -> dict[str, Any]:
+    """A list answer: the page's results, the count of all, and the cursor after the last one when
+    more follow (`last` is None on the last page)."""
+    return {"results": results, "totalCount": total, "next": encode_keyset(last) if last is not None else None}

@@ -20,7 +20,7 @@ from shared.errors import FieldErrors
 from shared.events.codes import GoalStatus
 from shared.http import JSONBody
 from shared.idempotency import request_hash
-from shared.pagination import Keyset, encode_keyset, page_size, parse_ids
+from shared.pagination import Keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep
 
 goals = APIRouter(prefix="/v1", tags=["goals"])
@@ -43,12 +43,12 @@ def _created(created: handlers.Created) -> JSONBody:
 def _page(results: list[dict[str, Any]], total: int, limit: int, last: Keyset | None) -> JSONBody:
     """A page of a list; `next` only when the page is full."""
     more = len(results) == limit and last is not None
-    return JSONBody({"results": results, "totalCount": total, "next": encode_keyset(last) if more and last else None})
+    return JSONBody(listing(results, total, last if more else None))
 
 
 def _all(results: list[dict[str, Any]]) -> JSONBody:
     """A list that is never paged."""
-    return JSONBody({"results": results, "totalCount": len(results), "next": None})
+    return JSONBody(listing(results, len(results), None))
 
 
 # --- goals ---------------------------------------------------------------------------------------

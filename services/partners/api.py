@@ -37,7 +37,7 @@ from shared.errors import FieldErrors, ValidationFailed
 from shared.events.codes import Category, PartnerKind
 from shared.http import JSONBody
 from shared.idempotency import request_hash
-from shared.pagination import MAX_PAGE, Keyset, decode_keyset, encode_keyset, page_size, parse_ids
+from shared.pagination import MAX_PAGE, Keyset, decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep
 
 bearer = HTTPBearer(auto_error=False, description="a JWT (audience wijkaanpak) from the platform's issuer")
@@ -68,9 +68,7 @@ IdempotencyKey = Annotated[
 
 
 def _listing(results: list[dict[str, Any]], page: Page[Any]) -> JSONBody:
-    return JSONBody(
-        {"results": results, "totalCount": page.total, "next": encode_keyset(page.last) if page.last else None}
-    )
+    return JSONBody(listing(results, page.total, page.last))
 
 
 # --- partners ------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from shared.errors import FieldError, FieldErrors, Forbidden, NotFound, Validati
 from shared.events.codes import Category, Role, SignalStatus
 from shared.http import JSONBody
 from shared.observability import get_logger
-from shared.pagination import decode_keyset, encode_keyset, page_size, parse_ids
+from shared.pagination import decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(tags=["signals"])
@@ -188,13 +188,7 @@ async def _list(
     now = runtime.clock.now()
     async with runtime.uow() as uow:
         signals, total, last = await store.list_signals(uow.session, q, first=size, after=cursor, now=now)
-    return JSONBody(
-        {
-            "results": [signal_json(s, principal, now) for s in signals],
-            "totalCount": total,
-            "next": encode_keyset(last) if last else None,
-        }
-    )
+    return JSONBody(listing([signal_json(s, principal, now) for s in signals], total, last))
 
 
 @router.get("/v1/signals", summary="List signals (filters, cursor pagination)")
