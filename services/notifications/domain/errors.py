@@ -1,47 +1,53 @@
-"""One exception per rule this service enforces; `shared.http` renders them as problem+json."""
+"""One exception per rule this service enforces; `shared.http` renders them as problem+json
+(status and title from the `shared.errors` type, the rule's message as the detail)."""
 
 from __future__ import annotations
 
-from shared.errors import Conflict, Forbidden, NotFound
+from typing import ClassVar
+
+from shared.errors import Conflict, DomainError, Forbidden, NotFound
 
 
-class NoSuchDelivery(NotFound):
+class _Rule(DomainError):
+    """A broken rule whose message never varies: `raise NoSuchDelivery()`."""
+
+    message: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
+
+
+class NoSuchDelivery(_Rule, NotFound):
     """The delivery does not exist, or is another municipality's or partner's (404)."""
 
-    def __init__(self) -> None:
-        super().__init__("no such delivery")
+    message = "no such delivery"
 
 
-class NoSuchPartner(NotFound):
+class NoSuchPartner(_Rule, NotFound):
     """The partner is unknown here, or in none of the caller's municipalities (404)."""
 
-    def __init__(self) -> None:
-        super().__init__("no such partner")
+    message = "no such partner"
 
 
-class NoWebhookChannel(Conflict):
+class NoWebhookChannel(_Rule, Conflict):
     """A ping needs an active partner with a webhook url (409)."""
 
-    def __init__(self) -> None:
-        super().__init__("the partner has no active webhook channel")
+    message = "the partner has no active webhook channel"
 
 
-class NotADeliveryReader(Forbidden):
+class NotADeliveryReader(_Rule, Forbidden):
     """Deliveries are read by coordinators, region admins and partners' own staff (403)."""
 
-    def __init__(self) -> None:
-        super().__init__("requires role coordinator, region_admin, partner_agent or integration")
+    message = "requires role coordinator, region_admin, partner_agent or integration"
 
 
-class OtherPartnersDeliveries(Forbidden):
+class OtherPartnersDeliveries(_Rule, Forbidden):
     """Partner staff list only their own partner's deliveries (403)."""
 
-    def __init__(self) -> None:
-        super().__init__("only your own partner's deliveries")
+    message = "only your own partner's deliveries"
 
 
-class MayNotPing(Forbidden):
+class MayNotPing(_Rule, Forbidden):
     """A ping is for coordinators and the partner's own agents and integration clients (403)."""
 
-    def __init__(self) -> None:
-        super().__init__("requires role coordinator, or the partner's own agent or integration client")
+    message = "requires role coordinator, or the partner's own agent or integration client"
