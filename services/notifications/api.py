@@ -1,85 +1,25 @@
-"""REST: deliveries and their attempts, a manual resend, and a webhook ping."""
+"""REST: deliveries and their attempts, a manual resend, and a webhook ping.
+
+Each route parses, calls a handler (`handlers.py`) and shapes the answer (`views.py`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from services.notifications import domain, store
-from services.notifications.domain import Channel, Status, Target
-from services.notifications.permissions import (
-    may_ping,
-    may_resend,
-    readable_partner,
-    visible_delivery,
-)
+from services.notifications import handlers, permissions
+from services.notifications.domain import Status
 from services.notifications.sender import Sender
-from shared import idempotency
-from shared.auth import CurrentPrincipal
-from shared.bodies import CamelBody
-from shared.errors import Conflict, FieldErrors, NotFound, ValidationFailed
+from services.notifications.views import AttemptOut, AttemptPage, DeliveryOut, DeliveryPage
+from shared.auth import CurrentPrincipal, Principal
+from shared.errors import FieldErrors, ValidationFailed
 from shared.pagination import decode_cursor, encode_cursor, page_size, parse_ids
-from shared.runtime import RuntimeDep
+from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
-
-
-class DeliveryOut(CamelBody):
-    id: UUID
-    channel: str
-    target: str
-    partner_id: UUID | None
-    event_type: str
-    event_id: UUID
-    subject: str
-    status: str
-    attempts: int
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    last_error: str | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, d: store.Delivery) -> DeliveryOut:
-        return cls(
-            id=d.id,
-            channel=str(d.channel),
-            target=d.target,
-            partner_id=d.partner_id,
-            event_type=d.event_type,
-            event_id=d.event_id,
-            subject=d.subject,
-            status=str(d.status),
-            attempts=d.attempts,
-            last_attempt_at=d.last_attempt_at,
-            next_attempt_at=d.next_attempt_at if d.status in domain.OPEN_STATUSES else None,
-            last_error=d.last_error,
-            created_at=d.created_at,
-        )
-
-
-class DeliveryPage(CamelBody):
-    results: list[DeliveryOut]
-    total_count: int
-    next: str | None
-
-
-class AttemptOut(CamelBody):
-    at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    outcome: str
-
-
-class AttemptPage(CamelBody):
-    results: list[AttemptOut]
-    total_count: int
-    next: str | None
 
 
 def get_sender(request: Request) -> Sender:
@@ -102,7 +42,7 @@ async def list_deliveries(
     first: Annotated[int, Query()] = 50,
     after: Annotated[str | None, Query()] = None,
 ) -> DeliveryPage:
-    scope_partner = readable_partner(principal, partner_id)
+    scope_partner = permissions.readable_partner(principal, partner_id)
     errors = FieldErrors()
     wanted_status: Status | None = None
     if status is not None:
@@ -116,52 +56,42 @@ async def list_deliveries(
         size = page_size(first)
     except ValidationFailed as exc:
         errors.items.extend(exc.fields)
-    after_seq: int | None = None
+    after_seq = _after_seq(after, errors)
+    errors.raise_if_any()
+    q = handlers.ListDeliveries(scope_partner, event_id, signal_id, wanted_status, wanted_ids, size, after_seq)
+    async with runtime.uow() as uow:
+        found = await handlers.list_deliveries(uow, q, principal)
+    return DeliveryPage(
+        results=[DeliveryOut.of(d) for d in found.page],
+        total_count=found.total,
+        next=encode_cursor(found.page[-1].seq) if found.more and found.page else None,
+    )
+
+
+def _after_seq(after: str | None, errors: FieldErrors) -> int | None:
     try:
         cursor = decode_cursor(after)
-        if cursor is not None:
-            after_seq = int(cursor[0])
+        return int(cursor[0]) if cursor is not None else None
     except (ValidationFailed, ValueError, TypeError, IndexError):
         errors.add("after", "not a cursor this API gave out")
-    errors.raise_if_any()
-    f = store.DeliveryFilter(
-        municipalities=sorted(principal.municipalities),
-        partner_id=scope_partner,
-        event_id=event_id,
-        subject=str(signal_id) if signal_id is not None else None,
-        status=wanted_status,
-        ids=wanted_ids,
-    )
-    async with runtime.db.sessions() as session:
-        rows, total = await store.list_deliveries(session, f, first=size, after_seq=after_seq)
-    page, more = rows[:size], len(rows) > size
-    return DeliveryPage(
-        results=[DeliveryOut.of(d) for d in page],
-        total_count=total,
-        next=encode_cursor(page[-1].seq) if more and page else None,
-    )
+        return None
 
 
-async def _visible(runtime: RuntimeDep, principal: CurrentPrincipal, delivery_id: UUID) -> store.Delivery:
-    async with runtime.db.sessions() as session:
-        delivery = await store.get_delivery(session, delivery_id)
-    if delivery is None:
-        raise NotFound("no such delivery")
-    visible_delivery(principal, delivery.municipality, delivery.partner_id)
-    return delivery
+async def _readable(runtime: ServiceRuntime, principal: Principal, delivery_id: UUID) -> DeliveryOut:
+    async with runtime.uow() as uow:
+        return DeliveryOut.of(await handlers.readable_delivery(uow, delivery_id, principal))
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut)
 async def get_delivery(principal: CurrentPrincipal, runtime: RuntimeDep, delivery_id: UUID) -> DeliveryOut:
-    return DeliveryOut.of(await _visible(runtime, principal, delivery_id))
+    return await _readable(runtime, principal, delivery_id)
 
 
 @router.get("/deliveries/{delivery_id}/attempts", response_model=AttemptPage)
 async def list_attempts(principal: CurrentPrincipal, runtime: RuntimeDep, delivery_id: UUID) -> AttemptPage:
-    await _visible(runtime, principal, delivery_id)
-    async with runtime.db.sessions() as session:
-        attempts = await store.attempts_of(session, delivery_id)
-    results = [AttemptOut(**a.__dict__) for a in attempts]
+    async with runtime.uow() as uow:
+        attempts = await handlers.attempts_of(uow, delivery_id, principal)
+    results = [AttemptOut.of(a) for a in attempts]
     return AttemptPage(results=results, total_count=len(results), next=None)
 
 
@@ -171,15 +101,9 @@ async def resend_delivery(
 ) -> DeliveryOut:
     """Send again now with a fresh retry schedule (same webhook-id: receivers deduplicate)."""
     async with runtime.uow() as uow:
-        delivery = await store.get_delivery(uow.session, delivery_id, lock=True)
-        if delivery is None:
-            raise NotFound("no such delivery")
-        may_resend(principal, delivery.municipality)
-        await store.resend(uow.session, delivery_id, runtime.clock.now())
-        await store.notify_workers(uow.session, runtime.db.schema)
-        await uow.commit()
+        await handlers.resend(uow, handlers.Resend(delivery_id), principal, runtime.clock)
     sender.wake.set()
-    return DeliveryOut.of(await _visible(runtime, principal, delivery_id))
+    return await _readable(runtime, principal, delivery_id)
 
 
 @router.post("/partners/{partner_id}/ping", response_model=DeliveryOut, status_code=201)
@@ -192,47 +116,13 @@ async def ping_partner(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """A `ping` webhook (data: `{partnerId}`) to the partner's url, sent at once."""
+    cmd = handlers.Ping(partner_id, idempotency_key)
     async with runtime.uow() as uow:
-        partner = await store.channels_of(uow.session, partner_id)
-        if partner is None:
-            raise NotFound("no such partner")
-        municipality = may_ping(principal, partner)
-        if idempotency_key:
-            scope = f"ping:{principal.sub}"
-            digest = idempotency.request_hash({"partnerId": str(partner_id)})
-            stored = await idempotency.claim(uow.session, scope, idempotency_key, digest)
-            if stored is not None:
-                response.status_code = stored.status_code
-                return stored.body
-        if not partner.active or not partner.webhook_url:
-            raise Conflict("the partner has no active webhook channel")
-        event_id = uuid4()
-        data = {"partnerId": str(partner_id)}
-        body = domain.cloud_event(
-            event_id=event_id,
-            source=domain.SOURCE,
-            event_type=domain.PING,
-            time=runtime.clock.now(),
-            subject=str(partner_id),
-            data=data,
-            public_base_url=runtime.settings.public_base_url,
+        pinged = await handlers.ping(
+            uow, cmd, principal, runtime.clock, public_base_url=runtime.settings.public_base_url
         )
-        created = await store.add_deliveries(
-            uow.session,
-            event_id=event_id,
-            event_type=domain.PING,
-            subject=str(partner_id),
-            municipality=municipality,
-            data=data,
-            body=orjson.dumps(body).decode(),
-            targets=[Target(str(partner_id), Channel.WEBHOOK, partner_id)],
-            now=runtime.clock.now(),
-        )
-        delivery = await store.get_delivery(uow.session, created[0])
-        assert delivery is not None
-        if idempotency_key:
-            answer = DeliveryOut.of(delivery).model_dump(mode="json", by_alias=True)
-            await idempotency.complete(uow.session, f"ping:{principal.sub}", idempotency_key, 201, answer)
-        await uow.commit()
-    await sender.send_now(delivery.id)
-    return DeliveryOut.of(await _visible(runtime, principal, delivery.id))
+    if pinged.delivery_id is None:  # the same Idempotency-Key again: the first answer
+        response.status_code = pinged.status
+        return pinged.answer
+    await sender.send_now(pinged.delivery_id)
+    return await _readable(runtime, principal, pinged.delivery_id)

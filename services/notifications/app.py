@@ -1,4 +1,4 @@
-"""Notifications: wiring only (settings, consumer, sender, API).
+"""Notifications: wiring only (settings, consumers, sender, API).
 
 Retry schedule (`NOTIFICATIONS_DELIVERY_RETRY_SCHEDULE`, seconds after attempt 1, 2, ...):
 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h, each +-25 % jitter: eleven attempts
@@ -19,6 +19,7 @@ from pydantic_settings import SettingsConfigDict
 from services.notifications import api, consumers, domain
 from services.notifications.peers import Peers
 from services.notifications.sender import Sender, SenderConfig
+from services.notifications.transport import TransportConfig
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -64,9 +65,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     # httpx logs every request's full url at INFO: a partner's webhook url may carry a token
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    fanout = consumers.Fanout(public_base_url=settings.public_base_url, schema=settings.db_schema_name)
     runtime.consume("channels", consumers.channel_handlers())
-    runtime.consume("deliveries", consumers.delivery_handlers(fanout))
+    runtime.consume("deliveries", consumers.delivery_handlers(settings.public_base_url))
     peers = Peers(
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,
@@ -80,21 +80,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
             schema=settings.db_schema_name,
             source=settings.source,
             topic_prefix=settings.topic_prefix,
-            allowed_hosts=settings.allowed_hosts,
-            allow_http_on_allowed=settings.webhook_allow_http_on_allowed,
-            webhook_timeout_seconds=settings.webhook_timeout_seconds,
             retry_schedule=settings.retry_schedule,
             concurrency=settings.delivery_concurrency,
             batch_size=settings.delivery_batch_size,
             lease_seconds=max(settings.delivery_lease_seconds, settings.webhook_timeout_seconds * 2),
             poll_seconds=settings.delivery_poll_seconds,
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
-            smtp_username=settings.smtp_username,
-            smtp_password=settings.smtp_password,
-            smtp_starttls=settings.smtp_starttls,
-            smtp_from=settings.smtp_from,
-            public_base_url=settings.public_base_url,
+            transport=TransportConfig(
+                allowed_hosts=settings.allowed_hosts,
+                allow_http_on_allowed=settings.webhook_allow_http_on_allowed,
+                webhook_timeout_seconds=settings.webhook_timeout_seconds,
+                concurrency=settings.delivery_concurrency,
+                smtp_host=settings.smtp_host,
+                smtp_port=settings.smtp_port,
+                smtp_username=settings.smtp_username,
+                smtp_password=settings.smtp_password,
+                smtp_starttls=settings.smtp_starttls,
+                smtp_from=settings.smtp_from,
+                public_base_url=settings.public_base_url,
+            ),
         ),
         clock,
     )

@@ -1,13 +1,13 @@
-"""Event handlers: the partners' channels read model, and the deliveries each event asks for."""
+"""Event handlers on the catalog's typed models: the partners' channels read model, and the
+deliveries each event somebody must hear about asks for (`handlers.plan_deliveries`)."""
 
 from __future__ import annotations
 
-from uuid import UUID
+import functools
 
-import orjson
-
-from services.notifications import domain, store
-from shared.consumer import Handler, NotYet, ReceivedEvent
+from services.notifications import domain, handlers
+from services.notifications.store import channels
+from shared.consumer import Handler, PermanentError, ReceivedEvent
 from shared.db import UnitOfWork
 from shared.events.catalog import PartnerDeactivated, PartnerFacts
 from shared.observability import get_logger
@@ -19,8 +19,9 @@ PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated"
 async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
     """Partner events carry the whole state; apply a version only once and only forwards."""
     data = event.data
-    assert isinstance(data, PartnerFacts)
-    found = await store.channels_for_update(uow.session, data.partner_id)
+    if not isinstance(data, PartnerFacts):
+        raise PermanentError(f"not partner facts: {event.event_type}")
+    found = await channels.channels_for_update(uow.session, data.partner_id)
     current = found[0] if found is not None else None
     if not domain.channel_update_applies(found[1] if found is not None else None, data.version):
         return
@@ -37,56 +38,23 @@ async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
         email=data.email,
         webhook_disabled=disabled,
     )
-    await store.save_channels(uow.session, partner, data.version)
+    await channels.save_channels(uow.session, partner, data.version)
 
 
-class Fanout:
-    """Turns an event somebody must hear about into one delivery per target and channel."""
-
-    def __init__(self, *, public_base_url: str, schema: str) -> None:
-        self.public_base_url = public_base_url
-        self.schema = schema
-
-    async def __call__(self, uow: UnitOfWork, event: ReceivedEvent) -> None:
-        envelope = event.envelope
-        event_type = envelope.event_type
-        data = envelope.data
-        municipality = str(data.get("municipality") or envelope.municipality)
-        named = [v for v in (data.get("partnerId"), data.get("groupId"), *(data.get("partnerIds") or [])) if v]
-        partners = await store.candidates(uow.session, [UUID(str(v)) for v in named], municipality)
-        targets = domain.audience(event_type, data, partners)
-        missing = {str(v) for v in named} - {str(p.partner_id) for p in partners}
-        if missing:
-            # Every partner id comes from partner events; the channels consumer has not read it yet.
-            log.warning("partners_not_yet_known", event_id=str(envelope.id), partner_ids=sorted(missing))
-            raise NotYet(f"partners {sorted(missing)} not in the channels read model yet")
-        if not targets:
-            return
-        subject = domain.subject_of(event_type, data)
-        body = domain.cloud_event(
-            event_id=envelope.id,
-            source=envelope.source,
-            event_type=event_type,
-            time=envelope.time,
-            subject=subject,
-            data=data,
-            public_base_url=self.public_base_url,
-        )
-        created = await store.add_deliveries(
-            uow.session,
-            event_id=envelope.id,
-            event_type=event_type,
-            subject=subject,
-            municipality=municipality,
-            data=dict(data),
-            body=orjson.dumps(body).decode(),
-            targets=targets,
-            now=uow.clock.now(),
-            sequence=_version(envelope.sequence),
-        )
-        if created:
-            await store.notify_workers(uow.session, self.schema)
-            log.info("deliveries_planned", event_id=str(envelope.id), event_type=event_type, count=len(created))
+async def on_notifiable(uow: UnitOfWork, event: ReceivedEvent, *, public_base_url: str) -> None:
+    data = event.data
+    if not isinstance(data, domain.Notifiable):
+        raise PermanentError(f"not an event this service delivers: {event.event_type}")
+    envelope = event.envelope
+    heard = handlers.EventToDeliver(
+        event_id=envelope.id,
+        source=envelope.source,
+        time=envelope.time,
+        version=_version(envelope.sequence),
+        municipality=envelope.municipality,
+        data=data,
+    )
+    await handlers.plan_deliveries(uow, heard, uow.clock, public_base_url=public_base_url)
 
 
 def channel_handlers() -> dict[str, Handler]:
@@ -94,8 +62,9 @@ def channel_handlers() -> dict[str, Handler]:
     return {t: on_partner for t in PARTNER_EVENTS}
 
 
-def delivery_handlers(fanout: Fanout) -> dict[str, Handler]:
-    return {t: fanout for t in domain.HANDLED_EVENTS}
+def delivery_handlers(public_base_url: str) -> dict[str, Handler]:
+    handler = functools.partial(on_notifiable, public_base_url=public_base_url)
+    return {t: handler for t in domain.HANDLED_EVENTS}
 
 
 def _version(sequence: str) -> int:

@@ -15,9 +15,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from services.notifications.domain import PartnerChannels
+from services.notifications.domain import (
+    MayNotPing,
+    NoSuchDelivery,
+    NoSuchPartner,
+    NotADeliveryReader,
+    OtherPartnersDeliveries,
+    PartnerChannels,
+)
 from shared.auth import Principal, demand
-from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role
 
 READERS = (Role.COORDINATOR, Role.REGION_ADMIN)
@@ -39,22 +45,22 @@ def readable_partner(principal: Principal, asked: UUID | None) -> UUID | None:
         return asked
     own = _own_partner(principal)
     if own is None:
-        raise Forbidden("requires role coordinator, region_admin, partner_agent or integration")
+        raise NotADeliveryReader()
     if asked is not None and asked != own:
-        raise Forbidden("only your own partner's deliveries")
+        raise OtherPartnersDeliveries()
     return own
 
 
 def visible_delivery(principal: Principal, municipality: str, partner_id: UUID | None) -> None:
     if not principal.acts_in(municipality):
-        raise NotFound("no such delivery")
+        raise NoSuchDelivery()
     if principal.has(*READERS):
         return
     own = _own_partner(principal)
     if own is None:
-        raise Forbidden("requires role coordinator, region_admin, partner_agent or integration")
+        raise NotADeliveryReader()
     if partner_id != own:
-        raise NotFound("no such delivery")
+        raise NoSuchDelivery()
 
 
 def may_resend(principal: Principal, municipality: str) -> None:
@@ -65,7 +71,7 @@ def may_ping(principal: Principal, partner: PartnerChannels) -> str:
     """The municipality the ping is recorded under, if the caller may ping this partner."""
     shared = sorted(m for m in partner.municipalities if principal.acts_in(m))
     if not shared:
-        raise NotFound("no such partner")
+        raise NoSuchPartner()
     if principal.has(Role.COORDINATOR) or _own_partner(principal) == partner.partner_id:
         return shared[0]
-    raise Forbidden("requires role coordinator, or the partner's own agent or integration client")
+    raise MayNotPing()

@@ -1,0 +1,83 @@
+"""What a webhook says: information-poor CloudEvents, exactly the public contract's table, whose
+`dataref` points at the resource; and where the request goes once its url was checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+from shared.clock import rfc3339
+
+PING = "ping"
+TYPE_PREFIX = "nl.wijkaanpak."
+SOURCE = "urn:nld:wijkaanpak:notifications"
+
+_WITH_DEADLINE = ("signal.escalated", "signal.overdue")
+_SIGNAL_FIELDS = ("signalId", "reference", "municipality", "area", "category", "urgency")
+_GOAL_FIELDS = ("goalId", "municipality", "area", "year", "quarter", "partnerIds")
+
+
+def dataref(public_base_url: str, event_type: str, subject: str) -> str | None:
+    base = public_base_url.rstrip("/")
+    if event_type.startswith("signal."):
+        return f"{base}/v1/signals/{subject}"
+    if event_type.startswith("goal."):
+        return f"{base}/v1/goals/{subject}"
+    return None
+
+
+def webhook_data(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Exactly the fields of the contract's table: no description, feedback or contact."""
+    if event_type == PING:
+        return {"partnerId": str(data["partnerId"])}
+    if event_type.startswith("goal."):
+        return {name: data.get(name) for name in _GOAL_FIELDS} | {"partnerIds": list(data.get("partnerIds") or [])}
+    body = {name: data.get(name) for name in _SIGNAL_FIELDS}
+    body["partnerId"] = data.get("partnerId")
+    if event_type in _WITH_DEADLINE:
+        body["acknowledgeBy"] = data.get("acknowledgeBy")
+    return body
+
+
+def cloud_event(
+    *,
+    event_id: UUID,
+    source: str,
+    event_type: str,
+    time: datetime,
+    subject: str,
+    data: Mapping[str, Any],
+    public_base_url: str,
+) -> dict[str, Any]:
+    """The webhook body: a CloudEvent 1.0 (structured mode) of the event."""
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": str(event_id),
+        "source": source,
+        "type": TYPE_PREFIX + event_type,
+        "time": rfc3339(time),
+        "subject": subject,
+    }
+    ref = dataref(public_base_url, event_type, subject)
+    if ref is not None:
+        body["dataref"] = ref
+    body["datacontenttype"] = "application/json"
+    body["data"] = webhook_data(event_type, data)
+    return body
+
+
+def pin_to_address(url: str, address: str) -> tuple[str, str, str]:
+    """(url to connect to, Host header, TLS server name): connect to the address that was checked.
+
+    The name is resolved once, checked, and that address is used; the certificate is still
+    verified against the name (SNI), so a rebinding DNS answer cannot redirect the request.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header, host
