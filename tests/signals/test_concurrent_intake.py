@@ -22,20 +22,12 @@ from services.signals.domain import DUPLICATE_RADIUS_M, distance_m
 from shared.clock import FixedClock
 from shared.db import asyncpg_dsn, lock_key
 from tests.signals.conftest import MUNICIPALITY, Partners, SignalsApp, fresh_area, signals_settings
-from tests.signals.test_read_model import ready_producer
 from tests.support import Infra, eventually, serve
 
 # Around a point in GM0479; 0.0009° of latitude and 0.0014° of longitude are about 100 m there.
 HERE = (52.4400, 4.8200)
 NEAR = [(0.0, 0.0), (0.0009, 0.0), (-0.0009, 0.0), (0.0, 0.0014), (0.0, -0.0014)]
 FAR = (0.0100, 0.0)  # about 1.1 km north
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    """Overrides conftest's: the services of this module (which depend on it) start after the topics are ready."""
-    async with ready_producer(infra) as p:
-        yield p
 
 
 RACE_NOTE = (

@@ -13,21 +13,11 @@ from uuid import UUID
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 
 from shared.events.codes import Category, PartnerKind
 from tests.signals.conftest import SignalsApp, fresh_area
-from tests.signals.test_read_model import ready_producer
-from tests.support import Infra
 
 OTHER_MUNICIPALITY = "GM0453"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    """Overrides conftest's: the services of this module (which depend on it) start after the topics are ready."""
-    async with ready_producer(infra) as p:
-        yield p
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,19 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from services.signals.app import create_app
 from shared.clock import AMSTERDAM, FixedClock
 from shared.events.catalog import Availability, PartnerRegistered
 from shared.events.codes import Category, PartnerKind
 from shared.events.envelope import envelope, to_json
-from shared.kafka import catalog_topics
 from tests.signals.conftest import MUNICIPALITY, Partners, SignalsApp, fresh_area, signals_settings
 from tests.support import Infra, eventually, serve
 
@@ -31,39 +29,6 @@ TUESDAY = 2
 def amsterdam(text: str) -> datetime:
     """A wall-clock time in Amsterdam ("2026-12-01 12:00" is a Tuesday, CET = UTC+1)."""
     return datetime.fromisoformat(text).replace(tzinfo=AMSTERDAM)
-
-
-async def topics_have_leaders(producer: AIOKafkaProducer, infra: Infra) -> bool:
-    """The module's topics are created just before its fixtures start; a consumer that joins
-    before the broker has leaders for them gets no partitions until its next metadata refresh
-    (minutes), and every partner event waits that long."""
-    cluster = await producer.client.fetch_all_metadata()
-    for topic in (t for t in catalog_topics(infra.topic_prefix) if not t.endswith(".dlq")):
-        partitions = cluster.partitions_for_topic(topic)
-        if not partitions or any(
-            cluster.leader_for_partition(TopicPartition(topic, p)) in (None, -1) for p in partitions
-        ):
-            return False
-    return True
-
-
-@asynccontextmanager
-async def ready_producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    """A producer for the module's topics, once they have leaders."""
-    p = AIOKafkaProducer(bootstrap_servers=infra.kafka)
-    await p.start()
-    try:
-        await eventually(lambda: topics_have_leaders(p, infra), timeout=30, interval=0.2)
-        yield p
-    finally:
-        await p.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
-    """Overrides conftest's: the services of this module (which depend on it) start after the topics are ready."""
-    async with ready_producer(infra) as p:
-        yield p
 
 
 @dataclass
