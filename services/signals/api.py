@@ -179,6 +179,9 @@ async def report_signal(
             group_id=UUID(group_id) if group_id else None,
             claim=(scope, keys[0], body_hash) if keys else None,
         )
+        # the report's time is taken under the intake lock: a report that read the clock first
+        # but got the lock second would otherwise find the original "in its future" and not merge
+        now = runtime.clock.now()
         for i, key in enumerate(keys):
             if i == 0 and ctx.claimed:
                 continue
