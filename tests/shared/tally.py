@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 
@@ -41,12 +42,32 @@ CATALOG.setdefault(EVENT_TYPE, TallyCounted)
 
 
 async def create_topics(bootstrap: str, names: list[str], partitions: int = 3) -> None:
+    """Creates the topics and waits until each partition has a leader: a consumer subscribing
+    earlier gets no partitions until its next metadata refresh (minutes)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
     finally:
         await admin.close()
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await probe.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            cluster = await probe._client.fetch_all_metadata()
+            led = [
+                (parts := cluster.partitions_for_topic(n)) is not None
+                and len(parts) == partitions
+                and all((cluster.leader_for_partition(TopicPartition(n, p)) or -1) >= 0 for p in parts)
+                for n in names
+            ]
+            if all(led):
+                return
+            assert time.monotonic() < deadline, f"topics without leaders: {names}"
+            await asyncio.sleep(0.1)  # polling the broker's metadata
+    finally:
+        await probe.stop()
 
 
 @dataclass
@@ -114,6 +135,8 @@ class Tally:
         kw.setdefault("poll_seconds", 0.2)
         kw.setdefault("standby_seconds", 0.2)
         kw.setdefault("retry_max_seconds", 0.5)
+        # as the services' relays: a broker that lost the producer's sequence state needs a new producer
+        kw.setdefault("producer_factory", lambda: idempotent_producer(self.bootstrap, client_id="test-relay"))
         return cls(self.producer_db, producer, service="test", **kw)
 
     def consumer(
@@ -152,23 +175,49 @@ class Tally:
                 (await conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
             )
 
-    async def records(self, topic: str | None = None, *, settle: float = 1.0) -> list[Any]:
-        """Every record on the topic (read until nothing new arrives for `settle` seconds)."""
-        consumer = AIOKafkaConsumer(
-            topic or self.topic, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", group_id=None
-        )
+    async def records(self, topic: str | None = None) -> list[Any]:
+        """Every record on the topic now: each partition read from its start to its end offset."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
         await consumer.start()
         seen: list[Any] = []
         try:
-            idle = 0.0
-            while idle < settle:
-                batch = await consumer.getmany(timeout_ms=200)
-                got = [r for rs in batch.values() for r in rs]
-                seen.extend(got)
-                idle = 0.0 if got else idle + 0.2
+            partitions = await _partitions(consumer, topic or self.topic)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                while await consumer.position(tp) < ends[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=200)
+                    seen.extend(r for rs in batch.values() for r in rs if r.offset < ends[tp])
         finally:
             await consumer.stop()
         return seen
+
+    async def caught_up(self, topic: str | None = None) -> bool:
+        """The consumer group committed past every record now on the topic: each one was applied,
+        found a duplicate or dead-lettered (the runner commits only after that)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=f"{self.prefix}group", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = await _partitions(consumer, topic or self.topic)
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                if (await consumer.committed(tp) or 0) < ends[tp]:
+                    return False
+            return True
+        finally:
+            await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        cluster = await consumer._client.fetch_all_metadata()
+        found = cluster.partitions_for_topic(topic) or set()
+    assert found, f"no partitions for {topic}"
+    return [TopicPartition(topic, p) for p in sorted(found)]
 
 
 @asynccontextmanager
