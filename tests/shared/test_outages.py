@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.structs import TopicPartition
 
+from shared.consumer import ConsumerRunner, is_transient
 from tests.shared.tally import Tally, producer, running
 from tests.support import Infra, eventually
 
@@ -22,11 +24,12 @@ pytestmark = pytest.mark.slow
 
 
 async def exactly_once(tally: Tally, expected: Sequence[object], timeout: float = 60) -> None:
-    async def all_applied() -> bool:
-        return len(await tally.effects()) >= len(expected)
+    async def all_handled() -> bool:
+        # every count is on the wire (marked only once Kafka acknowledged it), and the consumer
+        # committed past every record there, republished ones included: no effect is still to come
+        return await tally.unpublished() == 0 and await tally.caught_up()
 
-    await eventually(all_applied, timeout, interval=0.25)
-    await asyncio.sleep(1.0)
+    await eventually(all_handled, timeout, interval=0.25)
     effects = await tally.effects()
     assert len({e.event_id for e in effects}) == len(effects), "an event was applied twice"
     assert sorted(str(e.tally_id) for e in effects) == sorted(str(t) for t in expected), "an event was lost"
@@ -48,9 +51,9 @@ async def test_kafka_broker_stopped_and_restarted_mid_stream_loses_no_event(infr
     try:
         async with producer(own_kafka.bootstrap) as p, running(tally.relay(p), tally.consumer(p)):
             load = asyncio.create_task(steady_reports(150, 0.04))
-            await asyncio.sleep(1.5)
+            await eventually(lambda: _applied(tally, 10), 30)  # the stream flows end to end
             await asyncio.to_thread(own_kafka.stop)
-            await asyncio.sleep(OUTAGE)
+            await asyncio.sleep(OUTAGE)  # the outage's length (a setting), not a wait for anything
             await asyncio.to_thread(own_kafka.start)
             await load
             await exactly_once(tally, counted, timeout=90)
@@ -70,12 +73,15 @@ async def test_postgresql_stopped_under_a_consumer_is_retried_without_committing
     try:
         async with producer(infra.kafka) as p, running(tally.relay(p)):
             first = [await tally.count() for _ in range(20)]
-            consumer = tally.consumer(p)
+            consumer = tally.consumer(p, Watched)
+            assert isinstance(consumer, Watched)
             async with running(consumer):
                 await exactly_once(tally, first)
                 await asyncio.to_thread(own_pg.stop)
                 during = [await tally.count() for _ in range(20)]
-                await asyncio.sleep(OUTAGE)
+                # barrier: the consumer has read records written during the outage and failed on them
+                await eventually(lambda: _failed_twice(consumer), 30)
+                await asyncio.sleep(OUTAGE)  # the outage's length (a setting), not a wait for anything
                 assert await committed_offsets(infra.kafka, consumer.group_id, tally.topic) == 20, (
                     "offsets must not move while the database is away"
                 )
@@ -84,6 +90,31 @@ async def test_postgresql_stopped_under_a_consumer_is_retried_without_committing
                 await eventually(lambda: _committed(infra.kafka, consumer.group_id, tally.topic, 40))
     finally:
         await tally.close()
+
+
+class Watched(ConsumerRunner):
+    """Notes the offsets of the batches it failed to handle for an outage (retried, nothing committed)."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.failed_at: list[tuple[int, int]] = []  # (partition, last offset) per failed try
+
+    async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        try:
+            await super().handle_batch(records)
+        except Exception as exc:
+            if is_transient(exc):
+                self.failed_at.append((records[-1].partition, records[-1].offset))
+            raise
+
+
+async def _failed_twice(consumer: Watched) -> bool:
+    """A batch was tried and failed, and tried again (all before the outage were committed)."""
+    return len(consumer.failed_at) >= 2
+
+
+async def _applied(tally: Tally, count: int) -> bool:
+    return len(await tally.effects()) >= count
 
 
 async def _committed(bootstrap: str, group: str, topic: str, expected: int) -> bool:
