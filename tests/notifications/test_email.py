@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections import Counter
 from uuid import uuid4
 
 import orjson
 
 from shared.events.codes import PartnerKind
-from tests.notifications.support import GM, InternalPeers, acknowledged, escalated, partner, running, smtp_server, until
+from tests.notifications.support import GM, InternalPeers, acknowledged, escalated, partner, running, smtp_server
 from tests.support import Infra
 
 
@@ -27,11 +27,14 @@ async def test_feedback_reaches_every_reporter_and_the_whatsapp_group_by_email(i
                 {"reporter": "resident-2", "email": "bo@example.org"},
             ]
             await svc.events.send(acknowledged(signal_id, police.partner_id, group_id=group.partner_id))
-            await until(lambda: len(mailbox.messages) >= 3)
-            await asyncio.sleep(0.5)
+            listed = await svc.wait_for_status("delivered", count=2, signalId=str(signal_id))
+            # barrier: every delivery of the signal is delivered, and a mail is in the mailbox before its
+            # attempt is recorded, while a delivered delivery is never sent again: no mail can still come
+            assert len(await svc.deliveries(signalId=str(signal_id))) == 2
 
+            received = Counter(rcpt for rcpts, _ in mailbox.messages for rcpt in rcpts)
+            assert received == {"an@example.org": 1, "bo@example.org": 1, "buurtapp-beheer@example.org": 1}
             by_rcpt = {rcpt[0]: message for rcpt, message in mailbox.messages}
-            assert set(by_rcpt) == {"an@example.org", "bo@example.org", "buurtapp-beheer@example.org"}
             reporter_mail = by_rcpt["an@example.org"]
             assert reporter_mail["Subject"] == "Uw melding SIG-2026-000001 is in behandeling"
             text = reporter_mail.get_content()
@@ -39,8 +42,6 @@ async def test_feedback_reaches_every_reporter_and_the_whatsapp_group_by_email(i
             assert "an@example.org" not in text
             assert "melding" in by_rcpt["buurtapp-beheer@example.org"]["Subject"].lower()
             assert ("notifications", f"/internal/v1/signals/{signal_id}/contacts") in peers.calls
-
-            listed = await svc.wait_for_status("delivered", count=2, signalId=str(signal_id))
             assert sorted(d["target"] for d in listed) == sorted(["reporter", str(group.partner_id)])
             assert all(d["channel"] == "email" for d in listed)
             assert b"@" not in orjson.dumps(listed)
@@ -55,14 +56,15 @@ async def test_a_partner_with_an_email_channel_gets_a_dutch_mail_on_escalation(i
             await svc.db.wait_for_partners(police.partner_id)
             signal_id = uuid4()
             await svc.events.send(escalated(signal_id, police.partner_id))
-            await until(lambda: len(mailbox.messages) >= 1)
+            # barrier: the only delivery is delivered (recorded after its mail arrived; never sent again)
+            [delivery] = await svc.wait_for_status("delivered", signalId=str(signal_id))
+            assert delivery["target"] == str(police.partner_id)
+            assert len(await svc.deliveries(signalId=str(signal_id))) == 1
 
             [(rcpt, message)] = mailbox.messages
             assert rcpt == ["meldkamer@politie.example"]
             assert message["Subject"] == "Nieuwe melding SIG-2026-000001 voor uw organisatie"
             assert "afval en dumping" in message.get_content()
-            [delivery] = await svc.wait_for_status("delivered", signalId=str(signal_id))
-            assert delivery["target"] == str(police.partner_id)
 
 
 async def test_mail_is_retried_while_the_smtp_server_is_away_and_then_delivered(infra: Infra) -> None:
