@@ -7,8 +7,15 @@ import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import pytest
+
+from services.notifications import handlers
+from services.notifications.handlers import EventToDeliver
+from shared.clock import Clock
+from shared.consumer import NotYet
+from shared.db import UnitOfWork
 from tests.notifications.support import (
     AREA,
     GM,
@@ -29,6 +36,11 @@ from tests.support import Infra, TopicReader
 
 async def _planned(svc: Running, count: int) -> bool:
     return len(await svc.deliveries()) >= count
+
+
+async def _handled(svc: Running, event_id: UUID) -> bool:
+    """The service's consumer has handled this event (every consumer records it in its inbox)."""
+    return bool(await svc.db.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id))
 
 
 async def until_async(check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
@@ -54,7 +66,10 @@ async def test_an_escalation_reaches_the_partners_webhook_signed_once_as_the_con
 
         async with TopicReader(svc.reader_infra(), "notification.delivered") as reader:
             seen = await reader.until(lambda s: any(str(e.data["eventId"]) == str(event.id) for e, _, _ in s))
-        await asyncio.sleep(0.5)
+        # barrier: notification.delivered is emitted with the record of the attempt, after the webhook
+        # arrived, and the signal's one delivery is delivered: it is never sent again
+        [delivery] = await svc.deliveries(signalId=str(signal_id))
+        assert delivery["status"] == "delivered"
 
         assert len(receiver.received) == 1
         got = receiver.received[0]
@@ -86,8 +101,6 @@ async def test_an_escalation_reaches_the_partners_webhook_signed_once_as_the_con
 
         delivered = [e for e, _, _ in seen if str(e.data["eventId"]) == str(event.id)]
         assert delivered[0].data["target"] == str(police.partner_id)
-        [delivery] = await svc.deliveries(signalId=str(signal_id))
-        assert delivery["status"] == "delivered"
         assert delivery["attempts"] == 1
         assert delivery["target"] == str(police.partner_id)
         assert delivery["channel"] == "webhook"
@@ -121,8 +134,10 @@ async def test_a_receiver_failing_for_a_while_still_gets_every_delivery_once_and
             # each type has its own topic: let the service take this one in before the next arrives
             await until_async(functools.partial(_planned, svc, 3 * (version - 1)))
 
-        await until(lambda: len(receiver.delivered()) >= 9, timeout=30)
-        await asyncio.sleep(0.5)
+        # barrier: all nine deliveries are delivered (each after its last request arrived) and no other
+        # delivery exists: nothing more is sent
+        await svc.wait_for_status("delivered", count=9, timeout=30)
+        assert len(await svc.deliveries()) == 9
 
         assert all(all(r.valid_for) for r in receiver.received)
         ids_per_event: dict[str, set[str]] = defaultdict(set)
@@ -181,8 +196,9 @@ async def test_gone_disables_the_webhook_until_the_partner_registers_another_url
         assert failed["attempts"] == 1
 
         second = uuid4()
-        await svc.events.send(escalated(second, police.partner_id, 2))
-        await asyncio.sleep(1.0)
+        skipped = await svc.events.send(escalated(second, police.partner_id, 2))
+        # barrier: the escalation is handled (its inbox row commits with any delivery it plans)
+        await until_async(functools.partial(_handled, svc, skipped.id))
         assert await svc.deliveries(signalId=str(second)) == []
         assert len(gone.received) == 1
 
@@ -207,27 +223,48 @@ async def test_a_replayed_event_notifies_nobody_twice(infra: Infra) -> None:
         await until(lambda: len(receiver.received) == 1)
         await svc.events.resend(event)
         await svc.events.resend(event)
-        await asyncio.sleep(1.5)
+        later = uuid4()
+        await svc.events.send(escalated(later, police.partner_id, 2))
+        # barrier: the topic has one partition, read in order: the later escalation delivered means both
+        # replays were consumed before it, and the first signal's only delivery is delivered (never resent)
+        await svc.wait_for_status("delivered", signalId=str(later))
+        [delivery] = await svc.deliveries(signalId=str(signal_id))
+        assert delivery["status"] == "delivered"
 
-        assert len(receiver.received) == 1
-        assert len(await svc.deliveries(signalId=str(signal_id))) == 1
+        assert [r.event["subject"] for r in receiver.received] == [str(signal_id), str(later)]
 
 
-async def test_an_escalation_read_before_its_partner_is_delivered_once_the_partner_arrives(infra: Infra) -> None:
+async def test_an_escalation_read_before_its_partner_is_delivered_once_the_partner_arrives(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deferred: list[UUID] = []
+    plan = handlers.plan_deliveries
+
+    async def watched(uow: UnitOfWork, event: EventToDeliver, clock: Clock, *, public_base_url: str) -> list[UUID]:
+        try:
+            return await plan(uow, event, clock, public_base_url=public_base_url)
+        except NotYet:
+            deferred.append(event.event_id)
+            raise
+
+    monkeypatch.setattr(handlers, "plan_deliveries", watched)
     secret = new_secret()
     receiver, peers = Receiver([secret]), InternalPeers()
     async with http_server(receiver) as hook, running(infra, peers) as svc:
         police = partner(webhook_url=f"{hook}/hook")
         peers.secrets[str(police.partner_id)] = [secret]
         signal_id = uuid4()
-        await svc.events.send(escalated(signal_id, police.partner_id))  # topics are read independently
-        await asyncio.sleep(1.5)
+        event = await svc.events.send(escalated(signal_id, police.partner_id))  # topics are read independently
+        # barrier: the escalation was read and put off, so it really came before its partner
+        await until(lambda: event.id in deferred)
         assert receiver.received == []
         await svc.events.send(police, source="partners")
-        await until(lambda: len(receiver.received) == 1, 30)
-        await asyncio.sleep(1.0)
+        # barrier: its only delivery is delivered (after the webhook arrived) and is never sent again
+        [delivery] = await svc.wait_for_status("delivered", timeout=30, signalId=str(signal_id))
+        assert len(await svc.deliveries()) == 1
         assert len(receiver.received) == 1
         assert receiver.received[0].event["subject"] == str(signal_id)
+        assert receiver.received[0].webhook_id == delivery["id"]
 
 
 async def test_retries_end_in_failed_and_a_resend_delivers_with_the_same_webhook_id(infra: Infra) -> None:
