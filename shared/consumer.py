@@ -3,9 +3,11 @@
 For each batch of records: one database transaction records `(consumer, event id)` in the inbox
 and runs the handlers of the events not seen before; only after that commit are the Kafka
 offsets committed. A crash in between redelivers the batch, and the inbox makes it a no-op.
-A record that cannot be parsed or fails validation, or whose handler refuses it, goes to
-`<topic>.dlq` with the error in headers, and the consumer moves on. A transient failure
-(database or broker away) retries the same batch with backoff and commits nothing meanwhile.
+A record that cannot be parsed or fails validation (a tombstone too), or whose handler refuses
+it, goes to `<topic>.dlq` with the error in headers, and the consumer moves on. A refused event
+is recorded in the inbox with its DLQ send, so a retry of its batch does not send it again.
+A transient failure (database, pool or broker away: `is_transient`) retries the same batch with
+backoff and commits nothing meanwhile.
 A stop (SIGTERM through the service's lifespan) finishes the batch in hand, commits, and leaves.
 """
 
@@ -16,6 +18,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import sqlalchemy.exc
@@ -76,6 +79,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     ConnectionError,
+    # no connection free in the pool within pool_timeout (not a subclass of the built-in TimeoutError)
+    sqlalchemy.exc.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
@@ -90,31 +95,67 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,
 )
 
+# A handler's verdict on the event, final wherever it was raised.
+PERMANENT: tuple[type[BaseException], ...] = (PermanentError, ValidationError)
 
 # SQLSTATE classes of an outage, not of the event: connection exception, insufficient resources,
-# operator intervention (shutdown, "the database system is starting up"), transaction rollback.
-TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "40")
+# operator intervention (shutdown, "the database system is starting up"), system error (I/O),
+# transaction rollback (serialization failure, deadlock), internal error (XX000 and the rest).
+TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40", "XX")
 
 
-def is_transient(exc: BaseException) -> bool:
-    """True when the failure is the infrastructure's (retry the batch), not the event's (DLQ)."""
+def explicit_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and what it says it stems from: `__cause__` (`raise ... from`), the driver error
+    a SQLAlchemy wrapper holds (`orig`), the members of an exception group; never `__context__`."""
     seen: set[int] = set()
+    chain: list[BaseException] = []
     pending: list[BaseException] = [exc]
     while pending:
         current = pending.pop()
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, TRANSIENT):
-            return True
-        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
-            return True
-        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES:
-            return True
-        orig = getattr(current, "orig", None)
-        pending.extend(e for e in (orig, current.__cause__, current.__context__) if isinstance(e, BaseException))
-    return False
+        chain.append(current)
+        links: list[object] = [getattr(current, "orig", None), current.__cause__]
+        if isinstance(current, BaseExceptionGroup):
+            links.extend(current.exceptions)
+        pending.extend(e for e in links if isinstance(e, BaseException))
+    return chain
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, TRANSIENT):
+        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when the failure is the infrastructure's (retry the batch), not the event's (DLQ).
+
+    Only the exception's explicit chain counts (see `explicit_chain`): the exception itself, its
+    `__cause__` links, a wrapper's `orig`, an exception group's members.
+
+    1. A `PermanentError` or a pydantic `ValidationError` anywhere in that chain: permanent, even
+       when raised `from` an outage. It is a verdict on the event.
+    2. Else an outage anywhere in that chain: transient. Outages are connection errors (`OSError`,
+       asyncpg's and SQLAlchemy's connection and interface errors, an invalidated connection), a
+       pool timeout (`sqlalchemy.exc.TimeoutError`), the server shutting down or starting up, too
+       many connections, serialization failures and deadlocks, `NotYet`, Kafka errors, and any
+       error whose SQLSTATE class is 08, 53, 57, 58, 40 or XX.
+    3. Else permanent.
+
+    `__context__` (implicit chaining: raised inside an `except` or `finally`) is never followed. An
+    error raised while handling an outage is a new failure, to be judged alone. So a
+    `PermanentError` raised in `except ConnectionError:` goes to the DLQ. And a connection error
+    raised while a refusal was being rolled back is an outage.
+    """
+    chain = explicit_chain(exc)
+    if any(isinstance(e, PERMANENT) for e in chain):
+        return False
+    return any(_is_outage(e) for e in chain)
 
 
 class _Poison(Exception):
@@ -280,6 +321,19 @@ class ConsumerRunner:
 
     async def _apply(self, uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
         """Record the batch in the inbox with one statement; run handlers for the new events only."""
+        new = await self._record(uow, events)
+        applied = 0
+        for event in events:
+            if event.envelope.id not in new:
+                continue
+            new.discard(event.envelope.id)  # the same event twice in one batch runs once
+            set_traceparent(event.traceparent)
+            await self.handlers[event.event_type](uow, event)
+            applied += 1
+        return applied
+
+    async def _record(self, uow: UnitOfWork, events: list[ReceivedEvent]) -> set[UUID]:
+        """Insert the events into the inbox; the ids of those it did not hold yet."""
         inserted = await uow.session.execute(
             text(
                 "INSERT INTO inbox (consumer, event_id, topic, partition, kafka_offset)"
@@ -295,16 +349,7 @@ class ConsumerRunner:
                 "offsets": [e.offset for e in events],
             },
         )
-        new = set(inserted.scalars())
-        applied = 0
-        for event in events:
-            if event.envelope.id not in new:
-                continue
-            new.discard(event.envelope.id)  # the same event twice in one batch runs once
-            set_traceparent(event.traceparent)
-            await self.handlers[event.event_type](uow, event)
-            applied += 1
-        return applied
+        return set(inserted.scalars())
 
     def _count(self, handled: int, applied: int) -> None:
         """After the commit: `processed` counts records done, duplicates included."""
@@ -318,7 +363,7 @@ class ConsumerRunner:
         for record in records:
             try:
                 if record.value is None:
-                    raise ValueError("empty record")
+                    raise ValueError("tombstone: a record without a value")
                 envelope, data = parse(record.value)
                 if envelope.event_type not in self.handlers:
                     raise ValueError(f"event type {envelope.type} on topic {record.topic}")
@@ -332,13 +377,25 @@ class ConsumerRunner:
                         header(record.headers, "traceparent"),
                     )
                 )
-            except (ValueError, ValidationError) as exc:
+            except Exception as exc:  # parsing touches no server: whatever it raises is the record's fault
                 poison.append(_Poison(record, exc))
         return parsed, poison
 
     async def _dead_letter(self, event: ReceivedEvent, exc: BaseException) -> None:
-        log.error("event_refused", consumer=self.name, event_id=str(event.envelope.id), error=type(exc).__name__)
-        await self._to_dlq(event.topic, event.partition, event.offset, None, exc, value=None, event=event)
+        """The event into the inbox and onto the DLQ, in one transaction.
+
+        A retry of its batch (a later event met an outage) finds it in the inbox and neither runs
+        nor sends it again. The DLQ send comes before the commit. A crash or an outage between the
+        two sends it again on redelivery, so it is never lost, and sent twice only then.
+        """
+        async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
+            if await self._record(uow, [event]):
+                log.error(
+                    "event_refused", consumer=self.name, event_id=str(event.envelope.id), error=type(exc).__name__
+                )
+                await self._to_dlq(event.topic, event.partition, event.offset, None, exc, value=None, event=event)
+                events_consumed.labels(self.name, "dead_lettered").inc()
+            await uow.commit()
 
     async def _send_poison(self, poison: list[_Poison]) -> None:
         for p in poison:
@@ -364,6 +421,8 @@ class ConsumerRunner:
         producer = self.dlq_producer if isinstance(self.dlq_producer, AIOKafkaProducer) else self.dlq_producer()
         if event is not None:
             value, key = to_json(event.envelope), event.envelope.subject.encode()
+        if key is None and value is None:
+            key = b""  # a tombstone without a key: Kafka takes it, but a producer wants one of the two
         headers = [
             ("error", str(error)[:2000].encode()),
             ("error_type", type(error).__name__.encode()),
