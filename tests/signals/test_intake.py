@@ -7,9 +7,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from shared.events.catalog import PartnerRegistered
 from shared.events.codes import Category, PartnerKind, Urgency
+from shared.events.envelope import envelope, to_json
 from tests.signals.conftest import MUNICIPALITY, SignalsApp, fresh_area
-from tests.support import TopicReader
+from tests.support import TopicReader, eventually
 
 
 async def test_a_report_is_answered_and_published_as_signal_received(app: SignalsApp, area: tuple[str, str]) -> None:
@@ -179,6 +181,27 @@ async def test_reporting_in_another_municipality_is_not_found(app: SignalsApp) -
     assert r.status_code == 404
 
 
+async def publish_stale_registration(
+    app: SignalsApp, partner_id: UUID, *, areas: list[str], categories: list[Category]
+) -> UUID:
+    """A `partner.registered` at version 1 of a partner already at a later version; returns its event id."""
+    data = PartnerRegistered(
+        partner_id=partner_id,
+        name=f"partner {partner_id.hex[:6]}",
+        kind=PartnerKind.MUNICIPALITY,
+        municipalities=[MUNICIPALITY],
+        areas=areas,
+        categories=categories,
+        acknowledge_within_minutes=60,
+        registered_at=datetime.now(UTC),
+        version=1,
+    )
+    event = envelope(data, source="urn:nld:wijkaanpak:partners", sequence=1, municipality=MUNICIPALITY)
+    topic = app.infra.topic("partner.registered")
+    await app.partners.producer.send_and_wait(topic, to_json(event), key=str(partner_id).encode())
+    return event.id
+
+
 async def test_partner_events_change_routing_and_older_versions_are_ignored(
     app: SignalsApp, area: tuple[str, str]
 ) -> None:
@@ -193,17 +216,15 @@ async def test_partner_events_change_routing_and_older_versions_are_ignored(
     r3 = (await app.report(resident, area=wk, category="litter_dumping")).json()["signal"]
     assert r3["routedPartnerId"] == str(district)
     await app.partners.publish(partner_id=local, areas=[bu], categories=[], kind=PartnerKind.MUNICIPALITY, version=2)
-    stale = await app.partners.publish(
-        partner_id=local,
-        areas=[bu],
-        categories=[Category.LITTER_DUMPING],
-        version=1,
-        event_type="partner.registered",
-        wait=False,
-    )
+    stale = await publish_stale_registration(app, local, areas=[bu], categories=[Category.LITTER_DUMPING])
     await app.partners.publish(partner_id=district, areas=[wk], categories=[Category.NOISE_NUISANCE], version=2)
-    await asyncio.sleep(0.5)  # the stale event is consumed by now (same partition as version 2, after it)
-    rows = await app.sql("SELECT version, categories FROM partners WHERE partner_id = $1", stale)
+
+    async def stale_handled() -> bool:
+        return bool(await app.sql("SELECT 1 FROM inbox WHERE event_id = $1", stale))
+
+    # barrier: signals' consumer handled the stale event (its inbox row commits with its effect, if any)
+    await eventually(stale_handled)
+    rows = await app.sql("SELECT version, categories FROM partners WHERE partner_id = $1", local)
     assert rows[0]["version"] == 2 and list(rows[0]["categories"]) == []
     unrouted = (await app.report(resident, area=bu, category="litter_dumping", description="afval 2")).json()
     # The first report is still open: merged. A report in another category shows routing.
