@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.partners.app import Settings, create_app
 from services.partners.republish import republish_all
+from shared.clock import FixedClock
 from shared.db import Database
 from shared.events.catalog import CATALOG, PartnerDeactivated, PartnerRegistered, PartnerUpdated
-from tests.partners.conftest import OVERLAP_SECONDS, Partners, district, neighbourhood, new_municipality, registration
-from tests.support import TopicReader
+from tests.partners.conftest import Partners, district, neighbourhood, new_municipality, registration
+from tests.support import Infra, TopicReader, serve
+
+OVERLAP = timedelta(hours=24)
 
 
 async def events_of(partners: Partners, partner_id: str, count: int, *types: str) -> list[tuple[Any, Any]]:
@@ -313,31 +318,46 @@ async def test_contacts_are_kept_for_managers_and_the_partners_own_staff(partner
     assert [c["name"] for c in (await partners.client.get(path, headers=coordinator)).json()["results"]] == ["Joost"]
 
 
-async def test_a_rotated_secret_overlaps_with_the_previous_one_for_the_configured_time(partners: Partners) -> None:
-    m = new_municipality()
-    answer = await partners.register(m)
-    partner_id, first = answer["partner"]["id"], answer["webhookSecret"]
-    internal = f"/internal/v1/partners/{partner_id}/webhook-secrets"
-    notifications = partners.headers("service", [], sub="notifications")
-
-    r = await partners.client.get(internal, headers=notifications)
-    assert r.status_code == 200 and r.json() == {"secrets": [first]}
-
-    r = await partners.client.post(
-        f"/v1/partners/{partner_id}/webhook-secret", headers=partners.headers("coordinator", [m])
+async def test_a_rotated_secret_overlaps_with_the_previous_one_for_the_configured_time(infra: Infra) -> None:
+    """On a pinned clock of its own partners app: the overlap ends exactly when configured, no sleeping."""
+    clock = FixedClock(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    settings = infra.settings(
+        Settings,
+        db_schema=f"partners_{secrets.token_hex(3)}",
+        secrets_key=secrets.token_urlsafe(32),
+        webhook_secret_overlap_seconds=OVERLAP.total_seconds(),
     )
-    assert r.status_code == 200
-    second = r.json()["webhookSecret"]
-    assert second.startswith("whsec_") and second != first and r.json()["partner"]["id"] == partner_id
+    async with serve(create_app(settings, clock=clock)) as client:
+        partners = Partners(client, settings, infra)
+        m = new_municipality()
+        answer = await partners.register(m)
+        partner_id, first = answer["partner"]["id"], answer["webhookSecret"]
+        internal = f"/internal/v1/partners/{partner_id}/webhook-secrets"
+        notifications = partners.headers("service", [], sub="notifications")
 
-    r = await partners.client.get(internal, headers=notifications)
-    assert r.json() == {"secrets": [second, first]}
-    await asyncio.sleep(OVERLAP_SECONDS + 0.3)
-    r = await partners.client.get(internal, headers=notifications)
-    assert r.json() == {"secrets": [second]}
+        async def valid() -> list[str]:
+            r = await client.get(internal, headers=notifications)
+            assert r.status_code == 200, r.text
+            found: list[str] = r.json()["secrets"]
+            return found
 
-    events = await events_of(partners, partner_id, 1)
-    assert all(second not in e.model_dump_json() for e, _ in events)
+        assert await valid() == [first]
+        clock.advance(timedelta(days=30))
+        assert await valid() == [first], "a secret that was never rotated does not expire"
+
+        r = await client.post(f"/v1/partners/{partner_id}/webhook-secret", headers=partners.headers("coordinator", [m]))
+        assert r.status_code == 200
+        second = r.json()["webhookSecret"]
+        assert second.startswith("whsec_") and second != first and r.json()["partner"]["id"] == partner_id
+
+        assert await valid() == [second, first]
+        clock.advance(OVERLAP - timedelta(seconds=1))
+        assert await valid() == [second, first]
+        clock.advance(timedelta(seconds=1))
+        assert await valid() == [second]
+
+        events = await events_of(partners, partner_id, 1)
+        assert all(second not in e.model_dump_json() for e, _ in events)
 
 
 async def test_only_the_notifications_service_reads_webhook_secrets(partners: Partners) -> None:
