@@ -27,6 +27,7 @@ import pytest_asyncio
 import uvicorn
 
 from gateway.app import create_app as create_gateway
+from gateway.feed import SignalFeed
 from gateway.settings import Settings as GatewaySettings
 from services.goals.app import Settings as GoalsSettings
 from services.goals.app import create_app as create_goals
@@ -119,6 +120,18 @@ class Platform:
     receiver_url: str
     schemas: dict[str, str]
     calls: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    feed: SignalFeed | None = None
+
+    async def subscribers(self, count: int) -> None:
+        """Wait until exactly `count` subscriptions are registered with the gateway's live feed (one
+        registered is sent every event the feed reads from then on)."""
+        feed = self.feed
+        assert feed is not None, "the gateway runs without subscriptions"
+
+        async def registered() -> bool:
+            return len(feed._subscribers) == count
+
+        await eventually(registered, timeout=15, interval=0.02)
 
     def headers(self, role: str, municipalities: tuple[str, ...] = (GM,), **kw: Any) -> dict[str, str]:
         return self.infra.headers(role, municipalities, **kw)
@@ -221,4 +234,4 @@ async def platform(session_infra: Infra, receiver: Receiver) -> AsyncIterator[Pl
         client = await stack.enter_async_context(httpx.AsyncClient(base_url=gateway_url, timeout=30))
         feed = gateway.state.feed
         await asyncio.wait_for(feed.ready.wait(), timeout=30)
-        yield Platform(infra, client, gateway_url, receiver, receiver_url, schemas, calls)
+        yield Platform(infra, client, gateway_url, receiver, receiver_url, schemas, calls, feed)
