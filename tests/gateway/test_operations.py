@@ -4,11 +4,11 @@ reclassify and reopen signals; propose, support, adopt and decline goals; update
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from tests.gateway.conftest import GM, Platform, fresh_area
+from tests.support import eventually
 
 REGISTER = """mutation($input: RegisterPartnerInput!) {
   registerPartner(input: $input) { webhookSecret partner { id } } }"""
@@ -66,14 +66,14 @@ async def test_partner_management_ping_and_deliveries(platform: Platform) -> Non
             id=partner_id,
         )
 
-    answer = await ping()
-    for _ in range(50):  # notifications learns the partner's channel from partner events
-        if "errors" not in answer:
-            break
-        await asyncio.sleep(0.2)
-        answer = await ping()
-    assert "errors" not in answer, answer
-    delivery = answer["data"]["pingWebhook"]
+    answers: list[dict[str, Any]] = []
+
+    async def pinged() -> bool:  # notifications learns the partner's channel from partner events
+        answers.append(await ping())
+        return "errors" not in answers[-1]
+
+    await eventually(pinged, timeout=20, interval=0.2)
+    delivery = answers[-1]["data"]["pingWebhook"]
     assert delivery["channel"] == "webhook" and delivery["eventType"] == "ping" and delivery["target"] == partner_id
 
     async def delivered() -> dict[str, Any]:
@@ -85,11 +85,14 @@ async def test_partner_management_ping_and_deliveries(platform: Platform) -> Non
         deliveries: dict[str, Any] = data["deliveries"]
         return deliveries
 
-    for _ in range(100):
-        page = await delivered()
-        if page["nodes"] and page["nodes"][0]["status"] == "DELIVERED":
-            break
-        await asyncio.sleep(0.1)
+    pages: list[dict[str, Any]] = []
+
+    async def ping_delivered() -> bool:
+        pages.append(await delivered())
+        return bool(pages[-1]["nodes"]) and pages[-1]["nodes"][0]["status"] == "DELIVERED"
+
+    await eventually(ping_delivered, timeout=20)
+    page = pages[-1]
     assert page["totalCount"] == 1 and page["nodes"][0]["status"] == "DELIVERED" and page["nodes"][0]["attempts"] >= 1
     resent = await platform.data(
         coordinator, "mutation($id: ID!) { resendDelivery(id: $id) { id status } }", id=delivery["id"]
