@@ -175,8 +175,12 @@ class Tally:
                 (await conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))).scalar_one()
             )
 
-    async def records(self, topic: str | None = None) -> list[Any]:
-        """Every record on the topic now: each partition read from its start to its end offset."""
+    async def records(self, topic: str | None = None, *, settle: float | None = None) -> list[Any]:
+        """Every record on the topic now: each partition read from its start to its end offset.
+
+        `settle` is ignored (kept for existing callers): read to the end offsets, nothing needs to
+        settle; wait for what must be on the topic first (e.g. `caught_up`)."""
+        del settle
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
         await consumer.start()
         seen: list[Any] = []
