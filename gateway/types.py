@@ -177,6 +177,10 @@ class HistoryEntry:
     actor: str | None
     from_status: SignalStatus | None
     to_status: SignalStatus | None
+    note: str | None = strawberry.field(
+        description="the reason of a rejection, reopening, transfer or involvement; for those who may read"
+        " the description and for the reporters"
+    )
 
     @classmethod
     def from_rest(cls, row: Row) -> HistoryEntry:
@@ -186,6 +190,7 @@ class HistoryEntry:
             actor=opt_str(row.get("actor")),
             from_status=opt_status(row.get("fromStatus")),
             to_status=opt_status(row.get("toStatus")),
+            note=opt_str(row.get("note")),
         )
 
 
@@ -233,6 +238,7 @@ class Signal:
     history: list[HistoryEntry]
     acknowledge_by: datetime | None = strawberry.field(description="deadline of the current escalation")
     overdue: bool = strawberry.field(description="escalated and not acknowledged by its deadline")
+    rejection_reason: str | None = strawberry.field(description="set when rejected; readable by the reporters")
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
 
@@ -275,6 +281,7 @@ class Signal:
             history=[HistoryEntry.from_rest(h) for h in row.get("history") or []],
             acknowledge_by=when(row.get("acknowledgeBy")),
             overdue=bool(row.get("overdue", False)),
+            rejection_reason=opt_str(row.get("rejectionReason")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
         )

@@ -18,6 +18,7 @@ from services.signals.domain import (
     Partner,
     Report,
     Signal,
+    actor_partner,
     advice_for,
     area_problem,
     duplicate_of,
@@ -89,7 +90,9 @@ async def report_signal(
         reporter=principal.sub,
         at=now,
         routed_partner_id=routed.id if routed else None,
+        actor=permissions.actor(principal),
     )
+    await _name_reporting_partner(uow, signal, ctx.partners)
     original = duplicate_of(
         ctx.open_reports,
         municipality=signal.municipality,
@@ -113,6 +116,16 @@ async def report_signal(
     await uow.commit()
     log.info("signal_reported", signal_id=str(signal.id), duplicate=original is not None, routed=routed is not None)
     return Reported(answer)
+
+
+async def _name_reporting_partner(uow: UnitOfWork, signal: Signal, known: list[Partner]) -> None:
+    """A report by partner staff is named by the partner's name in the answer's history."""
+    partner_id = actor_partner(signal.history[0].actor)
+    if partner_id is None:
+        return
+    found = next((p for p in known if p.id == partner_id), None) or await store.partner(uow.session, partner_id)
+    if found is not None:
+        signal.partner_names[partner_id] = found.name
 
 
 async def _replay(uow: UnitOfWork, cmd: ReportSignal, *, first_claimed: bool) -> Reported | None:
@@ -184,7 +197,7 @@ async def escalate(uow: UnitOfWork, cmd: Escalate, principal: Principal, clock: 
     """Forward to the named partner, or to the routed one."""
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "escalate", permissions.may_escalate)
     target = await _escalation_target(uow, signal, cmd.partner_id)
-    signal.escalate(target, at=clock.now(), actor=principal.sub, reason=cmd.reason)
+    signal.escalate(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason)
     return await _store(uow, signals, signal, "escalate", True)
 
 
@@ -213,7 +226,9 @@ class Acknowledge:
 async def acknowledge(uow: UnitOfWork, cmd: Acknowledge, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "acknowledge")
     partner = permissions.acting_partner(principal)
-    changed = signal.acknowledge(partner, at=clock.now(), actor=principal.sub, message=cmd.message)
+    changed = signal.acknowledge(
+        partner, at=clock.now(), actor=permissions.actor(principal, signal), message=cmd.message
+    )
     return await _store(uow, signals, signal, "acknowledge", changed)
 
 
@@ -226,7 +241,7 @@ class Resolve:
 async def resolve(uow: UnitOfWork, cmd: Resolve, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "resolve")
     partner = permissions.acting_partner(principal)
-    changed = signal.resolve(partner, at=clock.now(), actor=principal.sub, feedback=cmd.feedback)
+    changed = signal.resolve(partner, at=clock.now(), actor=permissions.actor(principal, signal), feedback=cmd.feedback)
     return await _store(uow, signals, signal, "resolve", changed)
 
 
@@ -238,7 +253,7 @@ class Reject:
 
 async def reject(uow: UnitOfWork, cmd: Reject, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "reject")
-    signal.reject(at=clock.now(), actor=principal.sub, reason=cmd.reason)
+    signal.reject(at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason)
     return await _store(uow, signals, signal, "reject", True)
 
 
@@ -254,7 +269,7 @@ async def merge(uow: UnitOfWork, cmd: Merge, principal: Principal, clock: Clock)
     into = await signals.get(cmd.into_id, for_update=True) if cmd.into_id != signal.id else None
     if into is None or not permissions.can_see(principal, into) or into.municipality != signal.municipality:
         raise ValidationFailed([FieldError("intoId", "not a signal of this municipality")])
-    signal.merge_into(into, at=clock.now(), actor=principal.sub, automatic=False)
+    signal.merge_into(into, at=clock.now(), actor=permissions.actor(principal, signal), automatic=False)
     await signals.save(into)
     await signals.repoint_duplicates(signal.id, into.id)
     return await _store(uow, signals, signal, "merge", True)
@@ -276,7 +291,11 @@ async def reclassify(uow: UnitOfWork, cmd: Reclassify, principal: Principal, clo
     partners = await store.partners_for(uow.session, signal.municipality, area)
     routed = route(partners, municipality=signal.municipality, area=area, category=category, at=now)
     signal.reclassify(
-        category=category, area=area, routed_partner_id=routed.id if routed else None, at=now, actor=principal.sub
+        category=category,
+        area=area,
+        routed_partner_id=routed.id if routed else None,
+        at=now,
+        actor=permissions.actor(principal, signal),
     )
     return await _store(uow, signals, signal, "reclassify", True)
 
@@ -290,7 +309,7 @@ class Reopen:
 
 async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "reopen", permissions.may_reopen)
-    signal.reopen(at=clock.now(), actor=principal.sub, reason=cmd.reason, window=cmd.window)
+    signal.reopen(at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason, window=cmd.window)
     return await _store(uow, signals, signal, "reopen", True)
 
 

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from services.signals import permissions
-from services.signals.domain import Signal
+from services.signals.domain import COORDINATOR, REPORTER, SYSTEM, HistoryEntry, Signal, actor_partner
 from shared.auth import Principal
 from shared.clock import rfc3339_or_none
 
 
 def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, Any]:
     """The contact e-mail is never here; the description only for those who may read it."""
+    notes = permissions.may_read_notes(viewer, signal)
     feedback = (
         signal.original_feedback
         if signal.duplicate_of is not None and signal.original_feedback is not None
@@ -34,6 +35,7 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "lon": signal.lon,
         "bagId": signal.bag_id,
         "reportCount": signal.report_count,
+        "rejectionReason": signal.rejection_reason if notes else None,
         "duplicateOf": str(signal.duplicate_of) if signal.duplicate_of else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
         "groupId": str(signal.group_id) if signal.group_id else None,
@@ -62,10 +64,32 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
             {
                 "action": h.action,
                 "at": rfc3339_or_none(h.at),
-                "actor": h.actor,
+                "actor": shown_actor(h, signal),
                 "fromStatus": h.from_status.value if h.from_status else None,
                 "toStatus": h.to_status.value if h.to_status else None,
+                "note": h.note if notes else None,
             }
             for h in signal.history
         ],
     }
+
+
+_NAMED = frozenset({REPORTER, COORDINATOR, SYSTEM})
+_ONLY_COORDINATORS = frozenset({"rejected", "merged", "reclassified", "reopened"})
+
+
+def shown_actor(entry: HistoryEntry, signal: Signal) -> str | None:
+    """A role or a partner's name, never a subject. Entries written before actors were recorded
+    as roles hold a subject: the reporter's is shown as "reporter", partner staff by the partner
+    the signal was then escalated to, coordinators' actions as "coordinator"; anything else null."""
+    actor = entry.actor
+    if actor is None or actor in _NAMED:
+        return actor
+    if (partner := actor_partner(actor)) is not None:
+        return signal.partner_names.get(partner)
+    if actor == signal.reporter:
+        return REPORTER
+    if entry.action in ("acknowledged", "resolved"):
+        then = [e for e in signal.escalations if e.at <= entry.at]
+        return signal.partner_names.get(then[-1].partner_id) if then else None
+    return COORDINATOR if entry.action in _ONLY_COORDINATORS else None

@@ -27,8 +27,10 @@ from services.signals.domain.routing import (
     route,
 )
 from services.signals.domain.signal import (
+    COORDINATOR,
     OPEN,
     REOPEN_WINDOW,
+    REPORTER,
     SYSTEM,
     Escalation,
     Feedback,
@@ -36,16 +38,20 @@ from services.signals.domain.signal import (
     NotResponsible,
     Signal,
     SignalRuleBroken,
+    actor_partner,
+    partner_actor,
 )
 
 __all__ = [
     "ACUTE_ADVICE",
     "AMSTERDAM",
+    "COORDINATOR",
     "DESCRIPTION_MAX",
     "DUPLICATE_RADIUS_M",
     "DUPLICATE_WINDOW",
     "OPEN",
     "REOPEN_WINDOW",
+    "REPORTER",
     "SYSTEM",
     "Escalation",
     "Feedback",
@@ -57,6 +63,7 @@ __all__ = [
     "Signal",
     "SignalRuleBroken",
     "Window",
+    "actor_partner",
     "advice_for",
     "area_problem",
     "check_report",
@@ -64,6 +71,7 @@ __all__ = [
     "duplicate_of",
     "enclosing_areas",
     "intake_escalation",
+    "partner_actor",
     "police_for",
     "route",
 ]

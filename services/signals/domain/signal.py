@@ -35,7 +35,26 @@ if TYPE_CHECKING:
 
 OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
 REOPEN_WINDOW = timedelta(days=14)
+# Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
+REPORTER = "reporter"
+COORDINATOR = "coordinator"
+_PARTNER = "partner:"
+
+
+def partner_actor(partner_id: UUID | str) -> str:
+    """The actor of an entry written by a partner's staff or system (shown as the partner's name)."""
+    return f"{_PARTNER}{partner_id}"
+
+
+def actor_partner(actor: str | None) -> UUID | None:
+    """The partner an actor stands for, if it is a partner."""
+    if actor is None or not actor.startswith(_PARTNER):
+        return None
+    try:
+        return UUID(actor[len(_PARTNER) :])
+    except ValueError:
+        return None
 
 
 class SignalRuleBroken(Conflict):
@@ -111,6 +130,7 @@ class Signal:
     overdue_notified: bool = False
     version: int = 0
     original_feedback: list[Feedback] | None = None  # of the signal this one was merged into
+    partner_names: dict[UUID, str] = field(default_factory=dict)  # of the partners it names (read side)
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -128,6 +148,13 @@ class Signal:
     def is_overdue(self, now: datetime) -> bool:
         e = self.escalation
         return self.status == Status.ESCALATED and e is not None and e.acknowledge_by < now
+
+    @property
+    def rejection_reason(self) -> str | None:
+        """Why it was rejected (the rejection's note), while it is rejected."""
+        if self.status != Status.REJECTED:
+            return None
+        return next((h.note for h in reversed(self.history) if h.action == "rejected"), None)
 
     def escalated_to(self, partner_id: UUID | str | None) -> bool:
         return partner_id is not None and any(str(e.partner_id) == str(partner_id) for e in self.escalations)
@@ -171,6 +198,7 @@ class Signal:
         reporter: str,
         at: datetime,
         routed_partner_id: UUID | None,
+        actor: str = REPORTER,
     ) -> Signal:
         signal = cls(
             id=id,
@@ -191,7 +219,7 @@ class Signal:
             has_contact=report.contact_email is not None,
             routed_partner_id=routed_partner_id,
         )
-        signal.history.append(HistoryEntry("reported", at, reporter, None, Status.RECEIVED))
+        signal.history.append(HistoryEntry("reported", at, actor, None, Status.RECEIVED))
         signal._raise(
             SignalReceived(
                 **signal.facts(),

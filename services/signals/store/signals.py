@@ -38,7 +38,12 @@ AGGREGATES = (
     " (SELECT coalesce(json_agg(json_build_object('partner', e.partner_id, 'reason', e.reason, 'at', e.at,"
     " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic) ORDER BY e.seq), '[]'::json)::text"
     " FROM signal_escalations e WHERE e.signal_id = s.id) AS escalations,"
-    " (SELECT o.feedback::text FROM signals o WHERE o.id = s.duplicate_of) AS original_feedback"
+    " (SELECT o.feedback::text FROM signals o WHERE o.id = s.duplicate_of) AS original_feedback,"
+    # the names of the partners it was escalated to and of those whose staff acted on it
+    " (SELECT coalesce(json_object_agg(p.partner_id, p.name), '{}'::json)::text FROM partners p"
+    " WHERE p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
+    " UNION SELECT CAST(substr(h.actor, 9) AS uuid) FROM signal_history h WHERE h.signal_id = s.id"
+    " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names"
 )
 SELECT_SIGNALS = f"SELECT {COLUMNS}, {AGGREGATES} FROM signals s"
 
@@ -127,6 +132,7 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         overdue_notified=row.overdue_notified,
         version=row.version,
         original_feedback=_feedback(row.original_feedback) if row.original_feedback is not None else None,
+        partner_names={UUID(k): str(v) for k, v in orjson.loads(row.partner_names).items()},
     )
     return signal, Loaded(len(history), tuple(e.acknowledged_at for e in escalations))
 

@@ -1,0 +1,167 @@
+"""The loop back to reporters (CONTRACT.md "The loop back to reporters"), through GraphQL and the
+REST edge on the real services: history names roles and partners, never a person; notes and the
+rejection reason reach the reporters; a duplicate's reporter follows the original; the advice
+tells what to call and says "forwarded" only when it was; an acute duplicate escalates at once."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+
+from tests.gateway.conftest import GM, Platform, fresh_area
+
+VIEW = """
+fragment V on Signal {
+  id reference status urgency description reportCount rejectionReason
+  escalations { reason partner { name } }
+  feedback { message partner { name } }
+  history { action actor note fromStatus toStatus }
+  duplicateOf { id reference status reportCount description feedback { message } history { action } }
+}
+"""
+REGISTER = """
+mutation($input: RegisterPartnerInput!) { registerPartner(input: $input) { partner { id name } } }
+"""
+REPORT = (
+    VIEW + "mutation($input: ReportSignalInput!) { reportSignal(input: $input) { duplicate advice signal { ...V } } }"
+)
+READ = VIEW + "query($id: ID!) { signal(id: $id) { ...V } }"
+REOPEN = VIEW + "mutation($id: ID!, $reason: String!) { reopenSignal(id: $id, reason: $reason) { ...V } }"
+REJECT = VIEW + "mutation($id: ID!, $reason: String!) { rejectSignal(id: $id, reason: $reason) { ...V } }"
+LISTS = (
+    VIEW
+    + """query($m: String!, $area: String!) {
+  signals(municipality: $m, area: $area) { nodes { ...V } }  mySignals { nodes { ...V } } }"""
+)
+
+
+async def register(platform: Platform, **fields: Any) -> dict[str, str]:
+    data = await platform.data(platform.headers("coordinator"), REGISTER, input=fields)
+    partner: dict[str, str] = data["registerPartner"]["partner"]
+    await platform.partner_known_to_signals(partner["id"])
+    return partner
+
+
+async def police_for(platform: Platform, wk: str) -> dict[str, str]:
+    return await register(
+        platform,
+        name=f"Politie {wk} {secrets.token_hex(2)}",
+        kind="POLICE",
+        municipalities=[GM],
+        areas=[wk],
+        categories=["YOUTH_NUISANCE", "VANDALISM", "DRUGS_NUISANCE"],
+        acknowledgeWithinMinutes=30,
+        webhookUrl=f"{platform.receiver_url}/loop/{wk}",
+    )
+
+
+def report_input(bu: str, **fields: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "municipality": GM,
+        "area": bu,
+        "category": "YOUTH_NUISANCE",
+        "urgency": "NORMAL",
+        "description": "Jongeren bij het speelveld",
+    }
+    values.update(fields)
+    return values
+
+
+async def report(platform: Platform, headers: dict[str, str], bu: str, **fields: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = (await platform.data(headers, REPORT, input=report_input(bu, **fields)))["reportSignal"]
+    return answer
+
+
+async def test_history_names_roles_and_partners_never_a_subject_for_any_viewer(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    police = await police_for(platform, wk)
+    group = await register(
+        platform,
+        name=f"Buurtapp {bu}",
+        kind="WHATSAPP_GROUP",
+        municipalities=[GM],
+        areas=[bu],
+        categories=["OTHER"],
+        acknowledgeWithinMinutes=60,
+    )
+    subjects = {
+        name: f"{name}-{secrets.token_hex(6)}"
+        for name in ("admin", "resident", "agent", "system", "coordinator", "region")
+    }
+    admin = platform.headers("group_admin", partner_id=group["id"], sub=subjects["admin"])
+    resident = platform.headers("resident", sub=subjects["resident"])
+    agent = platform.headers("partner_agent", partner_id=police["id"], sub=subjects["agent"])
+    system = platform.headers("integration", partner_id=police["id"], sub=subjects["system"])
+    coordinator = platform.headers("coordinator", sub=subjects["coordinator"])
+    region = platform.headers("region_admin", sub=subjects["region"])
+
+    grouped = (await report(platform, admin, bu, source="WHATSAPP_GROUP", groupId=group["id"]))["signal"]
+    g = grouped["id"]
+    await platform.data(admin, 'mutation($id: ID!) { escalateSignal(id: $id, reason: "graag snel") { id } }', id=g)
+    await platform.data(system, 'mutation($id: ID!) { acknowledgeSignal(id: $id, message: "We gaan") { id } }', id=g)
+    await platform.data(agent, 'mutation($id: ID!) { resolveSignal(id: $id, feedback: "Gesproken") { id } }', id=g)
+    reopened = await platform.data(admin, REOPEN, id=g, reason="Nog steeds")
+    assert [(h["action"], h["actor"], h["note"]) for h in reopened["reopenSignal"]["history"]] == [
+        ("reported", "reporter", None),
+        ("escalated", "reporter", "graag snel"),
+        ("acknowledged", police["name"], None),
+        ("resolved", police["name"], None),
+        ("reopened", "reporter", "Nog steeds"),
+    ]
+
+    reason = "Geen overlast: een vergunde activiteit"
+    rejected = (await report(platform, resident, bu, category="VANDALISM", description="Bekladde muur"))["signal"]
+    r = rejected["id"]
+    answer = await platform.data(coordinator, REJECT, id=r, reason=reason)
+    assert answer["rejectSignal"]["rejectionReason"] == reason
+    by_partner = (await report(platform, agent, bu, category="DRUGS_NUISANCE", description="Handel", source="PARTNER"))[
+        "signal"
+    ]
+    assert by_partner["history"][0]["actor"] == police["name"]
+
+    seen_by: dict[str, dict[str, Any]] = {}
+    for name, headers in {
+        "admin": admin,
+        "resident": resident,
+        "agent": agent,
+        "system": system,
+        "coordinator": coordinator,
+        "region": region,
+    }.items():
+        signals = {}
+        for sid in (g, r, by_partner["id"]):
+            body = await platform.graphql(headers, READ, id=sid)
+            if body["data"]["signal"] is not None:
+                signals[sid] = body["data"]["signal"]
+        listed = await platform.graphql(headers, LISTS, m=GM, area=bu)
+        edge = [
+            (await platform.gateway.get(f"/v1/signals/{sid}", headers=headers)).text for sid in (g, r, by_partner["id"])
+        ]
+        text = orjson.dumps([signals, listed, edge]).decode()
+        for subject in subjects.values():
+            assert subject not in text, f"{name} sees the subject {subject}"
+        seen_by[name] = signals
+
+    # the reporters read the reason and the notes; who may not read the description does not
+    assert seen_by["resident"][r]["rejectionReason"] == reason
+    assert [(h["action"], h["actor"], h["note"]) for h in seen_by["resident"][r]["history"]][-1] == (
+        "rejected",
+        "coordinator",
+        reason,
+    )
+    assert seen_by["admin"][g]["history"][-1]["note"] == "Nog steeds"
+    assert seen_by["system"][g]["history"][-1]["note"] == "Nog steeds"
+    assert seen_by["region"][r]["rejectionReason"] is None
+    assert seen_by["region"][r]["status"] == "REJECTED"
+    assert {h["note"] for h in seen_by["region"][g]["history"]} == {None}
+    assert [h["actor"] for h in seen_by["region"][g]["history"]] == [
+        "reporter",
+        "reporter",
+        police["name"],
+        police["name"],
+        "reporter",
+    ]
+    edge = orjson.loads((await platform.gateway.get(f"/v1/signals/{r}", headers=resident)).content)
+    assert edge["rejectionReason"] == reason and edge["history"][-1]["actor"] == "coordinator"
