@@ -241,13 +241,21 @@ class Signal:
     rejection_reason: str | None = strawberry.field(description="set when rejected; readable by the reporters")
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
+    original_row: strawberry.Private[Row | None] = None  # what a duplicate's reporters read of the original
+    restricted: strawberry.Private[bool] = False
 
     @strawberry.field
     async def duplicate_of(self, info: Info) -> Signal | None:
+        """The whole original for who may see it; its duplicate's reporters read the signals
+        service's restricted view of it (state and feedback since their report)."""
         if not self.duplicate_of_id:
             return None
         row = await ctx(info).signals.load(self.duplicate_of_id)
-        return Signal.from_rest(row) if row else None
+        if row:
+            return Signal.from_rest(row)
+        if self.original_row and str(self.original_row.get("id")) == self.duplicate_of_id:
+            return Signal.from_rest(self.original_row, restricted=True)
+        return None
 
     @strawberry.field
     async def routed_to(self, info: Info) -> Partner | None:
@@ -255,11 +263,13 @@ class Signal:
 
     @strawberry.field
     async def deliveries(self, info: Info) -> list[Delivery]:
+        if self.restricted:
+            return []
         rows = await ctx(info).deliveries.load(str(self.id))
         return [Delivery.from_rest(r) for r in rows]
 
     @classmethod
-    def from_rest(cls, row: Row) -> Signal:
+    def from_rest(cls, row: Row, *, restricted: bool = False) -> Signal:
         location = row.get("location") or {}
         return cls(
             id=strawberry.ID(str(row["id"])),
@@ -284,6 +294,8 @@ class Signal:
             rejection_reason=opt_str(row.get("rejectionReason")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
+            original_row=row.get("original"),
+            restricted=restricted,
         )
 
 

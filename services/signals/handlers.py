@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from services.signals import permissions, store
 from services.signals.domain import (
+    OPEN,
     Partner,
     Report,
     Signal,
@@ -93,7 +94,8 @@ async def report_signal(
         actor=permissions.actor(principal),
     )
     await _name_reporting_partner(uow, signal, ctx.partners)
-    original = duplicate_of(
+    signals = store.SignalStore(uow)
+    match = duplicate_of(
         ctx.open_reports,
         municipality=signal.municipality,
         area=signal.area,
@@ -102,6 +104,7 @@ async def report_signal(
         lat=signal.lat,
         lon=signal.lon,
     )
+    original = await _still_open(signals, match.id) if match is not None else None
     if original is not None:
         signal.merge_reported(original, at=now)
     elif (target := intake_escalation(signal, routed, ctx.partners, now)) is not None:
@@ -112,10 +115,20 @@ async def report_signal(
         "advice": advice_for(signal.urgency),
     }
     contact = box.seal(report.contact_email, str(signal.id)) if box and report.contact_email else None
-    await store.SignalStore(uow).add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)
+    await signals.add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)
+    if original is not None:
+        await signals.save(original)
     await uow.commit()
     log.info("signal_reported", signal_id=str(signal.id), duplicate=original is not None, routed=routed is not None)
     return Reported(answer)
+
+
+async def _still_open(signals: store.SignalStore, signal_id: UUID) -> Signal | None:
+    """The open signal a report duplicates, locked; None when it stopped being open meanwhile."""
+    original = await signals.get(signal_id, for_update=True)
+    if original is None or original.status not in OPEN or original.duplicate_of is not None:
+        return None
+    return original
 
 
 async def _name_reporting_partner(uow: UnitOfWork, signal: Signal, known: list[Partner]) -> None:

@@ -165,3 +165,53 @@ async def test_history_names_roles_and_partners_never_a_subject_for_any_viewer(p
     ]
     edge = orjson.loads((await platform.gateway.get(f"/v1/signals/{r}", headers=resident)).content)
     assert edge["rejectionReason"] == reason and edge["history"][-1]["actor"] == "coordinator"
+
+
+async def test_the_duplicates_reporter_follows_the_original_without_its_description(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    police = await police_for(platform, wk)
+    agent = platform.headers("partner_agent", partner_id=police["id"])
+    first = (await report(platform, platform.headers("resident"), bu))["signal"]
+    await platform.data(
+        platform.headers("coordinator"), "mutation($id: ID!) { escalateSignal(id: $id) { id } }", id=first["id"]
+    )
+    await platform.data(
+        agent, 'mutation($id: ID!) { acknowledgeSignal(id: $id, message: "Eerder bericht") { id } }', id=first["id"]
+    )
+
+    neighbour = platform.headers("resident")
+    merged = await report(platform, neighbour, bu, urgency="LOW", description="Weer die groep")
+    assert merged["duplicate"] is True and merged["signal"]["status"] == "MERGED"
+    assert merged["signal"]["duplicateOf"] == {
+        "id": first["id"],
+        "reference": first["reference"],
+        "status": "ACKNOWLEDGED",
+        "reportCount": 2,
+        "description": None,
+        "feedback": [],  # only what was written after their report
+        "history": [],
+    }
+
+    await platform.data(
+        agent, 'mutation($id: ID!) { resolveSignal(id: $id, feedback: "Gesproken") { id } }', id=first["id"]
+    )
+    seen = (await platform.data(neighbour, READ, id=merged["signal"]["id"]))["signal"]
+    assert seen["duplicateOf"] == {
+        "id": first["id"],
+        "reference": first["reference"],
+        "status": "RESOLVED",
+        "reportCount": 2,
+        "description": None,
+        "feedback": [{"message": "Gesproken"}],
+        "history": [],
+    }
+    edge = orjson.loads(
+        (await platform.gateway.get(f"/v1/signals/{merged['signal']['id']}", headers=neighbour)).content
+    )
+    assert edge["original"]["status"] == "resolved" and edge["original"]["description"] is None
+    assert [f["message"] for f in edge["original"]["feedback"]] == ["Gesproken"]
+
+    # whoever may read the original reads all of it through duplicateOf
+    full = (await platform.data(platform.headers("coordinator"), READ, id=merged["signal"]["id"]))["signal"]
+    assert full["duplicateOf"]["description"] == "Jongeren bij het speelveld"
+    assert [f["message"] for f in full["duplicateOf"]["feedback"]] == ["Eerder bericht", "Gesproken"]

@@ -30,7 +30,7 @@ from shared.events.codes import Category, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
 
 if TYPE_CHECKING:
-    from services.signals.domain.intake import OpenReport, Report
+    from services.signals.domain.intake import Report
     from services.signals.domain.routing import Partner
 
 OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
@@ -100,6 +100,39 @@ class HistoryEntry:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class Original:
+    """What the reporters of a merged duplicate read of the signal it was merged into."""
+
+    id: UUID
+    reference: str
+    municipality: str
+    area: str
+    category: Category
+    urgency: Urgency
+    source: SignalSource
+    reported_at: datetime
+    status: Status
+    report_count: int
+    feedback: tuple[Feedback, ...]
+
+    @classmethod
+    def of(cls, signal: Signal) -> Original:
+        return cls(
+            signal.id,
+            signal.reference,
+            signal.municipality,
+            signal.area,
+            signal.category,
+            signal.urgency,
+            signal.source,
+            signal.reported_at,
+            signal.status,
+            signal.report_count,
+            tuple(signal.feedback),
+        )
+
+
 @dataclass
 class Signal:
     id: UUID
@@ -129,7 +162,7 @@ class Signal:
     ended_at: datetime | None = None
     overdue_notified: bool = False
     version: int = 0
-    original_feedback: list[Feedback] | None = None  # of the signal this one was merged into
+    original: Original | None = None  # the signal this one was merged into, as its reporters read it
     partner_names: dict[UUID, str] = field(default_factory=dict)  # of the partners it names (read side)
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
@@ -148,6 +181,10 @@ class Signal:
     def is_overdue(self, now: datetime) -> bool:
         e = self.escalation
         return self.status == Status.ESCALATED and e is not None and e.acknowledge_by < now
+
+    @property
+    def original_feedback(self) -> list[Feedback] | None:
+        return list(self.original.feedback) if self.original is not None else None
 
     @property
     def rejection_reason(self) -> str | None:
@@ -320,10 +357,12 @@ class Signal:
         self._record("merged", at, SYSTEM if automatic else actor, Status.MERGED, original.reference)
         self._raise(SignalMerged(**self.facts(), duplicate_of=original.id, merged_at=at, automatic=automatic))
 
-    def merge_reported(self, original: OpenReport, *, at: datetime) -> None:
-        """A new report that duplicates an open signal (detected at intake)."""
+    def merge_reported(self, original: Signal, *, at: datetime) -> None:
+        """A new report that duplicates an open signal (detected at intake); the original counts it."""
         self.duplicate_of = original.id
         self.ended_at = at
+        original.report_count += self.report_count
+        self.original = Original.of(original)
         self._record("merged", at, SYSTEM, Status.MERGED)
         self._raise(SignalMerged(**self.facts(), duplicate_of=original.id, merged_at=at, automatic=True))
 
