@@ -343,6 +343,16 @@ class ReportSignalResult:
 
 
 @strawberry.type
+class Advice:
+    call: str | None = strawberry.field(description='what to call: "112", "0900-8844", "0800-7000" or null')
+    text: str = strawberry.field(description="in Dutch")
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Advice:
+        return cls(call=opt_str(row.get("call")), text=str(row["text"]))
+
+
+@strawberry.type
 class SignalEventMessage:
     type: str = strawberry.field(description='the event type, e.g. "signal.escalated"')
     signal: Signal

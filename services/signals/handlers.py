@@ -20,10 +20,10 @@ from services.signals.domain import (
     Report,
     Signal,
     actor_partner,
-    advice_for,
     area_problem,
     duplicate_of,
     intake_escalation,
+    report_advice,
     route,
 )
 from services.signals.views import signal_json
@@ -112,7 +112,7 @@ async def report_signal(
     answer = {
         "signal": signal_json(signal, principal, now),
         "duplicate": original is not None,
-        "advice": advice_for(signal.urgency),
+        "advice": report_advice(signal),
     }
     contact = box.seal(report.contact_email, str(signal.id)) if box and report.contact_email else None
     await signals.add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)

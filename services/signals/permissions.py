@@ -33,6 +33,7 @@ MAY: dict[str, frozenset[Role]] = {
     "reclassify": frozenset({Role.COORDINATOR}),
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
     "contacts": frozenset({Role.SERVICE}),
+    "advice": frozenset(Role),  # any role: before a report is written
 }
 
 # The sources each reporting role reports from; the first is its default.

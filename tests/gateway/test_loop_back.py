@@ -215,3 +215,36 @@ async def test_the_duplicates_reporter_follows_the_original_without_its_descript
     full = (await platform.data(platform.headers("coordinator"), READ, id=merged["signal"]["id"]))["signal"]
     assert full["duplicateOf"]["description"] == "Jongeren bij het speelveld"
     assert [f["message"] for f in full["duplicateOf"]["feedback"]] == ["Eerder bericht", "Gesproken"]
+
+
+ADVICE = """query($category: SignalCategory!, $urgency: Urgency!, $source: SignalSource) {
+  advice(category: $category, urgency: $urgency, source: $source) { call text } }"""
+
+
+async def test_advice_before_a_report_for_any_role(platform: Platform) -> None:
+    for role in ("resident", "group_admin", "partner_agent", "integration", "coordinator", "region_admin"):
+        acute = await platform.data(platform.headers(role), ADVICE, category="VANDALISM", urgency="ACUTE")
+        assert acute["advice"]["call"] == "112" and acute["advice"]["text"].startswith("Bel nu 112")
+    ask = platform.headers("resident")
+    saar = (await platform.data(ask, ADVICE, category="BURGLARY", urgency="ACUTE", source="WHATSAPP_GROUP"))["advice"]
+    assert saar["call"] == "112" and "in de groep dat 112 gebeld is" in saar["text"]
+    drugs = (await platform.data(ask, ADVICE, category="DRUGS_NUISANCE", urgency="HIGH"))["advice"]
+    assert drugs["call"] == "0900-8844"
+    assert "geen spoed, wel politie" in drugs["text"].lower() and "Meld Misdaad Anoniem: 0800-7000" in drugs["text"]
+    plain = (await platform.data(ask, ADVICE, category="LITTER_DUMPING", urgency="LOW"))["advice"]
+    assert plain["call"] is None and plain["text"]
+    nobody = await platform.graphql({}, ADVICE, category="VANDALISM", urgency="ACUTE")
+    assert [e["extensions"]["code"] for e in nobody["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def test_the_report_advice_says_forwarded_only_when_escalated(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    await police_for(platform, wk)
+    resident = platform.headers("resident")
+    high = await report(platform, resident, bu, category="DRUGS_NUISANCE", urgency="HIGH", description="Handel")
+    assert high["signal"]["status"] == "RECEIVED"
+    assert "0900-8844" in high["advice"] and "0800-7000" in high["advice"] and "doorgestuurd" not in high["advice"]
+
+    acute = await report(platform, resident, bu, category="BURGLARY", urgency="ACUTE", description="Inbraak nu")
+    assert acute["signal"]["status"] == "ESCALATED"
+    assert acute["advice"].startswith("Bel nu 112") and "doorgestuurd" in acute["advice"]

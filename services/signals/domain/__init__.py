@@ -9,12 +9,15 @@ from services.signals.domain.intake import (
     DESCRIPTION_MAX,
     DUPLICATE_RADIUS_M,
     DUPLICATE_WINDOW,
+    SAAR_ADVICE,
+    Advice,
     OpenReport,
     Report,
     advice_for,
     check_report,
     distance_m,
     duplicate_of,
+    report_advice,
 )
 from services.signals.domain.routing import (
     AMSTERDAM,
@@ -53,7 +56,9 @@ __all__ = [
     "OPEN",
     "REOPEN_WINDOW",
     "REPORTER",
+    "SAAR_ADVICE",
     "SYSTEM",
+    "Advice",
     "Escalation",
     "Feedback",
     "HistoryEntry",
@@ -75,5 +80,6 @@ __all__ = [
     "intake_escalation",
     "partner_actor",
     "police_for",
+    "report_advice",
     "route",
 ]
