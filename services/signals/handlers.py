@@ -8,14 +8,15 @@ domain errors (`shared.errors`), rendered to problem+json in one place.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from services.signals import permissions, store
 from services.signals.domain import (
     OPEN,
+    Original,
     Partner,
     Report,
     Signal,
@@ -33,7 +34,7 @@ from shared.clock import Clock
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from shared.events.codes import Category, PartnerKind
+from shared.events.codes import Category, PartnerKind, Urgency
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -107,6 +108,9 @@ async def report_signal(
     original = await _still_open(signals, match.id) if match is not None else None
     if original is not None:
         signal.merge_reported(original, at=now)
+        if signal.urgency == Urgency.ACUTE:
+            original.join_acute(_acute_target(original, ctx.partners, now), at=now)
+            signal.original = Original.of(original)  # the answer shows it escalated
     elif (target := intake_escalation(signal, routed, ctx.partners, now)) is not None:
         signal.escalate(target[0], at=now, actor=None, reason=target[1], automatic=True)
     answer = {
@@ -121,6 +125,13 @@ async def report_signal(
     await uow.commit()
     log.info("signal_reported", signal_id=str(signal.id), duplicate=original is not None, routed=routed is not None)
     return Reported(answer)
+
+
+def _acute_target(original: Signal, partners: list[Partner], now: datetime) -> Partner | None:
+    """Whom an open signal turning acute is escalated to: as any acute report (the police first)."""
+    routed = next((p for p in partners if p.id == original.routed_partner_id), None)
+    target = intake_escalation(replace(original, urgency=Urgency.ACUTE, pending=[]), routed, partners, now)
+    return target[0] if target else None
 
 
 async def _still_open(signals: store.SignalStore, signal_id: UUID) -> Signal | None:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from tests.gateway.conftest import GM, Platform, fresh_area
+from tests.support import eventually
 
 VIEW = """
 fragment V on Signal {
@@ -248,3 +249,42 @@ async def test_the_report_advice_says_forwarded_only_when_escalated(platform: Pl
     acute = await report(platform, resident, bu, category="BURGLARY", urgency="ACUTE", description="Inbraak nu")
     assert acute["signal"]["status"] == "ESCALATED"
     assert acute["advice"].startswith("Bel nu 112") and "doorgestuurd" in acute["advice"]
+
+
+async def test_an_acute_report_escalates_the_open_signal_it_joins_at_once(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    police = await police_for(platform, wk)
+    first = (await report(platform, platform.headers("resident"), bu))["signal"]
+    assert first["status"] == "RECEIVED" and first["urgency"] == "NORMAL"
+
+    acute = await report(platform, platform.headers("resident"), bu, urgency="ACUTE", description="Ze slaan ruiten in")
+    assert acute["duplicate"] is True and acute["signal"]["status"] == "MERGED"
+    assert acute["signal"]["duplicateOf"]["status"] == "ESCALATED"  # before reportSignal answered
+    assert acute["advice"].startswith("Bel nu 112") and "doorgestuurd" in acute["advice"]
+
+    coordinator = platform.headers("coordinator")
+    original = (await platform.data(coordinator, READ, id=first["id"]))["signal"]
+    assert original["urgency"] == "ACUTE" and original["status"] == "ESCALATED" and original["reportCount"] == 2
+    assert original["escalations"] == [{"reason": "acute melding", "partner": {"name": police["name"]}}]
+    assert (original["history"][-1]["action"], original["history"][-1]["actor"], original["history"][-1]["note"]) == (
+        "escalated",
+        "system",
+        "acute melding",
+    )
+
+    async def police_heard() -> bool:
+        return any(
+            (event := orjson.loads(body)).get("subject") == first["id"]
+            and event["type"] == "nl.wijkaanpak.signal.escalated"
+            and event["data"]["urgency"] == "acute"
+            and event["data"]["partnerId"] == police["id"]
+            for _, body in platform.receiver.requests
+            if body
+        )
+
+    await eventually(police_heard, timeout=20)
+
+    again = await report(platform, platform.headers("resident"), bu, urgency="ACUTE", description="Nog steeds")
+    assert again["duplicate"] is True
+    later = (await platform.data(coordinator, READ, id=first["id"]))["signal"]
+    assert len(later["escalations"]) == 1 and later["reportCount"] == 3  # escalated once

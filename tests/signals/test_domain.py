@@ -329,3 +329,22 @@ def test_the_intake_advice_says_forwarded_only_when_it_was_escalated() -> None:
     again = new_signal("low")
     again.merge_reported(original, at=NOW)
     assert report_advice(again) == "Uw melding is toegevoegd aan een eerdere melding, die al is doorgestuurd."
+
+
+def test_an_acute_report_makes_the_signal_it_joins_acute_and_escalates_it_once() -> None:
+    original = new_signal("normal")
+    original.pending.clear()
+    assert original.join_acute(police(2), at=NOW)
+    assert original.urgency == Urgency.ACUTE and original.status == Status.ESCALATED
+    assert [type(e).__name__ for _, e in original.pending] == ["SignalReclassified", "SignalEscalated"]
+    assert original.pending[0][1].previous_urgency == Urgency.NORMAL  # type: ignore[attr-defined]
+    assert (original.history[-1].actor, original.history[-1].note) == ("system", "acute melding")
+    assert original.acknowledge_by == NOW + timedelta(minutes=5)  # the partner's acute minutes
+    assert not original.join_acute(police(2), at=NOW)  # escalated already: nothing more
+
+
+def test_an_acute_report_with_no_partner_still_makes_the_signal_acute() -> None:
+    original = new_signal("low")
+    assert original.join_acute(None, at=NOW)
+    assert original.urgency == Urgency.ACUTE and original.status == Status.RECEIVED
+    assert (original.history[-1].action, original.history[-1].note) == ("reclassified", "acute melding")

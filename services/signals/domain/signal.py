@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
 REOPEN_WINDOW = timedelta(days=14)
+ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
 # Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
 REPORTER = "reporter"
@@ -365,6 +366,29 @@ class Signal:
         self.original = Original.of(original)
         self._record("merged", at, SYSTEM, Status.MERGED)
         self._raise(SignalMerged(**self.facts(), duplicate_of=original.id, merged_at=at, automatic=True))
+
+    def join_acute(self, partner: Partner | None, *, at: datetime) -> bool:
+        """An acute report merged into this open signal: when it is not escalated, it becomes acute
+        and is escalated at once to `partner` (None: no partner covers it; it stays for the
+        coordinator). False when it was escalated already."""
+        if self.status not in (Status.RECEIVED, Status.REOPENED):
+            return False
+        previous, self.urgency = self.urgency, Urgency.ACUTE
+        if partner is None:
+            self._record("reclassified", at, SYSTEM, None, ACUTE_REPORT)
+        self._raise(
+            SignalReclassified(
+                **self.facts(),
+                previous_category=self.category,
+                previous_area=self.area,
+                routed_partner_id=self.routed_partner_id,
+                reclassified_at=at,
+                previous_urgency=previous,
+            )
+        )
+        if partner is not None:
+            self.escalate(partner, at=at, actor=None, reason=ACUTE_REPORT, automatic=True)
+        return True
 
     def reclassify(
         self,

@@ -225,7 +225,7 @@ _INSERT = (
 )
 
 _UPDATE = (
-    "WITH u AS (UPDATE signals SET area = :area, category = :category, status = :status,"
+    "WITH u AS (UPDATE signals SET area = :area, category = :category, urgency = :urgency, status = :status,"
     " report_count = :report_count, duplicate_of = :duplicate_of, routed_partner_id = :routed_partner_id,"
     " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
@@ -368,6 +368,7 @@ class SignalStore:
                 "id": signal.id,
                 "area": signal.area,
                 "category": signal.category.value,
+                "urgency": signal.urgency.value,
                 "status": signal.status.value,
                 "report_count": signal.report_count,
                 "duplicate_of": signal.duplicate_of,
