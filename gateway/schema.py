@@ -25,12 +25,13 @@ from gateway.domain import (
     area_problem,
     area_within,
 )
-from gateway.enums import DeliveryStatus, SignalCategory, SignalStatus
+from gateway.enums import DeliveryStatus, SignalCategory, SignalSource, SignalStatus, Urgency
 from gateway.errors import ErrorCodes, log_unexpected
 from gateway.inputs import to_rest
 from gateway.limits import Limits, RateLimit, VariableCost, complexity_rule
 from gateway.settings import Settings
 from gateway.types import (
+    Advice,
     CategoryInfo,
     Delivery,
     DeliveryConnection,
@@ -170,6 +171,16 @@ class Query:
             after=given(after),
         )
         return DeliveryConnection.from_rest(body)
+
+    @strawberry.field
+    async def advice(
+        self, info: Info, category: SignalCategory, urgency: Urgency, source: SignalSource | None = UNSET
+    ) -> Advice:
+        """The advice for a report before it is written, from the signals service's policy; any role."""
+        body = await ctx(info).get(
+            "signals", "/v1/advice", category=category.value, urgency=urgency.value, source=code(source)
+        )
+        return Advice.from_rest(body)
 
     @strawberry.field
     def categories(self, info: Info) -> list[CategoryInfo]:

@@ -177,6 +177,10 @@ class HistoryEntry:
     actor: str | None
     from_status: SignalStatus | None
     to_status: SignalStatus | None
+    note: str | None = strawberry.field(
+        description="the reason of a rejection, reopening, transfer or involvement; for those who may read"
+        " the description and for the reporters"
+    )
 
     @classmethod
     def from_rest(cls, row: Row) -> HistoryEntry:
@@ -186,6 +190,7 @@ class HistoryEntry:
             actor=opt_str(row.get("actor")),
             from_status=opt_status(row.get("fromStatus")),
             to_status=opt_status(row.get("toStatus")),
+            note=opt_str(row.get("note")),
         )
 
 
@@ -233,15 +238,24 @@ class Signal:
     history: list[HistoryEntry]
     acknowledge_by: datetime | None = strawberry.field(description="deadline of the current escalation")
     overdue: bool = strawberry.field(description="escalated and not acknowledged by its deadline")
+    rejection_reason: str | None = strawberry.field(description="set when rejected; readable by the reporters")
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
+    original_row: strawberry.Private[Row | None] = None  # what a duplicate's reporters read of the original
+    restricted: strawberry.Private[bool] = False
 
     @strawberry.field
     async def duplicate_of(self, info: Info) -> Signal | None:
+        """The whole original for who may see it; its duplicate's reporters read the signals
+        service's restricted view of it (state and feedback since their report)."""
         if not self.duplicate_of_id:
             return None
         row = await ctx(info).signals.load(self.duplicate_of_id)
-        return Signal.from_rest(row) if row else None
+        if row:
+            return Signal.from_rest(row)
+        if self.original_row and str(self.original_row.get("id")) == self.duplicate_of_id:
+            return Signal.from_rest(self.original_row, restricted=True)
+        return None
 
     @strawberry.field
     async def routed_to(self, info: Info) -> Partner | None:
@@ -249,11 +263,13 @@ class Signal:
 
     @strawberry.field
     async def deliveries(self, info: Info) -> list[Delivery]:
+        if self.restricted:
+            return []
         rows = await ctx(info).deliveries.load(str(self.id))
         return [Delivery.from_rest(r) for r in rows]
 
     @classmethod
-    def from_rest(cls, row: Row) -> Signal:
+    def from_rest(cls, row: Row, *, restricted: bool = False) -> Signal:
         location = row.get("location") or {}
         return cls(
             id=strawberry.ID(str(row["id"])),
@@ -275,8 +291,11 @@ class Signal:
             history=[HistoryEntry.from_rest(h) for h in row.get("history") or []],
             acknowledge_by=when(row.get("acknowledgeBy")),
             overdue=bool(row.get("overdue", False)),
+            rejection_reason=opt_str(row.get("rejectionReason")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
+            original_row=row.get("original"),
+            restricted=restricted,
         )
 
 
@@ -321,6 +340,16 @@ class ReportSignalResult:
     signal: Signal
     duplicate: bool
     advice: str | None
+
+
+@strawberry.type
+class Advice:
+    call: str | None = strawberry.field(description='what to call: "112", "0900-8844", "0800-7000" or null')
+    text: str = strawberry.field(description="in Dutch")
+
+    @classmethod
+    def from_rest(cls, row: Row) -> Advice:
+        return cls(call=opt_str(row.get("call")), text=str(row["text"]))
 
 
 @strawberry.type

@@ -15,6 +15,7 @@ from services.signals.domain import (
     DESCRIPTION_MAX,
     Report,
     Signal,
+    advice_for,
     area_problem,
     check_report,
 )
@@ -26,7 +27,7 @@ from shared.clock import Clock
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
-from shared.events.codes import Category, Role, SignalStatus
+from shared.events.codes import Category, Role, SignalSource, SignalStatus, Urgency
 from shared.http import JSONBody
 from shared.observability import get_logger
 from shared.pagination import decode_keyset, listing, page_size, parse_ids
@@ -168,6 +169,23 @@ def _report_command(
 
 
 # --- reads ---------------------------------------------------------------------------------------
+
+
+@router.get("/v1/advice", summary="The advice for a report before it is written (what to call, in Dutch)")
+async def advice(
+    principal: CurrentPrincipal, category: str = "", urgency: str = "", source: str | None = None
+) -> JSONBody:
+    demand(principal, *permissions.roles_for("advice"))
+    errors = FieldErrors()
+    if category not in Category._value2member_map_:
+        errors.add("category", f"unknown category; one of {', '.join(c.value for c in Category)}")
+    if urgency not in Urgency._value2member_map_:
+        errors.add("urgency", f"unknown urgency; one of {', '.join(u.value for u in Urgency)}")
+    if source is not None and source not in SignalSource._value2member_map_:
+        errors.add("source", f"unknown source; one of {', '.join(s.value for s in SignalSource)}")
+    errors.raise_if_any()
+    given = advice_for(Category(category), Urgency(urgency), SignalSource(source) if source else None)
+    return JSONBody({"call": given.call, "text": given.text})
 
 
 def _statuses(value: str | None, errors: FieldErrors) -> list[str]:

@@ -8,20 +8,23 @@ domain errors (`shared.errors`), rendered to problem+json in one place.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from services.signals import permissions, store
 from services.signals.domain import (
+    OPEN,
+    Original,
     Partner,
     Report,
     Signal,
-    advice_for,
+    actor_partner,
     area_problem,
     duplicate_of,
     intake_escalation,
+    report_advice,
     route,
 )
 from services.signals.views import signal_json
@@ -31,7 +34,7 @@ from shared.clock import Clock
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from shared.events.codes import Category, PartnerKind
+from shared.events.codes import Category, PartnerKind, Urgency
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -89,8 +92,11 @@ async def report_signal(
         reporter=principal.sub,
         at=now,
         routed_partner_id=routed.id if routed else None,
+        actor=permissions.actor(principal),
     )
-    original = duplicate_of(
+    await _name_reporting_partner(uow, signal, ctx.partners)
+    signals = store.SignalStore(uow)
+    match = duplicate_of(
         ctx.open_reports,
         municipality=signal.municipality,
         area=signal.area,
@@ -99,20 +105,51 @@ async def report_signal(
         lat=signal.lat,
         lon=signal.lon,
     )
+    original = await _still_open(signals, match.id) if match is not None else None
     if original is not None:
         signal.merge_reported(original, at=now)
+        if signal.urgency == Urgency.ACUTE:
+            original.join_acute(_acute_target(original, ctx.partners, now), at=now)
+            signal.original = Original.of(original)  # the answer shows it escalated
     elif (target := intake_escalation(signal, routed, ctx.partners, now)) is not None:
         signal.escalate(target[0], at=now, actor=None, reason=target[1], automatic=True)
     answer = {
         "signal": signal_json(signal, principal, now),
         "duplicate": original is not None,
-        "advice": advice_for(signal.urgency),
+        "advice": report_advice(signal),
     }
     contact = box.seal(report.contact_email, str(signal.id)) if box and report.contact_email else None
-    await store.SignalStore(uow).add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)
+    await signals.add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)
+    if original is not None:
+        await signals.save(original)
     await uow.commit()
     log.info("signal_reported", signal_id=str(signal.id), duplicate=original is not None, routed=routed is not None)
     return Reported(answer)
+
+
+def _acute_target(original: Signal, partners: list[Partner], now: datetime) -> Partner | None:
+    """Whom an open signal turning acute is escalated to: as any acute report (the police first)."""
+    routed = next((p for p in partners if p.id == original.routed_partner_id), None)
+    target = intake_escalation(replace(original, urgency=Urgency.ACUTE, pending=[]), routed, partners, now)
+    return target[0] if target else None
+
+
+async def _still_open(signals: store.SignalStore, signal_id: UUID) -> Signal | None:
+    """The open signal a report duplicates, locked; None when it stopped being open meanwhile."""
+    original = await signals.get(signal_id, for_update=True)
+    if original is None or original.status not in OPEN or original.duplicate_of is not None:
+        return None
+    return original
+
+
+async def _name_reporting_partner(uow: UnitOfWork, signal: Signal, known: list[Partner]) -> None:
+    """A report by partner staff is named by the partner's name in the answer's history."""
+    partner_id = actor_partner(signal.history[0].actor)
+    if partner_id is None:
+        return
+    found = next((p for p in known if p.id == partner_id), None) or await store.partner(uow.session, partner_id)
+    if found is not None:
+        signal.partner_names[partner_id] = found.name
 
 
 async def _replay(uow: UnitOfWork, cmd: ReportSignal, *, first_claimed: bool) -> Reported | None:
@@ -184,7 +221,7 @@ async def escalate(uow: UnitOfWork, cmd: Escalate, principal: Principal, clock: 
     """Forward to the named partner, or to the routed one."""
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "escalate", permissions.may_escalate)
     target = await _escalation_target(uow, signal, cmd.partner_id)
-    signal.escalate(target, at=clock.now(), actor=principal.sub, reason=cmd.reason)
+    signal.escalate(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason)
     return await _store(uow, signals, signal, "escalate", True)
 
 
@@ -213,7 +250,9 @@ class Acknowledge:
 async def acknowledge(uow: UnitOfWork, cmd: Acknowledge, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "acknowledge")
     partner = permissions.acting_partner(principal)
-    changed = signal.acknowledge(partner, at=clock.now(), actor=principal.sub, message=cmd.message)
+    changed = signal.acknowledge(
+        partner, at=clock.now(), actor=permissions.actor(principal, signal), message=cmd.message
+    )
     return await _store(uow, signals, signal, "acknowledge", changed)
 
 
@@ -226,7 +265,7 @@ class Resolve:
 async def resolve(uow: UnitOfWork, cmd: Resolve, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "resolve")
     partner = permissions.acting_partner(principal)
-    changed = signal.resolve(partner, at=clock.now(), actor=principal.sub, feedback=cmd.feedback)
+    changed = signal.resolve(partner, at=clock.now(), actor=permissions.actor(principal, signal), feedback=cmd.feedback)
     return await _store(uow, signals, signal, "resolve", changed)
 
 
@@ -238,7 +277,7 @@ class Reject:
 
 async def reject(uow: UnitOfWork, cmd: Reject, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "reject")
-    signal.reject(at=clock.now(), actor=principal.sub, reason=cmd.reason)
+    signal.reject(at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason)
     return await _store(uow, signals, signal, "reject", True)
 
 
@@ -254,7 +293,7 @@ async def merge(uow: UnitOfWork, cmd: Merge, principal: Principal, clock: Clock)
     into = await signals.get(cmd.into_id, for_update=True) if cmd.into_id != signal.id else None
     if into is None or not permissions.can_see(principal, into) or into.municipality != signal.municipality:
         raise ValidationFailed([FieldError("intoId", "not a signal of this municipality")])
-    signal.merge_into(into, at=clock.now(), actor=principal.sub, automatic=False)
+    signal.merge_into(into, at=clock.now(), actor=permissions.actor(principal, signal), automatic=False)
     await signals.save(into)
     await signals.repoint_duplicates(signal.id, into.id)
     return await _store(uow, signals, signal, "merge", True)
@@ -276,7 +315,11 @@ async def reclassify(uow: UnitOfWork, cmd: Reclassify, principal: Principal, clo
     partners = await store.partners_for(uow.session, signal.municipality, area)
     routed = route(partners, municipality=signal.municipality, area=area, category=category, at=now)
     signal.reclassify(
-        category=category, area=area, routed_partner_id=routed.id if routed else None, at=now, actor=principal.sub
+        category=category,
+        area=area,
+        routed_partner_id=routed.id if routed else None,
+        at=now,
+        actor=permissions.actor(principal, signal),
     )
     return await _store(uow, signals, signal, "reclassify", True)
 
@@ -290,7 +333,7 @@ class Reopen:
 
 async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "reopen", permissions.may_reopen)
-    signal.reopen(at=clock.now(), actor=principal.sub, reason=cmd.reason, window=cmd.window)
+    signal.reopen(at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason, window=cmd.window)
     return await _store(uow, signals, signal, "reopen", True)
 
 

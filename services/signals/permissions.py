@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from services.signals.domain import Signal
+from services.signals.domain import COORDINATOR, REPORTER, SYSTEM, Signal, partner_actor
 from shared.auth import Principal
 from shared.events.codes import Role, SignalSource
 
@@ -33,6 +33,7 @@ MAY: dict[str, frozenset[Role]] = {
     "reclassify": frozenset({Role.COORDINATOR}),
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
     "contacts": frozenset({Role.SERVICE}),
+    "advice": frozenset(Role),  # any role: before a report is written
 }
 
 # The sources each reporting role reports from; the first is its default.
@@ -126,6 +127,31 @@ def may_read_description(principal: Principal, signal: Signal) -> bool:
     if principal.has(Role.COORDINATOR) and principal.acts_in(signal.municipality):
         return True
     return signal.escalated_to(_acts_for(principal, *PARTNER_ROLES))
+
+
+def is_reporter(principal: Principal, signal: Signal) -> bool:
+    """The reporters of a signal: the subject that reported it and the admins of its group."""
+    if principal.sub == signal.reporter:
+        return True
+    group = _acts_for(principal, Role.GROUP_ADMIN)
+    return group is not None and signal.group_id is not None and str(signal.group_id) == group
+
+
+def may_read_notes(principal: Principal, signal: Signal) -> bool:
+    """History notes and the rejection reason: who may read the description, and the reporters."""
+    return may_read_description(principal, signal) or is_reporter(principal, signal)
+
+
+def actor(principal: Principal, signal: Signal | None = None) -> str:
+    """How the history names the caller acting on `signal` (None: reporting it): the partner for
+    partner staff and systems, "coordinator", "reporter"; never the caller's subject."""
+    if (partner := acting_partner(principal)) is not None:
+        return partner_actor(partner)
+    if principal.is_service:
+        return SYSTEM
+    if signal is not None and principal.has(Role.COORDINATOR):
+        return COORDINATOR
+    return REPORTER  # residents and group admins act on signals only as their reporters
 
 
 def may_escalate(principal: Principal, signal: Signal) -> bool:

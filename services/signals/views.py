@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from services.signals import permissions
-from services.signals.domain import Signal
+from services.signals.domain import (
+    COORDINATOR,
+    REPORTER,
+    SYSTEM,
+    Feedback,
+    HistoryEntry,
+    Original,
+    Signal,
+    actor_partner,
+)
 from shared.auth import Principal
 from shared.clock import rfc3339_or_none
 
 
 def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, Any]:
     """The contact e-mail is never here; the description only for those who may read it."""
+    notes = permissions.may_read_notes(viewer, signal)
     feedback = (
         signal.original_feedback
         if signal.duplicate_of is not None and signal.original_feedback is not None
@@ -34,7 +45,11 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "lon": signal.lon,
         "bagId": signal.bag_id,
         "reportCount": signal.report_count,
+        "rejectionReason": signal.rejection_reason if notes else None,
         "duplicateOf": str(signal.duplicate_of) if signal.duplicate_of else None,
+        "original": original_json(signal.original, signal.reported_at)
+        if signal.original is not None and permissions.is_reporter(viewer, signal)
+        else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
         "groupId": str(signal.group_id) if signal.group_id else None,
         "acknowledgeBy": rfc3339_or_none(signal.acknowledge_by),
@@ -50,22 +65,63 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
             }
             for e in signal.escalations
         ],
-        "feedback": [
-            {
-                "partnerId": str(f.partner_id) if f.partner_id else None,
-                "message": f.message,
-                "at": rfc3339_or_none(f.at),
-            }
-            for f in feedback
-        ],
+        "feedback": feedback_json(feedback),
         "history": [
             {
                 "action": h.action,
                 "at": rfc3339_or_none(h.at),
-                "actor": h.actor,
+                "actor": shown_actor(h, signal),
                 "fromStatus": h.from_status.value if h.from_status else None,
                 "toStatus": h.to_status.value if h.to_status else None,
+                "note": h.note if notes else None,
             }
             for h in signal.history
         ],
+    }
+
+
+_NAMED = frozenset({REPORTER, COORDINATOR, SYSTEM})
+_ONLY_COORDINATORS = frozenset({"rejected", "merged", "reclassified", "reopened"})
+
+
+def shown_actor(entry: HistoryEntry, signal: Signal) -> str | None:
+    """A role or a partner's name, never a subject. Entries written before actors were recorded
+    as roles hold a subject: the reporter's is shown as "reporter", partner staff by the partner
+    the signal was then escalated to, coordinators' actions as "coordinator"; anything else null."""
+    actor = entry.actor
+    if actor is None or actor in _NAMED:
+        return actor
+    if (partner := actor_partner(actor)) is not None:
+        return signal.partner_names.get(partner)
+    if actor == signal.reporter:
+        return REPORTER
+    if entry.action in ("acknowledged", "resolved"):
+        then = [e for e in signal.escalations if e.at <= entry.at]
+        return signal.partner_names.get(then[-1].partner_id) if then else None
+    return COORDINATOR if entry.action in _ONLY_COORDINATORS else None
+
+
+def feedback_json(feedback: Iterable[Feedback]) -> list[dict[str, Any]]:
+    return [
+        {"partnerId": str(f.partner_id) if f.partner_id else None, "message": f.message, "at": rfc3339_or_none(f.at)}
+        for f in feedback
+    ]
+
+
+def original_json(original: Original, since: datetime) -> dict[str, Any]:
+    """The signal a duplicate was merged into, as the duplicate's reporters read it: its state and
+    the feedback written since their report; no description, history, escalations or partners."""
+    return {
+        "id": str(original.id),
+        "reference": original.reference,
+        "municipality": original.municipality,
+        "area": original.area,
+        "category": original.category.value,
+        "urgency": original.urgency.value,
+        "source": original.source.value,
+        "reportedAt": rfc3339_or_none(original.reported_at),
+        "status": original.status.value,
+        "reportCount": original.report_count,
+        "description": None,
+        "feedback": feedback_json(f for f in original.feedback if f.at >= since),
     }

@@ -142,11 +142,15 @@ class SignalOverdue(SignalFacts):
 
 class SignalReclassified(SignalFacts):
     event_type = "signal.reclassified"
-    summary = "A coordinator changed the category or area; routing was run again."
+    summary = (
+        "A coordinator changed the category or area (routing was run again), or an acute report"
+        " merged into it made it acute (`previousUrgency`)."
+    )
     previous_category: Category
     previous_area: str
     routed_partner_id: UUID | None = None
     reclassified_at: datetime
+    previous_urgency: Urgency | None = None
 
 
 # --- partners ----------------------------------------------------------------------------------

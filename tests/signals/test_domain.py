@@ -22,6 +22,7 @@ from services.signals.domain import (
     distance_m,
     duplicate_of,
     intake_escalation,
+    report_advice,
 )
 from shared.events.codes import Category, PartnerKind, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
@@ -214,8 +215,30 @@ def test_acute_goes_to_the_police_and_tells_to_call_112() -> None:
     signal = new_signal("acute", routed=youth)
     target = intake_escalation(signal, youth, [youth, cop], NOW)
     assert target is not None and target[0] == cop
-    assert advice_for(Urgency.ACUTE) == ACUTE_ADVICE and ACUTE_ADVICE.startswith("Bel nu 112")
-    assert advice_for(Urgency.HIGH) is None
+    assert advice_for(signal.category, Urgency.ACUTE).text == ACUTE_ADVICE and ACUTE_ADVICE.startswith("Bel nu 112")
+
+
+@pytest.mark.parametrize(
+    ("category", "urgency", "source", "call", "says"),
+    [
+        (Category.VANDALISM, Urgency.ACUTE, SignalSource.APP, "112", ["Bel nu 112"]),
+        (Category.BURGLARY, Urgency.ACUTE, SignalSource.WHATSAPP_GROUP, "112", ["eerst zelf 112", "in de groep"]),
+        (Category.BURGLARY, Urgency.HIGH, None, "0900-8844", ["Geen spoed, wel politie", "0900-8844"]),
+        (Category.SUSPICIOUS_SITUATION, Urgency.HIGH, None, "0900-8844", ["0900-8844"]),
+        (Category.DRUGS_NUISANCE, Urgency.HIGH, None, "0900-8844", ["0900-8844", "Meld Misdaad Anoniem: 0800-7000"]),
+        (Category.DRUGS_NUISANCE, Urgency.NORMAL, None, "0800-7000", ["Meld Misdaad Anoniem: 0800-7000"]),
+        (Category.DRUGS_NUISANCE, Urgency.ACUTE, None, "112", ["Bel nu 112", "0800-7000"]),
+        (Category.VANDALISM, Urgency.HIGH, None, None, ["Geen spoed"]),
+        (Category.LITTER_DUMPING, Urgency.LOW, SignalSource.WHATSAPP_GROUP, None, ["Geen spoed"]),
+    ],
+)
+def test_advice_names_the_number_to_call(
+    category: Category, urgency: Urgency, source: SignalSource | None, call: str | None, says: list[str]
+) -> None:
+    advice = advice_for(category, urgency, source)
+    assert advice.call == call
+    assert all(part in advice.text for part in says), advice.text
+    assert "doorgestuurd" not in advice.text  # nothing is forwarded before a report is written
 
 
 def test_acknowledge_by_uses_the_partners_minutes_for_the_urgency() -> None:
@@ -284,3 +307,44 @@ def test_overdue_is_marked_once_per_deadline() -> None:
     assert not signal.mark_overdue(at=NOW)
     assert signal.mark_overdue(at=late)
     assert not signal.mark_overdue(at=late + timedelta(hours=1))
+
+
+def test_the_intake_advice_says_forwarded_only_when_it_was_escalated() -> None:
+    acute = new_signal("acute")
+    said = report_advice(acute)
+    assert said is not None and said.startswith("Bel nu 112") and "doorgestuurd" not in said
+    acute.escalate(police(2), at=NOW, actor=None, reason="acute", automatic=True)
+    said = report_advice(acute)
+    assert said is not None and said.startswith("Bel nu 112") and "doorgestuurd" in said
+
+    normal = new_signal("normal")
+    assert report_advice(normal) is None  # nothing to call, nothing forwarded
+    normal.escalate(police(2), at=NOW, actor="coordinator")
+    assert report_advice(normal) == "Uw melding is doorgestuurd naar de partner die erover gaat."
+
+    original, duplicate = new_signal("normal"), new_signal("low")
+    duplicate.merge_reported(original, at=NOW)
+    assert report_advice(duplicate) is None and original.report_count == 2
+    original.escalate(police(2), at=NOW, actor="coordinator")
+    again = new_signal("low")
+    again.merge_reported(original, at=NOW)
+    assert report_advice(again) == "Uw melding is toegevoegd aan een eerdere melding, die al is doorgestuurd."
+
+
+def test_an_acute_report_makes_the_signal_it_joins_acute_and_escalates_it_once() -> None:
+    original = new_signal("normal")
+    original.pending.clear()
+    assert original.join_acute(police(2), at=NOW)
+    assert original.urgency == Urgency.ACUTE and original.status == Status.ESCALATED
+    assert [type(e).__name__ for _, e in original.pending] == ["SignalReclassified", "SignalEscalated"]
+    assert original.pending[0][1].previous_urgency == Urgency.NORMAL  # type: ignore[attr-defined]
+    assert (original.history[-1].actor, original.history[-1].note) == ("system", "acute melding")
+    assert original.acknowledge_by == NOW + timedelta(minutes=5)  # the partner's acute minutes
+    assert not original.join_acute(police(2), at=NOW)  # escalated already: nothing more
+
+
+def test_an_acute_report_with_no_partner_still_makes_the_signal_acute() -> None:
+    original = new_signal("low")
+    assert original.join_acute(None, at=NOW)
+    assert original.urgency == Urgency.ACUTE and original.status == Status.RECEIVED
+    assert (original.history[-1].action, original.history[-1].note) == ("reclassified", "acute melding")

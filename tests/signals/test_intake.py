@@ -30,9 +30,10 @@ async def test_a_report_is_answered_and_published_as_signal_received(app: Signal
         {
             "action": "reported",
             "at": signal["reportedAt"],
-            "actor": "resident-intake",
+            "actor": "reporter",  # never the reporter's subject
             "fromStatus": None,
             "toStatus": "received",
+            "note": None,
         }
     ]
     async with TopicReader(app.infra, "signal.received") as reader:

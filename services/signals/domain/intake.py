@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from services.signals.domain.routing import area_problem
-from services.signals.domain.signal import OPEN
+from services.signals.domain.signal import OPEN, Signal
 from shared import areas
 from shared.errors import FieldErrors
 from shared.events.codes import Category, SignalSource, Urgency
@@ -21,10 +21,26 @@ DUPLICATE_RADIUS_M = 250.0
 DESCRIPTION_MAX = 2000
 OBSERVED_CLOCK_SKEW = timedelta(minutes=1)
 
+# --- advice (Dutch): what to call, and whether the report went on -------------------------------
+
+EMERGENCY = "112"
+POLICE_NO_EMERGENCY = "0900-8844"
+ANONYMOUS = "0800-7000"  # Meld Misdaad Anoniem
+POLICE_CATEGORIES = frozenset({Category.SUSPICIOUS_SITUATION, Category.BURGLARY, Category.DRUGS_NUISANCE})
+
 ACUTE_ADVICE = (
     "Bel nu 112: bij direct gevaar of een misdrijf dat nu gebeurt is 112 de snelste weg naar hulp. "
-    "Uw melding is doorgestuurd, maar dit is geen meldkamer."
+    "Dit platform is geen meldkamer."
 )
+SAAR_ADVICE = (
+    "Bel eerst zelf 112. Vertel daarna in de groep dat 112 gebeld is, zodat niet iedereen belt. "
+    "Onderneem zelf niets: ga er niet op af en spreek niemand aan."
+)
+POLICE_ADVICE = "Geen spoed, wel politie: bel 0900-8844."
+ANONYMOUS_ADVICE = "Wilt u anoniem iets melden over drugs? Bel Meld Misdaad Anoniem: 0800-7000."
+NO_CALL_ADVICE = "Geen spoed: uw melding gaat naar de partner die erover gaat."
+FORWARDED = "Uw melding is doorgestuurd naar de partner die erover gaat."
+JOINED_FORWARDED = "Uw melding is toegevoegd aan een eerdere melding, die al is doorgestuurd."
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BAG = re.compile(r"^\d{16}$")
@@ -156,5 +172,40 @@ def check_report(report: Report, now: datetime, allowed_sources: frozenset[Signa
     return errors
 
 
-def advice_for(urgency: Urgency) -> str | None:
-    return ACUTE_ADVICE if urgency == Urgency.ACUTE else None
+@dataclass(frozen=True)
+class Advice:
+    """What to call (`112`, `0900-8844`, `0800-7000` or nothing) and what to do, in Dutch."""
+
+    call: str | None
+    text: str
+
+
+def advice_for(category: Category, urgency: Urgency, source: SignalSource | None = None) -> Advice:
+    """The advice for a report, before it is written: acute is 112 now (from a WhatsApp group: SAAR,
+    first 112, then tell the group, do not act yourself); high in a police category is the police's
+    non-emergency number; drugs nuisance also Meld Misdaad Anoniem."""
+    call: str | None = None
+    parts: list[str] = []
+    if urgency == Urgency.ACUTE:
+        call = EMERGENCY
+        parts.append(SAAR_ADVICE if source == SignalSource.WHATSAPP_GROUP else ACUTE_ADVICE)
+    elif urgency == Urgency.HIGH and category in POLICE_CATEGORIES:
+        call = POLICE_NO_EMERGENCY
+        parts.append(POLICE_ADVICE)
+    if category == Category.DRUGS_NUISANCE:
+        call = call or ANONYMOUS
+        parts.append(ANONYMOUS_ADVICE)
+    return Advice(call, " ".join(parts) or NO_CALL_ADVICE)
+
+
+def report_advice(signal: Signal) -> str | None:
+    """The `advice` of an intake answer: the advice when there is a number to call, and that the
+    report was forwarded only when it (or the signal it joined) was escalated; null when neither."""
+    advice = advice_for(signal.category, signal.urgency, signal.source)
+    forwarded: str | None = None
+    if signal.status == Status.ESCALATED:
+        forwarded = FORWARDED
+    elif signal.original is not None and signal.original.status in (Status.ESCALATED, Status.ACKNOWLEDGED):
+        forwarded = JOINED_FORWARDED
+    parts = ([advice.text] if advice.call else []) + ([forwarded] if forwarded else [])
+    return " ".join(parts) or None

@@ -86,6 +86,7 @@ class Partner:
     availability: tuple[Window, ...] = ()
     priority: int = 0
     active: bool = True
+    name: str = ""
 
     def acknowledge_within(self, urgency: Urgency) -> timedelta:
         return timedelta(minutes=self.acknowledge_within_by_urgency.get(urgency, self.acknowledge_within_minutes))

@@ -30,12 +30,32 @@ from shared.events.codes import Category, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
 
 if TYPE_CHECKING:
-    from services.signals.domain.intake import OpenReport, Report
+    from services.signals.domain.intake import Report
     from services.signals.domain.routing import Partner
 
 OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
 REOPEN_WINDOW = timedelta(days=14)
+ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
+# Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
+REPORTER = "reporter"
+COORDINATOR = "coordinator"
+_PARTNER = "partner:"
+
+
+def partner_actor(partner_id: UUID | str) -> str:
+    """The actor of an entry written by a partner's staff or system (shown as the partner's name)."""
+    return f"{_PARTNER}{partner_id}"
+
+
+def actor_partner(actor: str | None) -> UUID | None:
+    """The partner an actor stands for, if it is a partner."""
+    if actor is None or not actor.startswith(_PARTNER):
+        return None
+    try:
+        return UUID(actor[len(_PARTNER) :])
+    except ValueError:
+        return None
 
 
 class SignalRuleBroken(Conflict):
@@ -81,6 +101,39 @@ class HistoryEntry:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class Original:
+    """What the reporters of a merged duplicate read of the signal it was merged into."""
+
+    id: UUID
+    reference: str
+    municipality: str
+    area: str
+    category: Category
+    urgency: Urgency
+    source: SignalSource
+    reported_at: datetime
+    status: Status
+    report_count: int
+    feedback: tuple[Feedback, ...]
+
+    @classmethod
+    def of(cls, signal: Signal) -> Original:
+        return cls(
+            signal.id,
+            signal.reference,
+            signal.municipality,
+            signal.area,
+            signal.category,
+            signal.urgency,
+            signal.source,
+            signal.reported_at,
+            signal.status,
+            signal.report_count,
+            tuple(signal.feedback),
+        )
+
+
 @dataclass
 class Signal:
     id: UUID
@@ -110,7 +163,8 @@ class Signal:
     ended_at: datetime | None = None
     overdue_notified: bool = False
     version: int = 0
-    original_feedback: list[Feedback] | None = None  # of the signal this one was merged into
+    original: Original | None = None  # the signal this one was merged into, as its reporters read it
+    partner_names: dict[UUID, str] = field(default_factory=dict)  # of the partners it names (read side)
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -128,6 +182,17 @@ class Signal:
     def is_overdue(self, now: datetime) -> bool:
         e = self.escalation
         return self.status == Status.ESCALATED and e is not None and e.acknowledge_by < now
+
+    @property
+    def original_feedback(self) -> list[Feedback] | None:
+        return list(self.original.feedback) if self.original is not None else None
+
+    @property
+    def rejection_reason(self) -> str | None:
+        """Why it was rejected (the rejection's note), while it is rejected."""
+        if self.status != Status.REJECTED:
+            return None
+        return next((h.note for h in reversed(self.history) if h.action == "rejected"), None)
 
     def escalated_to(self, partner_id: UUID | str | None) -> bool:
         return partner_id is not None and any(str(e.partner_id) == str(partner_id) for e in self.escalations)
@@ -171,6 +236,7 @@ class Signal:
         reporter: str,
         at: datetime,
         routed_partner_id: UUID | None,
+        actor: str = REPORTER,
     ) -> Signal:
         signal = cls(
             id=id,
@@ -191,7 +257,7 @@ class Signal:
             has_contact=report.contact_email is not None,
             routed_partner_id=routed_partner_id,
         )
-        signal.history.append(HistoryEntry("reported", at, reporter, None, Status.RECEIVED))
+        signal.history.append(HistoryEntry("reported", at, actor, None, Status.RECEIVED))
         signal._raise(
             SignalReceived(
                 **signal.facts(),
@@ -292,12 +358,37 @@ class Signal:
         self._record("merged", at, SYSTEM if automatic else actor, Status.MERGED, original.reference)
         self._raise(SignalMerged(**self.facts(), duplicate_of=original.id, merged_at=at, automatic=automatic))
 
-    def merge_reported(self, original: OpenReport, *, at: datetime) -> None:
-        """A new report that duplicates an open signal (detected at intake)."""
+    def merge_reported(self, original: Signal, *, at: datetime) -> None:
+        """A new report that duplicates an open signal (detected at intake); the original counts it."""
         self.duplicate_of = original.id
         self.ended_at = at
+        original.report_count += self.report_count
+        self.original = Original.of(original)
         self._record("merged", at, SYSTEM, Status.MERGED)
         self._raise(SignalMerged(**self.facts(), duplicate_of=original.id, merged_at=at, automatic=True))
+
+    def join_acute(self, partner: Partner | None, *, at: datetime) -> bool:
+        """An acute report merged into this open signal: when it is not escalated, it becomes acute
+        and is escalated at once to `partner` (None: no partner covers it; it stays for the
+        coordinator). False when it was escalated already."""
+        if self.status not in (Status.RECEIVED, Status.REOPENED):
+            return False
+        previous, self.urgency = self.urgency, Urgency.ACUTE
+        if partner is None:
+            self._record("reclassified", at, SYSTEM, None, ACUTE_REPORT)
+        self._raise(
+            SignalReclassified(
+                **self.facts(),
+                previous_category=self.category,
+                previous_area=self.area,
+                routed_partner_id=self.routed_partner_id,
+                reclassified_at=at,
+                previous_urgency=previous,
+            )
+        )
+        if partner is not None:
+            self.escalate(partner, at=at, actor=None, reason=ACUTE_REPORT, automatic=True)
+        return True
 
     def reclassify(
         self,

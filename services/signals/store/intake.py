@@ -65,6 +65,7 @@ def partner_from_json(p: dict[str, Any]) -> Partner:
         availability=tuple(Window(int(w["weekday"]), w["from"], w["until"]) for w in p["availability"] or []),
         priority=int(p["priority"]),
         active=bool(p["active"]),
+        name=str(p.get("name") or ""),
     )
 
 

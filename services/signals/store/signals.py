@@ -19,6 +19,7 @@ from services.signals.domain import (
     Escalation,
     Feedback,
     HistoryEntry,
+    Original,
     Signal,
 )
 from shared.db import UnitOfWork
@@ -38,7 +39,15 @@ AGGREGATES = (
     " (SELECT coalesce(json_agg(json_build_object('partner', e.partner_id, 'reason', e.reason, 'at', e.at,"
     " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic) ORDER BY e.seq), '[]'::json)::text"
     " FROM signal_escalations e WHERE e.signal_id = s.id) AS escalations,"
-    " (SELECT o.feedback::text FROM signals o WHERE o.id = s.duplicate_of) AS original_feedback"
+    " (SELECT json_build_object('id', o.id, 'reference', o.reference, 'municipality', o.municipality,"
+    " 'area', o.area, 'category', o.category, 'urgency', o.urgency, 'source', o.source, 'at', o.reported_at,"
+    " 'status', o.status, 'count', o.report_count, 'feedback', o.feedback)::text"
+    " FROM signals o WHERE o.id = s.duplicate_of) AS original,"
+    # the names of the partners it was escalated to and of those whose staff acted on it
+    " (SELECT coalesce(json_object_agg(p.partner_id, p.name), '{}'::json)::text FROM partners p"
+    " WHERE p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
+    " UNION SELECT CAST(substr(h.actor, 9) AS uuid) FROM signal_history h WHERE h.signal_id = s.id"
+    " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names"
 )
 SELECT_SIGNALS = f"SELECT {COLUMNS}, {AGGREGATES} FROM signals s"
 
@@ -48,10 +57,33 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def _feedback(raw: str | None) -> list[Feedback]:
+    return _feedback_items(orjson.loads(raw or "[]"))
+
+
+def _feedback_items(items: list[dict[str, Any]]) -> list[Feedback]:
     return [
         Feedback(UUID(f["partnerId"]) if f.get("partnerId") else None, f["message"], parse_time(f["at"]) or never())
-        for f in orjson.loads(raw or "[]")
+        for f in items
     ]
+
+
+def _original(raw: str | None) -> Original | None:
+    if raw is None:
+        return None
+    o = orjson.loads(raw)
+    return Original(
+        id=UUID(o["id"]),
+        reference=o["reference"],
+        municipality=o["municipality"],
+        area=o["area"],
+        category=Category(o["category"]),
+        urgency=Urgency(o["urgency"]),
+        source=SignalSource(o["source"]),
+        reported_at=parse_time(o["at"]) or never(),
+        status=Status(o["status"]),
+        report_count=int(o["count"]),
+        feedback=tuple(_feedback_items(o["feedback"])),
+    )
 
 
 def never() -> datetime:
@@ -126,7 +158,8 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         ended_at=row.ended_at,
         overdue_notified=row.overdue_notified,
         version=row.version,
-        original_feedback=_feedback(row.original_feedback) if row.original_feedback is not None else None,
+        original=_original(row.original),
+        partner_names={UUID(k): str(v) for k, v in orjson.loads(row.partner_names).items()},
     )
     return signal, Loaded(len(history), tuple(e.acknowledged_at for e in escalations))
 
@@ -187,13 +220,12 @@ _INSERT = (
     " :reporter, :group_id, :reported_at, :observed_at, :lat, :lon, :bag_id, :contact, :has_contact, 1,"
     " :duplicate_of, :routed_partner_id, CAST(:escalated_to AS uuid[]), :acknowledge_by, '[]', :ended_at,"
     " :version) RETURNING id),"
-    " o AS (UPDATE signals SET report_count = report_count + 1 WHERE id = :duplicate_of RETURNING id),"
     " k AS (UPDATE idempotency_keys SET status_code = 201, response = CAST(:answer AS jsonb)"
     " WHERE scope = :scope AND key = ANY(CAST(:keys AS text[])))," + _INSERT_CHILDREN + " SELECT count(*) FROM s"
 )
 
 _UPDATE = (
-    "WITH u AS (UPDATE signals SET area = :area, category = :category, status = :status,"
+    "WITH u AS (UPDATE signals SET area = :area, category = :category, urgency = :urgency, status = :status,"
     " report_count = :report_count, duplicate_of = :duplicate_of, routed_partner_id = :routed_partner_id,"
     " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
@@ -336,6 +368,7 @@ class SignalStore:
                 "id": signal.id,
                 "area": signal.area,
                 "category": signal.category.value,
+                "urgency": signal.urgency.value,
                 "status": signal.status.value,
                 "report_count": signal.report_count,
                 "duplicate_of": signal.duplicate_of,
