@@ -26,6 +26,7 @@ MAY: dict[str, frozenset[Role]] = {
         }
     ),
     "escalate": frozenset({Role.GROUP_ADMIN, Role.COORDINATOR}),
+    "forward": frozenset({Role.GROUP_ADMIN, Role.COORDINATOR}),  # report and escalate in one step
     "acknowledge": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),
     "resolve": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),
     "reject": frozenset({Role.COORDINATOR}),
@@ -126,6 +127,15 @@ def may_read_description(principal: Principal, signal: Signal) -> bool:
     if principal.has(Role.COORDINATOR) and principal.acts_in(signal.municipality):
         return True
     return signal.escalated_to(_acts_for(principal, *PARTNER_ROLES))
+
+
+def may_read_group_message(principal: Principal, signal: Signal) -> bool:
+    """The admins of the signal's group and of the groups of its merged duplicates, and everyone
+    who may read the description."""
+    if may_read_description(principal, signal):
+        return True
+    group = _acts_for(principal, Role.GROUP_ADMIN)
+    return group is not None and group in {str(g) for g in (signal.group_id, *signal.duplicate_group_ids) if g}
 
 
 def may_escalate(principal: Principal, signal: Signal) -> bool:
