@@ -233,6 +233,10 @@ class Signal:
     history: list[HistoryEntry]
     acknowledge_by: datetime | None = strawberry.field(description="deadline of the current escalation")
     overdue: bool = strawberry.field(description="escalated and not acknowledged by its deadline")
+    group_message: str | None = strawberry.field(
+        description="the partner's latest text to share in the group: for the admins of the signal's group and"
+        " of its merged duplicates' groups, and those who may read the description"
+    )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
 
@@ -275,6 +279,7 @@ class Signal:
             history=[HistoryEntry.from_rest(h) for h in row.get("history") or []],
             acknowledge_by=when(row.get("acknowledgeBy")),
             overdue=bool(row.get("overdue", False)),
+            group_message=opt_str(row.get("groupMessage")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
         )
