@@ -42,6 +42,10 @@ class ReportSignalInput:
     client_request_id: str | None = strawberry.field(
         default=UNSET, description="a retry with the same id answers the first result, never a duplicate"
     )
+    forward: bool | None = strawberry.field(
+        default=UNSET,
+        description="a group admin (or a coordinator) reports and escalates to the routed partner in one step",
+    )
 
 
 @strawberry.input
@@ -57,8 +61,10 @@ class RegisterPartnerInput:
     kind: PartnerKind
     municipalities: list[str]
     areas: list[str]
-    categories: list[SignalCategory]
-    acknowledge_within_minutes: int
+    categories: list[SignalCategory] = strawberry.field(description="may be empty for the groups (WhatsApp, resident)")
+    acknowledge_within_minutes: int | None = strawberry.field(
+        default=UNSET, description="required, except for WHATSAPP_GROUP and RESIDENT_GROUP (never escalated to)"
+    )
     auto_escalate: list[SignalCategory] | None = strawberry.field(default_factory=list)
     availability: list[AvailabilityInput] | None = strawberry.field(default_factory=list)
     priority: int | None = 0

@@ -30,12 +30,17 @@ router = APIRouter(prefix="/v1", tags=["partner systems"], responses=PROBLEMS)
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
+GROUP_MESSAGE = "to share in the reporting group (its admins read it as the signal's groupMessage); never in a webhook"
+
+
 class AcknowledgementBody(Model):
     message: str | None = Field(default=None, max_length=2000, description="for the reporters")
+    group_message: str | None = Field(default=None, max_length=2000, description=GROUP_MESSAGE)
 
 
 class ResolutionBody(Model):
     feedback: str = Field(min_length=1, max_length=2000, description="for the reporters")
+    group_message: str | None = Field(default=None, max_length=2000, description=GROUP_MESSAGE)
 
 
 def _upstream(request: Request) -> Upstream:

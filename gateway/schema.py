@@ -7,7 +7,7 @@ and the services authorise, validate and answer; the gateway shapes the answer.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -52,6 +52,7 @@ from shared.events import labels
 from shared.events.codes import Category
 
 UNSET: Any = strawberry.UNSET
+GROUP_MESSAGE = "a text to share in the reporting group; in no webhook and no event"
 
 
 def given(value: Any) -> Any:
@@ -215,12 +216,25 @@ class Mutation:
         return await _signal_action(info, id, "escalation", _present(partnerId=partner_id, reason=reason))
 
     @strawberry.mutation
-    async def acknowledge_signal(self, info: Info, id: strawberry.ID, message: str | None = UNSET) -> Signal:
-        return await _signal_action(info, id, "acknowledgement", _present(message=message))
+    async def acknowledge_signal(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        message: str | None = UNSET,
+        group_message: Annotated[str | None, strawberry.argument(description=GROUP_MESSAGE)] = UNSET,
+    ) -> Signal:
+        body = _present(message=message, groupMessage=group_message)
+        return await _signal_action(info, id, "acknowledgement", body)
 
     @strawberry.mutation
-    async def resolve_signal(self, info: Info, id: strawberry.ID, feedback: str) -> Signal:
-        return await _signal_action(info, id, "resolution", {"feedback": feedback})
+    async def resolve_signal(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        feedback: str,
+        group_message: Annotated[str | None, strawberry.argument(description=GROUP_MESSAGE)] = UNSET,
+    ) -> Signal:
+        return await _signal_action(info, id, "resolution", _present(feedback=feedback, groupMessage=group_message))
 
     @strawberry.mutation
     async def reject_signal(self, info: Info, id: strawberry.ID, reason: str) -> Signal:

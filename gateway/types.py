@@ -239,6 +239,10 @@ class Signal:
     acknowledge_by: datetime | None = strawberry.field(description="deadline of the current escalation")
     overdue: bool = strawberry.field(description="escalated and not acknowledged by its deadline")
     rejection_reason: str | None = strawberry.field(description="set when rejected; readable by the reporters")
+    group_message: str | None = strawberry.field(
+        description="the partner's latest text to share in the group: for the admins of the signal's group and"
+        " of its merged duplicates' groups, and those who may read the description"
+    )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
     original_row: strawberry.Private[Row | None] = None  # what a duplicate's reporters read of the original
@@ -292,6 +296,7 @@ class Signal:
             acknowledge_by=when(row.get("acknowledgeBy")),
             overdue=bool(row.get("overdue", False)),
             rejection_reason=opt_str(row.get("rejectionReason")),
+            group_message=opt_str(row.get("groupMessage")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
             original_row=row.get("original"),

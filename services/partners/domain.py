@@ -26,7 +26,7 @@ from shared.events.catalog import (
     PartnerRegistered,
     PartnerUpdated,
 )
-from shared.events.codes import Category, PartnerKind, Urgency
+from shared.events.codes import GROUP_KINDS, Category, PartnerKind, Urgency
 from shared.ssrf import UnsafeUrl, parse_target
 
 CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -36,6 +36,10 @@ EMAIL_MAX = 254
 URL_MAX = 2000
 SECRET_PREFIX = "whsec_"
 IMMUTABLE = ("kind", "municipalities")  # a partner's identity: a different one is a new partner
+# A group (WhatsApp or resident group) reports and hears back; it is never routed or escalated to,
+# so it need not handle categories nor agree an acknowledgement time. Left out, it gets this one
+# (events and `Partner.acknowledgeWithinMinutes` always carry a number; nothing uses it for a group).
+GROUP_ACKNOWLEDGE_MINUTES = 1440
 
 
 # --- rules broken (rendered to problem+json by shared.http) ----------------------------------
@@ -305,10 +309,17 @@ def check_registration(
             errors.add(f"municipalities.{i}", "must be a CBS municipality code: GM + 4 digits")
     municipalities = [m for m in municipalities if isinstance(m, str)]
     areas = _check_areas(errors, draft.areas, municipalities)
-    categories = _check_codes(errors, "categories", draft.categories, required=True)
+    group = kind in GROUP_KINDS
+    categories = _check_codes(errors, "categories", draft.categories, required=not group)
     auto = _check_codes(errors, "autoEscalate", draft.auto_escalate, required=False)
     _check_auto_escalate(errors, auto, categories)
-    minutes = _check_minutes(errors, "acknowledgeWithinMinutes", draft.acknowledge_within_minutes)
+    if draft.acknowledge_within_minutes is None and group:
+        minutes = GROUP_ACKNOWLEDGE_MINUTES
+    elif draft.acknowledge_within_minutes is None:
+        errors.add("acknowledgeWithinMinutes", "required, except for groups (whatsapp_group, resident_group)")
+        minutes = 0
+    else:
+        minutes = _check_minutes(errors, "acknowledgeWithinMinutes", draft.acknowledge_within_minutes)
     by_urgency = _check_by_urgency(errors, draft.acknowledge_within_minutes_by_urgency)
     windows = _check_windows(errors, draft.availability)
     priority = _check_priority(errors, draft.priority)
@@ -345,7 +356,7 @@ def apply_changes(partner: Partner, changes: Changes, *, rules: UrlRules, errors
     name = _check_name(errors, f["name"]) if changes.has("name") else partner.name
     areas = _check_areas(errors, f["areas"] or [], partner.municipalities) if changes.has("areas") else partner.areas
     categories = (
-        _check_codes(errors, "categories", f["categories"] or [], required=True)
+        _check_codes(errors, "categories", f["categories"] or [], required=partner.kind not in GROUP_KINDS)
         if changes.has("categories")
         else list(partner.categories)
     )

@@ -41,9 +41,17 @@ class RegisterPartnerBody(CamelBody):
     areas: list[str] = Field(
         description="coverage: GM, WK or BU codes inside its municipalities", examples=[["WK047901"]]
     )
-    categories: list[CategoryCode] = Field(description="the signal categories it handles")
+    categories: list[CategoryCode] = Field(
+        description="the signal categories it handles; may be empty for groups (whatsapp_group, resident_group)"
+    )
     auto_escalate: list[CategoryCode] = Field(default=[], description="of its categories, those escalated at once")
-    acknowledge_within_minutes: int = Field(description="minutes to acknowledge an escalated signal (> 0)")
+    acknowledge_within_minutes: int | None = Field(
+        default=None,
+        description=(
+            "minutes to acknowledge an escalated signal (> 0); required except for groups, which are never"
+            f" escalated to ({domain.GROUP_ACKNOWLEDGE_MINUTES} when left out)"
+        ),
+    )
     acknowledge_within_minutes_by_urgency: dict[str, int] = Field(
         default={}, description="optional per urgency code (acute, high, normal, low), overriding the default"
     )

@@ -63,8 +63,7 @@ DEMO_PARTNERS = [
         kind="whatsapp_group",
         municipalities=[ZAANSTAD],
         areas=["BU04790101"],
-        categories=["suspicious_situation", "burglary", "vandalism", "youth_nuisance"],
-        acknowledge_within_minutes=1440,
+        categories=[],  # a group reports and hears back: it handles nothing and is never routed to
         email="buurtapp.peldersveld@example.nl",
     ),
 ]

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
+from pydantic import Field
 
 from services.signals import handlers, permissions, store
 from services.signals.domain import (
@@ -34,6 +35,11 @@ from shared.pagination import decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(tags=["signals"])
+GROUP_MESSAGE = (
+    "a text to share in the reporting group (1..2000 characters); shown as `groupMessage` to the admins of"
+    " the signal's group and of its merged duplicates' groups and to those who may read the description;"
+    " never in a webhook or event"
+)
 log = get_logger(__name__)
 
 
@@ -51,6 +57,11 @@ class ReportBody(CamelBody):
     group_id: str | None = None
     contact_email: str | None = None
     client_request_id: str | None = None
+    forward: bool | None = Field(
+        default=None,
+        description="escalate to the routed partner at once (group admins and coordinators); acute reports"
+        " are escalated at once anyway, a duplicate is merged instead",
+    )
 
 
 class EscalationBody(CamelBody):
@@ -60,10 +71,12 @@ class EscalationBody(CamelBody):
 
 class AcknowledgementBody(CamelBody):
     message: str | None = None
+    group_message: str | None = Field(default=None, description=GROUP_MESSAGE)
 
 
 class ResolutionBody(CamelBody):
     feedback: str | None = None
+    group_message: str | None = Field(default=None, description=GROUP_MESSAGE)
 
 
 class ReasonBody(CamelBody):
@@ -141,6 +154,8 @@ def _report_command(
         group_id = group_id or principal.partner_id
         if group_id != principal.partner_id:
             raise Forbidden("a group admin reports for their own WhatsApp group")
+    if body.forward and not principal.has(*permissions.roles_for("forward")):
+        raise Forbidden(f"forwarding a report requires role {' or '.join(permissions.roles_for('forward'))}")
     allowed = permissions.sources_for(principal)
     report = Report(
         municipality=body.municipality,
@@ -165,7 +180,9 @@ def _report_command(
     if body.client_request_id:
         keys.append(f"client:{body.client_request_id}")
     body_hash = idempotency.request_hash(body.model_dump(mode="json", by_alias=True, exclude_none=True))
-    return handlers.ReportSignal(report, f"signals.intake:{principal.sub}", tuple(keys), body_hash)
+    return handlers.ReportSignal(
+        report, f"signals.intake:{principal.sub}", tuple(keys), body_hash, forward=bool(body.forward)
+    )
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -323,15 +340,19 @@ async def acknowledge(
 ) -> JSONBody:
     sid, errors = _uuid(signal_id), FieldErrors()
     message = _text(errors, "message", body.message, required=False)
+    group_message = _text(errors, "groupMessage", body.group_message, required=False)
     errors.raise_if_any()
-    return await _change(runtime, principal, handlers.acknowledge, handlers.Acknowledge(sid, message))
+    return await _change(runtime, principal, handlers.acknowledge, handlers.Acknowledge(sid, message, group_message))
 
 
 @router.post("/v1/signals/{signal_id}/resolution", summary="Resolve, with feedback for the reporters")
 async def resolve(signal_id: str, body: ResolutionBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
-    sid = _uuid(signal_id)
-    feedback = _required_text("feedback", body.feedback)
-    return await _change(runtime, principal, handlers.resolve, handlers.Resolve(sid, feedback))
+    sid, errors = _uuid(signal_id), FieldErrors()
+    feedback = _text(errors, "feedback", body.feedback, required=True)
+    group_message = _text(errors, "groupMessage", body.group_message, required=False)
+    errors.raise_if_any()
+    assert feedback is not None
+    return await _change(runtime, principal, handlers.resolve, handlers.Resolve(sid, feedback, group_message))
 
 
 @router.post("/v1/signals/{signal_id}/rejection", summary="Reject (coordinator)")

@@ -34,11 +34,13 @@ from shared.clock import Clock
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from shared.events.codes import Category, PartnerKind, Urgency
+from shared.events.codes import Category, Urgency
 from shared.observability import get_logger
 
 log = get_logger(__name__)
 DUPLICATE_WINDOW = timedelta(hours=2)
+FORWARDED = "forwarded with the report"
+GROUP_NO_TARGET = "a WhatsApp or resident group reports and hears back: it is never escalated to"
 Relation = Callable[[Principal, Signal], bool]
 
 
@@ -53,6 +55,7 @@ class ReportSignal:
     scope: str
     keys: tuple[str, ...]
     body_hash: str
+    forward: bool = False  # escalate to the routed partner in the same step (a group admin or coordinator)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class Reported:
 async def report_signal(
     uow: UnitOfWork, cmd: ReportSignal, principal: Principal, clock: Clock, *, box: SecretBox | None
 ) -> Reported:
-    """Route, detect a duplicate, escalate at once where the design says so, store and publish."""
+    """Route, detect a duplicate, escalate at once where the design says so (acute, automatic
+    categories, or forwarded by the reporter), store and publish."""
     report, now = cmd.report, clock.now()
     group_id = UUID(report.group_id) if report.group_id else None
     ctx = await store.intake_context(
@@ -81,8 +85,8 @@ async def report_signal(
     replay = await _replay(uow, cmd, first_claimed=ctx.claimed)
     if replay is not None:
         return replay
-    if group_id and not _is_whatsapp_group(ctx.group, report.municipality):
-        raise ValidationFailed([FieldError("groupId", f"not a WhatsApp group of {report.municipality}")])
+    if group_id and not _is_group(ctx.group, report.municipality):
+        raise ValidationFailed([FieldError("groupId", f"not a WhatsApp or resident group of {report.municipality}")])
     category = Category(report.category)
     routed = route(ctx.partners, municipality=report.municipality, area=report.area, category=category, at=now)
     signal = Signal.report(
@@ -113,6 +117,8 @@ async def report_signal(
             signal.original = Original.of(original)  # the answer shows it escalated
     elif (target := intake_escalation(signal, routed, ctx.partners, now)) is not None:
         signal.escalate(target[0], at=now, actor=None, reason=target[1], automatic=True)
+    elif cmd.forward and routed is not None:
+        signal.escalate(routed, at=now, actor=permissions.actor(principal), reason=FORWARDED)
     answer = {
         "signal": signal_json(signal, principal, now),
         "duplicate": original is not None,
@@ -164,13 +170,8 @@ async def _replay(uow: UnitOfWork, cmd: ReportSignal, *, first_claimed: bool) ->
     return None
 
 
-def _is_whatsapp_group(group: Partner | None, municipality: str) -> bool:
-    return (
-        group is not None
-        and group.active
-        and group.kind == PartnerKind.WHATSAPP_GROUP
-        and municipality in group.municipalities
-    )
+def _is_group(group: Partner | None, municipality: str) -> bool:
+    return group is not None and group.active and group.is_group and municipality in group.municipalities
 
 
 # --- reads ---------------------------------------------------------------------------------------
@@ -230,13 +231,15 @@ async def _escalation_target(uow: UnitOfWork, signal: Signal, partner_id: UUID |
         target = await store.partner(uow.session, partner_id)
         if target is None or not target.active or signal.municipality not in target.municipalities:
             raise ValidationFailed([FieldError("partnerId", f"not an active partner in {signal.municipality}")])
+        if target.is_group:
+            raise ValidationFailed([FieldError("partnerId", GROUP_NO_TARGET)])
         return target
     if signal.routed_partner_id is None:
         raise ValidationFailed([FieldError("partnerId", "the signal is unrouted: name the partner to escalate to")])
     routed = await store.partner(uow.session, signal.routed_partner_id)
-    if routed is None or not routed.active:
+    if routed is None or not routed.takes_signals:
         raise ValidationFailed(
-            [FieldError("partnerId", "the routed partner is no longer active: name another partner")]
+            [FieldError("partnerId", "the routed partner no longer takes signals: name another partner")]
         )
     return routed
 
@@ -245,13 +248,18 @@ async def _escalation_target(uow: UnitOfWork, signal: Signal, partner_id: UUID |
 class Acknowledge:
     signal_id: UUID
     message: str | None
+    group_message: str | None = None
 
 
 async def acknowledge(uow: UnitOfWork, cmd: Acknowledge, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "acknowledge")
     partner = permissions.acting_partner(principal)
     changed = signal.acknowledge(
-        partner, at=clock.now(), actor=permissions.actor(principal, signal), message=cmd.message
+        partner,
+        at=clock.now(),
+        actor=permissions.actor(principal, signal),
+        message=cmd.message,
+        group_message=cmd.group_message,
     )
     return await _store(uow, signals, signal, "acknowledge", changed)
 
@@ -260,12 +268,19 @@ async def acknowledge(uow: UnitOfWork, cmd: Acknowledge, principal: Principal, c
 class Resolve:
     signal_id: UUID
     feedback: str
+    group_message: str | None = None
 
 
 async def resolve(uow: UnitOfWork, cmd: Resolve, principal: Principal, clock: Clock) -> Signal:
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "resolve")
     partner = permissions.acting_partner(principal)
-    changed = signal.resolve(partner, at=clock.now(), actor=permissions.actor(principal, signal), feedback=cmd.feedback)
+    changed = signal.resolve(
+        partner,
+        at=clock.now(),
+        actor=permissions.actor(principal, signal),
+        feedback=cmd.feedback,
+        group_message=cmd.group_message,
+    )
     return await _store(uow, signals, signal, "resolve", changed)
 
 

@@ -26,6 +26,7 @@ MAY: dict[str, frozenset[Role]] = {
         }
     ),
     "escalate": frozenset({Role.GROUP_ADMIN, Role.COORDINATOR}),
+    "forward": frozenset({Role.GROUP_ADMIN, Role.COORDINATOR}),  # report and escalate in one step
     "acknowledge": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),
     "resolve": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),
     "reject": frozenset({Role.COORDINATOR}),
@@ -152,6 +153,15 @@ def actor(principal: Principal, signal: Signal | None = None) -> str:
     if signal is not None and principal.has(Role.COORDINATOR):
         return COORDINATOR
     return REPORTER  # residents and group admins act on signals only as their reporters
+
+
+def may_read_group_message(principal: Principal, signal: Signal) -> bool:
+    """The admins of the signal's group and of the groups of its merged duplicates, and everyone
+    who may read the description."""
+    if may_read_description(principal, signal):
+        return True
+    group = _acts_for(principal, Role.GROUP_ADMIN)
+    return group is not None and group in {str(g) for g in (signal.group_id, *signal.duplicate_group_ids) if g}
 
 
 def may_escalate(principal: Principal, signal: Signal) -> bool:

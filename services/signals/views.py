@@ -22,13 +22,15 @@ from shared.clock import rfc3339_or_none
 
 
 def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, Any]:
-    """The contact e-mail is never here; the description only for those who may read it."""
+    """The contact e-mail is never here; the description only for those who may read it; the group
+    message (a merged duplicate shows its original's, as with feedback) to them and the groups' admins."""
     notes = permissions.may_read_notes(viewer, signal)
     feedback = (
         signal.original_feedback
         if signal.duplicate_of is not None and signal.original_feedback is not None
         else signal.feedback
     )
+    group_message = signal.original_group_message if signal.duplicate_of is not None else signal.group_message
     return {
         "id": str(signal.id),
         "reference": signal.reference,
@@ -52,6 +54,7 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
         "groupId": str(signal.group_id) if signal.group_id else None,
+        "groupMessage": group_message if permissions.may_read_group_message(viewer, signal) else None,
         "acknowledgeBy": rfc3339_or_none(signal.acknowledge_by),
         "overdue": signal.is_overdue(now),
         "escalations": [

@@ -91,6 +91,9 @@ class SignalAcknowledged(SignalFacts):
     acknowledged_at: datetime
     escalated_at: datetime | None = None
     group_id: UUID | None = None
+    duplicate_group_ids: list[UUID] = Field(
+        default=[], description="the groups that reported its merged duplicates: they hear it too"
+    )
 
 
 class SignalResolved(SignalFacts):
@@ -102,6 +105,9 @@ class SignalResolved(SignalFacts):
     acknowledged_at: datetime | None = None
     acknowledgement_implied: bool = False
     group_id: UUID | None = None
+    duplicate_group_ids: list[UUID] = Field(
+        default=[], description="the groups that reported its merged duplicates: they hear it too"
+    )
 
 
 class SignalClosed(SignalFacts):

@@ -53,6 +53,10 @@ class PartnerKind(StrEnum):
     OTHER = "other"
 
 
+# Groups report and hear back: never routed or escalated to, never a responsible partner.
+GROUP_KINDS: frozenset[PartnerKind] = frozenset({PartnerKind.RESIDENT_GROUP, PartnerKind.WHATSAPP_GROUP})
+
+
 class IndicatorKind(StrEnum):
     SIGNAL_COUNT = "signal_count"
     MEDIAN_ACKNOWLEDGE_MINUTES = "median_acknowledge_minutes"

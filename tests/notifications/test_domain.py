@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from services.notifications import domain
 from services.notifications.domain import Channel, Outcome, PartnerChannels, Status, Target
-from shared.events.codes import PartnerKind
+from shared.events.catalog import SignalResolved
+from shared.events.codes import Category, PartnerKind, SignalStatus, Urgency
 
 GM = "GM0479"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -80,6 +81,44 @@ def test_feedback_goes_to_the_reporters_and_the_whatsapp_group_of_the_signal() -
         Target(str(group.partner_id), Channel.EMAIL, group.partner_id),
         Target(domain.REPORTER, Channel.EMAIL, None),
     ]
+
+
+def test_feedback_also_reaches_the_groups_of_the_merged_duplicates_and_each_group_once() -> None:
+    police = channels()
+    group, other_group, bystander = (channels(PartnerKind.WHATSAPP_GROUP) for _ in range(3))
+    resident_group = channels(PartnerKind.RESIDENT_GROUP, webhook=False, email=True)
+    duplicates = [str(other_group.partner_id), str(resident_group.partner_id), str(group.partner_id)]
+    for event_type in ("signal.acknowledged", "signal.resolved"):
+        data = signal_data(police.partner_id, groupId=str(group.partner_id), duplicateGroupIds=duplicates)
+        targets = domain.audience(event_type, data, [police, group, other_group, resident_group, bystander])
+        assert targets == [
+            *sorted(
+                {
+                    Target(str(group.partner_id), Channel.WEBHOOK, group.partner_id),
+                    Target(str(other_group.partner_id), Channel.WEBHOOK, other_group.partner_id),
+                    Target(str(resident_group.partner_id), Channel.EMAIL, resident_group.partner_id),
+                }
+            ),
+            Target(domain.REPORTER, Channel.EMAIL, None),
+        ]
+
+
+def test_the_duplicates_groups_are_named_so_deliveries_wait_for_them() -> None:
+    police, group, other = uuid4(), uuid4(), uuid4()
+    event = SignalResolved(
+        signal_id=uuid4(),
+        reference="SIG-2026-000001",
+        municipality=GM,
+        area="BU04790101",
+        category=Category.BURGLARY,
+        urgency=Urgency.NORMAL,
+        status=SignalStatus.RESOLVED,
+        partner_id=police,
+        resolved_at=NOW,
+        group_id=group,
+        duplicate_group_ids=[other, group],
+    )
+    assert domain.named_partners(event) == [police, group, other]
 
 
 def test_a_review_due_reaches_the_coordinators_and_the_goals_partners() -> None:

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.partners import domain
 from services.partners.app import Settings, create_app
 from services.partners.republish import republish_all
 from shared.clock import FixedClock
@@ -458,3 +459,23 @@ async def test_kind_and_municipalities_of_a_partner_cannot_be_changed(partners: 
     )
     assert r.status_code == 400
     assert {p["name"] for p in r.json()["invalidParams"]} == {"kind", "municipalities"}
+
+
+async def test_a_group_registers_without_categories_or_acknowledgement_time_and_others_do_not(
+    partners: Partners,
+) -> None:
+    gm = new_municipality()
+    coordinator = partners.headers("coordinator", [gm])
+    for kind in ("whatsapp_group", "resident_group"):
+        body = registration(gm, kind=kind, categories=[], autoEscalate=[], areas=[neighbourhood(gm)])
+        del body["acknowledgeWithinMinutes"]
+        r = await partners.client.post("/v1/partners", json=body, headers=coordinator)
+        assert r.status_code == 201, r.text
+        shown = r.json()["partner"]
+        assert shown["kind"] == kind and shown["categories"] == []
+        assert shown["acknowledgeWithinMinutes"] == domain.GROUP_ACKNOWLEDGE_MINUTES
+    police = registration(gm, categories=[], autoEscalate=[])
+    del police["acknowledgeWithinMinutes"]
+    refused = await partners.client.post("/v1/partners", json=police, headers=coordinator)
+    assert refused.status_code == 400
+    assert {p["name"] for p in refused.json()["invalidParams"]} == {"categories", "acknowledgeWithinMinutes"}

@@ -245,6 +245,27 @@ def test_acknowledge_minutes_must_be_a_positive_whole_number(minutes: Any) -> No
     assert "acknowledgeWithinMinutes" in invalid_fields(acknowledge_within_minutes=minutes)
 
 
+@pytest.mark.parametrize("kind", ["whatsapp_group", "resident_group"])
+def test_a_group_needs_no_categories_and_no_acknowledgement_time(kind: str) -> None:
+    group = register(kind=kind, categories=[], auto_escalate=[], acknowledge_within_minutes=None)
+    assert group.categories == ()
+    assert group.acknowledge_within_minutes == domain.GROUP_ACKNOWLEDGE_MINUTES
+    assert domain.facts(group, PartnerRegistered).acknowledge_within_minutes == domain.GROUP_ACKNOWLEDGE_MINUTES
+    agreed = register(kind=kind, categories=[], auto_escalate=[], acknowledge_within_minutes=30)
+    assert agreed.acknowledge_within_minutes == 30
+    narrowed = domain.apply_changes(group, Changes({"categories": []}), rules=RULES)
+    assert narrowed.categories == ()
+
+
+@pytest.mark.parametrize("kind", ["police", "municipality", "youth_work", "housing_corporation", "care", "other"])
+def test_every_other_kind_must_agree_an_acknowledgement_time_and_handle_a_category(kind: str) -> None:
+    fields = invalid_fields(kind=kind, categories=[], auto_escalate=[], acknowledge_within_minutes=None)
+    assert set(fields) == {"categories", "acknowledgeWithinMinutes"}
+    police = register(kind=kind)
+    with pytest.raises(ValidationFailed):
+        domain.apply_changes(police, Changes({"categories": []}), rules=RULES)
+
+
 def test_duplicate_areas_and_categories_are_kept_once() -> None:
     partner = register(areas=["WK047901", "WK047901"], categories=["burglary", "burglary"])
     assert partner.areas == ("WK047901",)

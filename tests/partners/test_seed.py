@@ -60,6 +60,7 @@ async def test_seeding_registers_the_demo_region_once_and_publishes_it(partners:
     assert any(w.until < w.from_ for w in youth.availability)  # a window crossing midnight
     group = next(d for d in seeded.values() if d.kind is PartnerKind.WHATSAPP_GROUP)
     assert all(a.startswith("BU0479") for a in group.areas)
+    assert group.categories == [] and group.auto_escalate == []  # a group reports; it handles nothing
 
     r = await partners.client.get(
         "/v1/partners", params={"area": "BU04790101"}, headers=partners.headers("resident", [ZAANSTAD])

@@ -8,7 +8,10 @@ from uuid import UUID
 
 import pytest
 
+from services.partners import domain as partners_domain
+from services.partners.seed import DEMO_PARTNERS
 from services.signals.domain import Partner, Window, police_for, route
+from shared.events.catalog import PartnerRegistered
 from shared.events.codes import Category, PartnerKind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -225,3 +228,42 @@ def test_acute_prefers_an_available_police_partner_but_takes_an_unavailable_one_
     open_ = partner(2, (GM,), kind=PartnerKind.POLICE)
     assert police_for([closed, open_], municipality=GM, area=BU, at=NOON) == open_
     assert police_for([closed], municipality=GM, area=BU, at=NOON) == closed
+
+
+@pytest.mark.parametrize("kind", [PartnerKind.WHATSAPP_GROUP, PartnerKind.RESIDENT_GROUP])
+def test_a_group_is_never_routed_to_however_specific_and_whatever_it_names(kind: PartnerKind) -> None:
+    group = partner(1, (BU,), kind=kind, categories=tuple(Category), priority=100)
+    police = partner(2, (GM,), kind=PartnerKind.POLICE, categories=(Category.VANDALISM,))
+    assert route([group, police], municipality=GM, area=BU, category=Category.VANDALISM, at=NOON) == police
+    assert route([group], municipality=GM, area=BU, category=Category.VANDALISM, at=NOON) is None
+
+
+def test_the_seeded_demo_region_routes_burglaries_in_peldersveld_to_the_police() -> None:
+    """The demo's WhatsApp group covers BU04790101 most specifically; it no longer out-ranks the police."""
+    seeded = []
+    for n, draft in enumerate(DEMO_PARTNERS):
+        facts = partners_domain.facts(
+            partners_domain.check_registration(
+                draft, partner_id=UUID(int=n + 1), at=T0 + timedelta(minutes=n), rules=partners_domain.UrlRules()
+            ),
+            PartnerRegistered,
+        )
+        seeded.append((facts.name, facts))
+    group = next(f for _, f in seeded if f.kind is PartnerKind.WHATSAPP_GROUP)
+    assert group.areas == ["BU04790101"] and group.categories == []
+    routing = [
+        Partner(
+            id=f.partner_id,
+            kind=f.kind,
+            municipalities=frozenset(f.municipalities),
+            areas=frozenset(f.areas),
+            categories=frozenset(f.categories),
+            acknowledge_within_minutes=f.acknowledge_within_minutes,
+            registered_at=f.registered_at,
+            priority=f.priority,
+        )
+        for _, f in seeded
+    ]
+    for category in (Category.BURGLARY, Category.SUSPICIOUS_SITUATION):
+        chosen = route(routing, municipality=GM, area="BU04790101", category=category, at=NOON)
+        assert chosen is not None and chosen.kind is PartnerKind.POLICE

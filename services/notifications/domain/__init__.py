@@ -13,7 +13,6 @@ The names are re-exported here, so `domain.audience(...)` reads as before the sp
 
 from services.notifications.domain.audience import (
     GOAL_EVENTS,
-    GROUP_KINDS,
     HANDLED_EVENTS,
     REPORTER,
     SIGNAL_EVENTS_TO_PARTNER,
@@ -64,6 +63,7 @@ from services.notifications.domain.webhook import (
     pin_to_address,
     webhook_data,
 )
+from shared.events.codes import GROUP_KINDS
 
 __all__ = [
     "DEFAULT_RETRY_SCHEDULE",

@@ -18,7 +18,7 @@ from shared.events.catalog import (
     SignalReopened,
     SignalResolved,
 )
-from shared.events.codes import PartnerKind
+from shared.events.codes import GROUP_KINDS, PartnerKind
 
 REPORTER = "reporter"
 
@@ -26,7 +26,6 @@ SIGNAL_EVENTS_TO_PARTNER = ("signal.escalated", "signal.overdue", "signal.reopen
 SIGNAL_FEEDBACK_EVENTS = ("signal.acknowledged", "signal.resolved")
 GOAL_EVENTS = ("goal.review_due", "goal.reviewed")
 HANDLED_EVENTS = (*SIGNAL_EVENTS_TO_PARTNER, *SIGNAL_FEEDBACK_EVENTS, *GOAL_EVENTS)
-GROUP_KINDS = (PartnerKind.RESIDENT_GROUP, PartnerKind.WHATSAPP_GROUP)
 
 # the catalog models of HANDLED_EVENTS
 Notifiable = (
@@ -57,7 +56,8 @@ def named_partners(data: Notifiable) -> list[UUID]:
     if isinstance(data, GoalReviewDue | GoalReviewed):
         return list(data.partner_ids)
     group = data.group_id if isinstance(data, _WITH_GROUP) else None
-    return [p for p in (data.partner_id, group) if p is not None]
+    duplicates = data.duplicate_group_ids if isinstance(data, SignalAcknowledged | SignalResolved) else []
+    return list(dict.fromkeys(p for p in (data.partner_id, group, *duplicates) if p is not None))
 
 
 def audience(event_type: str, data: Mapping[str, Any], partners: Iterable[PartnerChannels]) -> list[Target]:
@@ -79,8 +79,8 @@ def audience(event_type: str, data: Mapping[str, Any], partners: Iterable[Partne
         if event_type == "signal.overdue":
             wanted += coordinators()
     elif event_type in SIGNAL_FEEDBACK_EVENTS:
-        reporters = True
-        wanted += _ids([data.get("groupId")])
+        reporters = True  # the reporters of the signal and of its merged duplicates
+        wanted += _ids([data.get("groupId"), *(data.get("duplicateGroupIds") or [])])
     elif event_type == "goal.review_due":
         wanted += coordinators()
         wanted += _ids(data.get("partnerIds") or [])

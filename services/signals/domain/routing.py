@@ -2,7 +2,8 @@
 
 The responsible partner is the active one whose coverage is most specific (BU over WK over GM),
 that handles the category and is available at that hour in Amsterdam; then the highest
-priority, then the earliest registered.
+priority, then the earliest registered. Groups (WhatsApp and resident groups) report and hear
+back: they are never routed or escalated to, whatever categories they name.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from shared import areas
 from shared.areas import Level
-from shared.events.codes import Category, PartnerKind, Urgency
+from shared.events.codes import GROUP_KINDS, Category, PartnerKind, Urgency
 
 if TYPE_CHECKING:
     from services.signals.domain.signal import Signal
@@ -88,6 +89,16 @@ class Partner:
     active: bool = True
     name: str = ""
 
+    @property
+    def is_group(self) -> bool:
+        """A WhatsApp or resident group: it reports and hears back, it never handles a signal."""
+        return self.kind in GROUP_KINDS
+
+    @property
+    def takes_signals(self) -> bool:
+        """May be routed or escalated to: active and not a group."""
+        return self.active and not self.is_group
+
     def acknowledge_within(self, urgency: Urgency) -> timedelta:
         return timedelta(minutes=self.acknowledge_within_by_urgency.get(urgency, self.acknowledge_within_minutes))
 
@@ -118,7 +129,7 @@ def route(
     return _best(
         (level, p)
         for p in partners
-        if p.active
+        if p.takes_signals
         and category in p.categories
         and p.available_at(at)
         and (level := p.specificity(municipality, area)) > 0
@@ -141,6 +152,8 @@ def intake_escalation(
 ) -> tuple[Partner, str] | None:
     """Whom a new signal is escalated to at once, and why: acute ones to the police, and the
     categories the routed partner wants automatically."""
+    if routed is not None and not routed.takes_signals:
+        routed = None
     if signal.urgency == Urgency.ACUTE:
         if routed is not None and routed.kind == PartnerKind.POLICE:
             return routed, "acute"

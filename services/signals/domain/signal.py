@@ -165,6 +165,9 @@ class Signal:
     version: int = 0
     original: Original | None = None  # the signal this one was merged into, as its reporters read it
     partner_names: dict[UUID, str] = field(default_factory=dict)  # of the partners it names (read side)
+    group_message: str | None = None  # the latest text a partner wrote to be shared in the group
+    original_group_message: str | None = None  # of the signal this one was merged into
+    duplicate_group_ids: tuple[UUID, ...] = ()  # the groups that reported its merged duplicates
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -297,8 +300,11 @@ class Signal:
             raise NotResponsible("only the partner the signal is escalated to may do this")
         return e
 
-    def acknowledge(self, partner_id: str | None, *, at: datetime, actor: str, message: str | None) -> bool:
-        """False when this partner already acknowledged (the answer is the current state)."""
+    def acknowledge(
+        self, partner_id: str | None, *, at: datetime, actor: str, message: str | None, group_message: str | None = None
+    ) -> bool:
+        """False when this partner already acknowledged (the answer is the current state).
+        `group_message` (to share in the group) is kept here only: never in an event."""
         if self.status in (Status.ACKNOWLEDGED, Status.RESOLVED, Status.CLOSED) and self.escalation is not None:
             self._responsible(partner_id)
             return False
@@ -307,16 +313,26 @@ class Signal:
         e.acknowledged_at = at
         if message:
             self.feedback.append(Feedback(e.partner_id, message, at))
+        if group_message:
+            self.group_message = group_message
         self._record("acknowledged", at, actor, Status.ACKNOWLEDGED)
         self._raise(
             SignalAcknowledged(
-                **self.facts(), partner_id=e.partner_id, acknowledged_at=at, escalated_at=e.at, group_id=self.group_id
+                **self.facts(),
+                partner_id=e.partner_id,
+                acknowledged_at=at,
+                escalated_at=e.at,
+                group_id=self.group_id,
+                duplicate_group_ids=list(self.duplicate_group_ids),
             )
         )
         return True
 
-    def resolve(self, partner_id: str | None, *, at: datetime, actor: str, feedback: str) -> bool:
-        """False when this partner already resolved it (the answer is the current state)."""
+    def resolve(
+        self, partner_id: str | None, *, at: datetime, actor: str, feedback: str, group_message: str | None = None
+    ) -> bool:
+        """False when this partner already resolved it (the answer is the current state).
+        `group_message` (to share in the group) is kept here only: never in an event."""
         if self.status in (Status.RESOLVED, Status.CLOSED) and self.escalation is not None:
             self._responsible(partner_id)
             return False
@@ -327,6 +343,8 @@ class Signal:
             e.acknowledged_at = at
             self._record("acknowledged", at, actor, Status.ACKNOWLEDGED, "implied by the resolution")
         self.feedback.append(Feedback(e.partner_id, feedback, at))
+        if group_message:
+            self.group_message = group_message
         self.resolved_at = at
         self._record("resolved", at, actor, Status.RESOLVED)
         self._raise(
@@ -338,6 +356,7 @@ class Signal:
                 acknowledged_at=e.acknowledged_at,
                 acknowledgement_implied=implied,
                 group_id=self.group_id,
+                duplicate_group_ids=list(self.duplicate_group_ids),
             )
         )
         return True

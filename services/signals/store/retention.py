@@ -23,10 +23,12 @@ async def erase_contacts(session: AsyncSession, before: datetime) -> int:
 
 
 async def remove_descriptions(session: AsyncSession, before: datetime) -> int:
-    """Descriptions of signals closed (or rejected, merged) before `before`; codes and times stay."""
+    """Descriptions (and group messages) of signals closed (or rejected, merged) before `before`;
+    codes and times stay."""
     result = await session.execute(
         text(
-            "UPDATE signals SET description = NULL WHERE description IS NOT NULL"
+            "UPDATE signals SET description = NULL, group_message = NULL"
+            " WHERE (description IS NOT NULL OR group_message IS NOT NULL)"
             " AND status IN ('closed', 'rejected', 'merged') AND ended_at < :before"
         ),
         {"before": before},

@@ -30,7 +30,7 @@ COLUMNS = (
     "s.id, s.reference, s.municipality, s.area, s.category, s.urgency, s.description, s.status, s.source,"
     " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
     " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
-    " s.resolved_at, s.ended_at, s.version"
+    " s.resolved_at, s.ended_at, s.version, s.group_message"
 )
 AGGREGATES = (
     "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
@@ -47,7 +47,10 @@ AGGREGATES = (
     " (SELECT coalesce(json_object_agg(p.partner_id, p.name), '{}'::json)::text FROM partners p"
     " WHERE p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
     " UNION SELECT CAST(substr(h.actor, 9) AS uuid) FROM signal_history h WHERE h.signal_id = s.id"
-    " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names"
+    " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names,"
+    " (SELECT o.group_message FROM signals o WHERE o.id = s.duplicate_of) AS original_group_message,"
+    " ARRAY(SELECT DISTINCT d.group_id FROM signals d WHERE d.duplicate_of = s.id AND d.group_id IS NOT NULL"
+    " ORDER BY d.group_id) AS duplicate_group_ids"
 )
 SELECT_SIGNALS = f"SELECT {COLUMNS}, {AGGREGATES} FROM signals s"
 
@@ -160,6 +163,9 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         version=row.version,
         original=_original(row.original),
         partner_names={UUID(k): str(v) for k, v in orjson.loads(row.partner_names).items()},
+        group_message=row.group_message,
+        original_group_message=row.original_group_message,
+        duplicate_group_ids=tuple(row.duplicate_group_ids or ()),
     )
     return signal, Loaded(len(history), tuple(e.acknowledged_at for e in escalations))
 
@@ -229,6 +235,7 @@ _UPDATE = (
     " report_count = :report_count, duplicate_of = :duplicate_of, routed_partner_id = :routed_partner_id,"
     " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
+    " group_message = :group_message,"
     " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
     " a AS (UPDATE signal_escalations SET acknowledged_at = :acked_at WHERE signal_id = :id AND seq = :acked_seq"
     " AND :acked_seq > 0)," + _INSERT_CHILDREN + " SELECT count(*) FROM u"
@@ -377,6 +384,7 @@ class SignalStore:
                 "acknowledge_by": e.acknowledge_by if e else None,
                 "overdue_notified": signal.overdue_notified,
                 "feedback": feedback_json(signal.feedback),
+                "group_message": signal.group_message,
                 "resolved_at": signal.resolved_at,
                 "ended_at": signal.ended_at,
                 "version": signal.version,
