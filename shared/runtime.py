@@ -1,7 +1,8 @@
 """What runs inside every service process besides its HTTP API, wired in one place.
 
 `ServiceRuntime` owns the database, the relay's producer, the outbox relay, the consumers and
-periodic tasks of one service; `lifespan` starts them after migrations and, on shutdown
+periodic tasks of one service (among them `messaging-retention`, registered for every service: see
+shared.retention); `lifespan` starts them after migrations and, on shutdown
 (SIGTERM through uvicorn), stops taking new work, drains what is in flight and closes.
 """
 
@@ -17,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, Request
 
+from shared import retention
 from shared.auth import Authenticator, ServiceTokens
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.consumer import ConsumerRunner, Handler
@@ -76,6 +78,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         if configure_logs:
             configure_logging(self.name, settings.log_level)
+        self.every("messaging-retention", settings.messaging_retention_interval_seconds, self.purge_messaging)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.settings.source, self.settings.topic_prefix, self.clock)
@@ -84,6 +87,17 @@ class ServiceRuntime:
         """A periodic task's handler in a unit of work of its own: `task(uow, clock, *args)`."""
         async with self.uow() as uow:
             return await task(uow, self.clock, *args)
+
+    async def purge_messaging(self) -> dict[str, int]:
+        """Delete what outlived its retention in the outbox, inbox and idempotency tables."""
+        return await retention.purge(
+            self.run,
+            self.clock,
+            retention.sweeps(self.settings),
+            batch_size=self.settings.messaging_retention_batch_size,
+            service=self.name,
+            stop=self.stop,
+        )
 
     def consume(self, consumer: str, handlers: dict[str, Handler]) -> None:
         """Register a consumer (its own group) for these event types."""

@@ -47,6 +47,14 @@ class ServiceSettings(BaseSettings):
     log_requests: bool = True
     startup_wait_seconds: float = 30.0
 
+    # Retention of the messaging tables (shared.retention), in days; 0 keeps rows for ever.
+    # The inbox must outlive every redelivery: see shared.retention before shortening it.
+    outbox_retention_days: float = Field(default=7.0, ge=0)
+    inbox_retention_days: float = Field(default=45.0, ge=0)
+    idempotency_retention_days: float = Field(default=2.0, ge=0)
+    messaging_retention_interval_seconds: float = Field(default=600.0, gt=0)
+    messaging_retention_batch_size: int = Field(default=1000, ge=1)
+
     @property
     def db_schema_name(self) -> str:
         return self.db_schema or self.service_name

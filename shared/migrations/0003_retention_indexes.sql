@@ -1,0 +1,6 @@
+-- Indexes on the time columns the retention jobs (shared/retention.py) delete by, so each bounded
+-- batch finds its oldest rows without scanning the table.
+-- Outbox: published rows only (the partial index never holds an unpublished row).
+CREATE INDEX IF NOT EXISTS outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS inbox_processed_at ON inbox (processed_at);
+CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at);
