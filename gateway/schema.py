@@ -257,6 +257,17 @@ class Mutation:
         return await _signal_action(info, id, "reopening", {"reason": reason})
 
     @strawberry.mutation
+    async def ask_reporter(self, info: Info, id: strawberry.ID, question: str) -> Signal:
+        """The partner it is escalated to asks the reporters: ESCALATED/ACKNOWLEDGED -> REACTION_REQUESTED,
+        the acknowledge-by clock pausing until the answer (or 7 days)."""
+        return await _signal_action(info, id, "question", {"question": question})
+
+    @strawberry.mutation
+    async def answer_reporter_question(self, info: Info, id: strawberry.ID, answer: str) -> Signal:
+        """A reporter of the signal answers the open question; back to the status it had."""
+        return await _signal_action(info, id, "answer", {"answer": answer})
+
+    @strawberry.mutation
     async def register_partner(self, info: Info, input: gi.RegisterPartnerInput) -> RegisterPartnerResult:
         return _partner_result(await ctx(info).post("partners", "/v1/partners", to_rest(input)))
 

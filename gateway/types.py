@@ -195,6 +195,23 @@ class HistoryEntry:
 
 
 @strawberry.type
+class ReporterQuestion:
+    question: str
+    asked_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def from_rest(cls, row: Row) -> ReporterQuestion:
+        return cls(
+            question=str(row["question"]),
+            asked_at=must_when(row.get("askedAt")),
+            answer=opt_str(row.get("answer")),
+            answered_at=when(row.get("answeredAt")),
+        )
+
+
+@strawberry.type
 class Delivery:
     id: strawberry.ID
     channel: str
@@ -242,6 +259,13 @@ class Signal:
     group_message: str | None = strawberry.field(
         description="the partner's latest text to share in the group: for the admins of the signal's group and"
         " of its merged duplicates' groups, and those who may read the description"
+    )
+    question: str | None = strawberry.field(
+        description="the open question, while REACTION_REQUESTED; for those who may read the description and"
+        " for the reporters"
+    )
+    questions: list[ReporterQuestion] = strawberry.field(
+        description="every question to the reporters and its answer, oldest first; readable as `question`"
     )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
@@ -297,6 +321,8 @@ class Signal:
             overdue=bool(row.get("overdue", False)),
             rejection_reason=opt_str(row.get("rejectionReason")),
             group_message=opt_str(row.get("groupMessage")),
+            question=opt_str(row.get("question")),
+            questions=[ReporterQuestion.from_rest(q) for q in row.get("questions") or []],
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
             original_row=row.get("original"),

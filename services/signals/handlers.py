@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from services.signals import permissions, store
 from services.signals.domain import (
+    DESCRIPTION_MAX,
     OPEN,
     Original,
     Partner,
@@ -352,6 +353,53 @@ async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Cloc
     return await _store(uow, signals, signal, "reopen", True)
 
 
+def checked_text(*texts: tuple[str, str | None, bool]) -> list[str | None]:
+    """Free texts (field, value, required) of 1..2000 characters; every problem at once
+    (BAD_USER_INPUT). Checked after authorisation, as the contract orders errors."""
+    errors: list[FieldError] = []
+    for name, value, required in texts:
+        if value is None or not value.strip():
+            if required:
+                errors.append(FieldError(name, "must not be empty"))
+        elif len(value) > DESCRIPTION_MAX:
+            errors.append(FieldError(name, f"must be at most {DESCRIPTION_MAX} characters"))
+    if errors:
+        raise ValidationFailed(errors)
+    return [value if value is not None and value.strip() else None for _, value, _ in texts]
+
+
+@dataclass(frozen=True)
+class AskReporter:
+    signal_id: UUID
+    question: str | None
+
+
+async def ask_reporter(uow: UnitOfWork, cmd: AskReporter, principal: Principal, clock: Clock) -> Signal:
+    """The partner it is escalated to asks the reporters; the acknowledge-by clock pauses."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "ask")
+    (question,) = checked_text(("question", cmd.question, True))
+    assert question is not None
+    actor = permissions.actor(principal, signal)
+    signal.ask(permissions.acting_partner(principal), at=clock.now(), actor=actor, question=question)
+    return await _store(uow, signals, signal, "ask", True)
+
+
+@dataclass(frozen=True)
+class AnswerQuestion:
+    signal_id: UUID
+    answer: str | None
+
+
+async def answer_question(uow: UnitOfWork, cmd: AnswerQuestion, principal: Principal, clock: Clock) -> Signal:
+    """A reporter of the signal answers the open question (the reporters of its merged duplicates
+    do not: CONTRACT.md rule 1); back to the status it had."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "answer", permissions.is_reporter)
+    (answer,) = checked_text(("answer", cmd.answer, True))
+    assert answer is not None
+    signal.answer(at=clock.now(), actor=permissions.actor(principal, signal), answer=answer)
+    return await _store(uow, signals, signal, "answer", True)
+
+
 # --- reporters' contacts (notifications only) ----------------------------------------------------
 
 
@@ -406,6 +454,21 @@ async def close_resolved(uow: UnitOfWork, clock: Clock, after: timedelta) -> int
     if due:
         log.info("signals_closed", count=len(due))
     return len(due)
+
+
+async def expire_questions(uow: UnitOfWork, clock: Clock, after: timedelta) -> int:
+    """A question nobody answered `after` it was asked (7 days) ends: the signal returns to its
+    previous status (actor system, note "vraag verlopen")."""
+    now = clock.now()
+    signals = store.SignalStore(uow)
+    due = await signals.claim_due(
+        "s.status = 'reaction_requested' AND s.question_asked_at <= :before", {"before": now - after}, BATCH
+    )
+    expired = [s for s in due if s.expire_question(at=now)]
+    await _save_all(uow, signals, expired)
+    if expired:
+        log.info("questions_expired", count=len(expired))
+    return len(expired)
 
 
 async def _save_all(uow: UnitOfWork, signals: store.SignalStore, changed: list[Signal]) -> None:

@@ -33,6 +33,8 @@ MAY: dict[str, frozenset[Role]] = {
     "merge": frozenset({Role.COORDINATOR}),
     "reclassify": frozenset({Role.COORDINATOR}),
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
+    "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
+    "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
     "contacts": frozenset({Role.SERVICE}),
     "advice": frozenset(Role),  # any role: before a report is written
 }
@@ -140,6 +142,12 @@ def is_reporter(principal: Principal, signal: Signal) -> bool:
 
 def may_read_notes(principal: Principal, signal: Signal) -> bool:
     """History notes and the rejection reason: who may read the description, and the reporters."""
+    return may_read_description(principal, signal) or is_reporter(principal, signal)
+
+
+def may_read_questions(principal: Principal, signal: Signal) -> bool:
+    """Questions and answers: who may read the description, and the signal's reporters (not the
+    reporters of its merged duplicates)."""
     return may_read_description(principal, signal) or is_reporter(principal, signal)
 
 

@@ -146,6 +146,42 @@ class SignalOverdue(SignalFacts):
     acknowledge_by: datetime
 
 
+class SignalReactionRequested(SignalFacts):
+    event_type = "signal.reaction_requested"
+    summary = (
+        "The partner it is escalated to asked the reporters a question (the text stays in the signals"
+        " service); its acknowledge-by clock pauses until the answer."
+    )
+    partner_id: UUID
+    asked_at: datetime
+    returns_to: SignalStatus = Field(description="the status the signal returns to when the question ends")
+    group_id: UUID | None = None
+
+
+class SignalReactionReceived(SignalFacts):
+    event_type = "signal.reaction_received"
+    summary = (
+        "A reporter answered the partner's question (the text stays in the signals service); the signal"
+        " is back in its previous status and `acknowledgeBy` moved by the time the question was open."
+    )
+    partner_id: UUID
+    asked_at: datetime
+    answered_at: datetime
+    acknowledge_by: datetime
+
+
+class SignalReactionExpired(SignalFacts):
+    event_type = "signal.reaction_expired"
+    summary = (
+        "Nobody answered the partner's question within 7 days: the signal is back in its previous status"
+        " and `acknowledgeBy` moved by the time the question was open."
+    )
+    partner_id: UUID
+    asked_at: datetime
+    expired_at: datetime
+    acknowledge_by: datetime
+
+
 class SignalReclassified(SignalFacts):
     event_type = "signal.reclassified"
     summary = (
@@ -328,6 +364,9 @@ CATALOG: dict[str, type[EventData]] = {
         SignalReopened,
         SignalOverdue,
         SignalReclassified,
+        SignalReactionRequested,
+        SignalReactionReceived,
+        SignalReactionExpired,
         PartnerRegistered,
         PartnerUpdated,
         PartnerDeactivated,

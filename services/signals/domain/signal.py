@@ -20,6 +20,9 @@ from shared.events.catalog import (
     SignalEscalated,
     SignalMerged,
     SignalOverdue,
+    SignalReactionExpired,
+    SignalReactionReceived,
+    SignalReactionRequested,
     SignalReceived,
     SignalReclassified,
     SignalRejected,
@@ -33,8 +36,12 @@ if TYPE_CHECKING:
     from services.signals.domain.intake import Report
     from services.signals.domain.routing import Partner
 
-OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
+OPEN: frozenset[Status] = frozenset(
+    {Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED, Status.REACTION_REQUESTED}
+)
 REOPEN_WINDOW = timedelta(days=14)
+QUESTION_EXPIRY = timedelta(days=7)  # a question nobody answered ends after this (CONTRACT.md rule 5)
+QUESTION_EXPIRED = "vraag verlopen"  # the note when it does
 ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
 # Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
@@ -89,6 +96,18 @@ class Feedback:
     partner_id: UUID | None
     message: str
     at: datetime
+
+
+@dataclass
+class Question:
+    """A partner's question to the reporters and its answer. Free text: never in an event."""
+
+    question: str
+    asked_at: datetime
+    returns_to: Status  # the status the signal had, or ACKNOWLEDGED when acknowledged meanwhile
+    answer: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None  # answered, expired, or closed unanswered (resolved, transferred)
 
 
 @dataclass(frozen=True)
@@ -168,6 +187,7 @@ class Signal:
     group_message: str | None = None  # the latest text a partner wrote to be shared in the group
     original_group_message: str | None = None  # of the signal this one was merged into
     duplicate_group_ids: tuple[UUID, ...] = ()  # the groups that reported its merged duplicates
+    questions: list[Question] = field(default_factory=list)  # oldest first
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -185,6 +205,12 @@ class Signal:
     def is_overdue(self, now: datetime) -> bool:
         e = self.escalation
         return self.status == Status.ESCALATED and e is not None and e.acknowledge_by < now
+
+    @property
+    def open_question(self) -> Question | None:
+        """The question waiting for an answer (while REACTION_REQUESTED)."""
+        q = self.questions[-1] if self.questions else None
+        return q if q is not None and q.ended_at is None else None
 
     @property
     def original_feedback(self) -> list[Feedback] | None:
@@ -308,14 +334,22 @@ class Signal:
         if self.status in (Status.ACKNOWLEDGED, Status.RESOLVED, Status.CLOSED) and self.escalation is not None:
             self._responsible(partner_id)
             return False
-        self._require("acknowledge", Status.ESCALATED)
+        question = self.open_question if self.status == Status.REACTION_REQUESTED else None
+        if question is not None and self._responsible(partner_id).acknowledged_at is not None:
+            return False
+        if question is None:
+            self._require("acknowledge", Status.ESCALATED)
         e = self._responsible(partner_id)
         e.acknowledged_at = at
         if message:
             self.feedback.append(Feedback(e.partner_id, message, at))
         if group_message:
             self.group_message = group_message
-        self._record("acknowledged", at, actor, Status.ACKNOWLEDGED)
+        if question is not None:  # recorded; the question stays open and the signal returns acknowledged
+            question.returns_to = Status.ACKNOWLEDGED
+            self._record("acknowledged", at, actor, None)
+        else:
+            self._record("acknowledged", at, actor, Status.ACKNOWLEDGED)
         self._raise(
             SignalAcknowledged(
                 **self.facts(),
@@ -336,8 +370,9 @@ class Signal:
         if self.status in (Status.RESOLVED, Status.CLOSED) and self.escalation is not None:
             self._responsible(partner_id)
             return False
-        self._require("resolve", Status.ESCALATED, Status.ACKNOWLEDGED)
+        self._require("resolve", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
         e = self._responsible(partner_id)
+        self._end_question(at)  # resolving closes an open question unanswered
         implied = e.acknowledged_at is None
         if implied:
             e.acknowledged_at = at
@@ -450,6 +485,70 @@ class Signal:
         e = self.escalation
         self._record("closed", at, SYSTEM, Status.CLOSED)
         self._raise(SignalClosed(**self.facts(), closed_at=at, partner_id=e.partner_id if e else None))
+
+    def ask(self, partner_id: str | None, *, at: datetime, actor: str, question: str) -> None:
+        """The partner it is escalated to asks the reporters a question; the acknowledge-by clock
+        pauses until it ends. The text stays here: never in an event."""
+        e = self._responsible(partner_id)
+        if self.status == Status.REACTION_REQUESTED:
+            raise SignalRuleBroken(self.status, "ask a second question while one is open: ask")
+        self._require("ask the reporter", Status.ESCALATED, Status.ACKNOWLEDGED)
+        before = self.status
+        self.questions.append(Question(question, at, before))
+        self._record("reaction_requested", at, actor, Status.REACTION_REQUESTED)
+        self._raise(
+            SignalReactionRequested(
+                **self.facts(), partner_id=e.partner_id, asked_at=at, returns_to=before, group_id=self.group_id
+            )
+        )
+
+    def answer(self, *, at: datetime, actor: str, answer: str) -> None:
+        """A reporter answers the open question: back to the status it had, the deadline moved on."""
+        self._require("answer", Status.REACTION_REQUESTED)
+        question, e = self.open_question, self.escalation
+        if question is None or e is None:
+            raise SignalRuleBroken(self.status, "answer")
+        question.answer, question.answered_at = answer, at
+        back = self._end_question(at)
+        self._record("reaction_received", at, actor, back)
+        self._raise(
+            SignalReactionReceived(
+                **self.facts(),
+                partner_id=e.partner_id,
+                asked_at=question.asked_at,
+                answered_at=at,
+                acknowledge_by=e.acknowledge_by,
+            )
+        )
+
+    def expire_question(self, *, at: datetime) -> bool:
+        """Nobody answered in time: back to the status it had (actor system, note "vraag verlopen")."""
+        question, e = self.open_question, self.escalation
+        if self.status != Status.REACTION_REQUESTED or question is None or e is None:
+            return False
+        back = self._end_question(at)
+        self._record("reaction_expired", at, SYSTEM, back, QUESTION_EXPIRED)
+        self._raise(
+            SignalReactionExpired(
+                **self.facts(),
+                partner_id=e.partner_id,
+                asked_at=question.asked_at,
+                expired_at=at,
+                acknowledge_by=e.acknowledge_by,
+            )
+        )
+        return True
+
+    def _end_question(self, at: datetime) -> Status:
+        """End the open question (if any): the acknowledge-by deadline moves later by the time it
+        was open. The status to return to."""
+        question, e = self.open_question, self.escalation
+        if question is None:
+            return self.status
+        question.ended_at = at
+        if e is not None:
+            e.acknowledge_by += at - question.asked_at
+        return question.returns_to
 
     def mark_overdue(self, *, at: datetime) -> bool:
         """Once per missed deadline: False when not overdue or already reported."""

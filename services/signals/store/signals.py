@@ -20,6 +20,7 @@ from services.signals.domain import (
     Feedback,
     HistoryEntry,
     Original,
+    Question,
     Signal,
 )
 from shared.db import UnitOfWork
@@ -30,7 +31,7 @@ COLUMNS = (
     "s.id, s.reference, s.municipality, s.area, s.category, s.urgency, s.description, s.status, s.source,"
     " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
     " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
-    " s.resolved_at, s.ended_at, s.version, s.group_message"
+    " s.resolved_at, s.ended_at, s.version, s.group_message, s.questions::text AS questions"
 )
 AGGREGATES = (
     "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
@@ -102,12 +103,46 @@ def feedback_json(feedback: Iterable[Feedback]) -> str:
     ).decode()
 
 
+def _questions(raw: str | None) -> list[Question]:
+    return [
+        Question(
+            q["question"],
+            parse_time(q["askedAt"]) or never(),
+            Status(q["returnsTo"]),
+            q.get("answer"),
+            parse_time(q.get("answeredAt")),
+            parse_time(q.get("endedAt")),
+        )
+        for q in orjson.loads(raw or "[]")
+    ]
+
+
+def questions_json(questions: Iterable[Question]) -> str:
+    return orjson.dumps(
+        [
+            {
+                "question": q.question,
+                "askedAt": q.asked_at.isoformat(),
+                "returnsTo": q.returns_to.value,
+                "answer": q.answer,
+                "answeredAt": q.answered_at.isoformat() if q.answered_at else None,
+                "endedAt": q.ended_at.isoformat() if q.ended_at else None,
+            }
+            for q in questions
+        ]
+    ).decode()
+
+
 @dataclass(frozen=True)
 class Loaded:
     """What was stored, to write back only what changed."""
 
     history: int
-    escalations: tuple[datetime | None, ...]
+    escalations: tuple[tuple[datetime | None, datetime], ...]  # (acknowledged at, acknowledge by) of each
+
+
+def _loaded(signal: Signal) -> Loaded:
+    return Loaded(len(signal.history), tuple((e.acknowledged_at, e.acknowledge_by) for e in signal.escalations))
 
 
 def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
@@ -166,8 +201,9 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         group_message=row.group_message,
         original_group_message=row.original_group_message,
         duplicate_group_ids=tuple(row.duplicate_group_ids or ()),
+        questions=_questions(row.questions),
     )
-    return signal, Loaded(len(history), tuple(e.acknowledged_at for e in escalations))
+    return signal, _loaded(signal)
 
 
 def _history_rows(signal: Signal, start: int) -> str:
@@ -235,10 +271,15 @@ _UPDATE = (
     " report_count = :report_count, duplicate_of = :duplicate_of, routed_partner_id = :routed_partner_id,"
     " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
-    " group_message = :group_message,"
+    " group_message = :group_message, questions = CAST(:questions AS jsonb),"
+    " question_asked_at = :question_asked_at,"
     " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
-    " a AS (UPDATE signal_escalations SET acknowledged_at = :acked_at WHERE signal_id = :id AND seq = :acked_seq"
-    " AND :acked_seq > 0)," + _INSERT_CHILDREN + " SELECT count(*) FROM u"
+    # escalations stored before whose acknowledgement or deadline (paused by a question) changed
+    " a AS (UPDATE signal_escalations c SET acknowledged_at = x.acknowledged_at, acknowledge_by = x.acknowledge_by"
+    " FROM json_to_recordset(CAST(:changed AS json)) AS x(seq int, acknowledged_at timestamptz,"
+    " acknowledge_by timestamptz) WHERE c.signal_id = :id AND c.seq = x.seq),"
+    + _INSERT_CHILDREN
+    + " SELECT count(*) FROM u"
 )
 
 
@@ -358,17 +399,21 @@ class SignalStore:
                 "keys": list(keys),
             },
         )
-        self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
+        self._loaded[signal.id] = _loaded(signal)
 
     async def save(self, signal: Signal) -> None:
         loaded = self._loaded[signal.id]
-        acked_seq = 0
-        acked_at: datetime | None = None
-        for i, before in enumerate(loaded.escalations):
-            now = signal.escalations[i].acknowledged_at
-            if now != before:
-                acked_seq, acked_at = i + 1, now
+        changed = [
+            {
+                "seq": i + 1,
+                "acknowledged_at": x.acknowledged_at.isoformat() if x.acknowledged_at else None,
+                "acknowledge_by": x.acknowledge_by.isoformat(),
+            }
+            for i, (before, x) in enumerate(zip(loaded.escalations, signal.escalations, strict=False))
+            if before != (x.acknowledged_at, x.acknowledge_by)
+        ]
         e = signal.escalation
+        question = signal.open_question
         await self.session.execute(
             text(_UPDATE),
             {
@@ -388,13 +433,14 @@ class SignalStore:
                 "resolved_at": signal.resolved_at,
                 "ended_at": signal.ended_at,
                 "version": signal.version,
-                "acked_seq": acked_seq,
-                "acked_at": acked_at,
+                "changed": orjson.dumps(changed).decode(),
+                "questions": questions_json(signal.questions),
+                "question_asked_at": question.asked_at if question else None,
                 "history": _history_rows(signal, loaded.history),
                 "escalations": _escalation_rows(signal, len(loaded.escalations)),
             },
         )
-        self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
+        self._loaded[signal.id] = _loaded(signal)
 
     async def repoint_duplicates(self, old: UUID, new: UUID) -> None:
         """Duplicates of a signal merged into another now belong to that one."""
