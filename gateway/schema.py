@@ -268,6 +268,11 @@ class Mutation:
         return await _signal_action(info, id, "answer", {"answer": answer})
 
     @strawberry.mutation
+    async def rate_signal(self, info: Info, id: strawberry.ID, satisfied: bool, comment: str | None = UNSET) -> Signal:
+        """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
+        return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))
+
+    @strawberry.mutation
     async def register_partner(self, info: Info, input: gi.RegisterPartnerInput) -> RegisterPartnerResult:
         return _partner_result(await ctx(info).post("partners", "/v1/partners", to_rest(input)))
 

@@ -212,6 +212,19 @@ class ReporterQuestion:
 
 
 @strawberry.type
+class Rating:
+    satisfied: bool
+    comment: str | None
+    at: datetime
+
+    @classmethod
+    def from_rest(cls, row: Row | None) -> Rating | None:
+        if not row:
+            return None
+        return cls(satisfied=bool(row["satisfied"]), comment=opt_str(row.get("comment")), at=must_when(row.get("at")))
+
+
+@strawberry.type
 class Delivery:
     id: strawberry.ID
     channel: str
@@ -266,6 +279,9 @@ class Signal:
     )
     questions: list[ReporterQuestion] = strawberry.field(
         description="every question to the reporters and its answer, oldest first; readable as `question`"
+    )
+    my_rating: Rating | None = strawberry.field(
+        description="the caller's own rating (a reporter's; a merged duplicate's reporter rates the original)"
     )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
@@ -323,6 +339,7 @@ class Signal:
             group_message=opt_str(row.get("groupMessage")),
             question=opt_str(row.get("question")),
             questions=[ReporterQuestion.from_rest(q) for q in row.get("questions") or []],
+            my_rating=Rating.from_rest(row.get("myRating")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
             original_row=row.get("original"),

@@ -91,6 +91,11 @@ class AnswerBody(CamelBody):
     answer: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
 
 
+class RatingBody(CamelBody):
+    satisfied: bool | None = None
+    comment: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
 class MergeBody(CamelBody):
     into_id: str | None = None
 
@@ -419,6 +424,15 @@ async def answer_question(
 ) -> JSONBody:
     cmd = handlers.AnswerQuestion(_uuid(signal_id), body.answer)
     return await _change(runtime, principal, handlers.answer_question, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/rating",
+    summary="Rate the resolution (a reporter; within 14 days of it; rating again replaces)",
+)
+async def rate(signal_id: str, body: RatingBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    cmd = handlers.Rate(_uuid(signal_id), body.satisfied, body.comment)
+    return await _change(runtime, principal, handlers.rate, cmd)
 
 
 # --- internal ------------------------------------------------------------------------------------

@@ -353,9 +353,9 @@ async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Cloc
     return await _store(uow, signals, signal, "reopen", True)
 
 
-def checked_text(*texts: tuple[str, str | None, bool]) -> list[str | None]:
-    """Free texts (field, value, required) of 1..2000 characters; every problem at once
-    (BAD_USER_INPUT). Checked after authorisation, as the contract orders errors."""
+def text_problems(*texts: tuple[str, str | None, bool]) -> tuple[list[FieldError], list[str | None]]:
+    """Free texts (field, value, required) of 1..2000 characters: the problems, and the texts (a
+    blank optional text is none)."""
     errors: list[FieldError] = []
     for name, value, required in texts:
         if value is None or not value.strip():
@@ -363,9 +363,16 @@ def checked_text(*texts: tuple[str, str | None, bool]) -> list[str | None]:
                 errors.append(FieldError(name, "must not be empty"))
         elif len(value) > DESCRIPTION_MAX:
             errors.append(FieldError(name, f"must be at most {DESCRIPTION_MAX} characters"))
+    return errors, [value if value is not None and value.strip() else None for _, value, _ in texts]
+
+
+def checked_text(*texts: tuple[str, str | None, bool]) -> list[str | None]:
+    """`text_problems`, every problem at once as BAD_USER_INPUT. Checked after authorisation, as
+    the contract orders errors."""
+    errors, values = text_problems(*texts)
     if errors:
         raise ValidationFailed(errors)
-    return [value if value is not None and value.strip() else None for _, value, _ in texts]
+    return values
 
 
 @dataclass(frozen=True)
@@ -398,6 +405,38 @@ async def answer_question(uow: UnitOfWork, cmd: AnswerQuestion, principal: Princ
     assert answer is not None
     signal.answer(at=clock.now(), actor=permissions.actor(principal, signal), answer=answer)
     return await _store(uow, signals, signal, "answer", True)
+
+
+@dataclass(frozen=True)
+class Rate:
+    signal_id: UUID
+    satisfied: bool | None
+    comment: str | None
+
+
+async def rate(uow: UnitOfWork, cmd: Rate, principal: Principal, clock: Clock) -> Signal:
+    """A reporter rates the resolution (rating again replaces). The reporters of a merged duplicate
+    rate through their own report: the rating is the original's. Answers the signal asked about."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "rate", permissions.is_reporter)
+    errors, (comment,) = text_problems(("comment", cmd.comment, False))
+    if cmd.satisfied is None:
+        errors.insert(0, FieldError("satisfied", "must be true or false"))
+    if errors:
+        raise ValidationFailed(errors)
+    assert cmd.satisfied is not None
+    rated = signal
+    if signal.duplicate_of is not None:
+        original = await signals.get(signal.duplicate_of, for_update=True)
+        if original is None:
+            raise NotFound()
+        rated = original
+    rated.rate(principal.sub, at=clock.now(), satisfied=cmd.satisfied, comment=comment)
+    await signals.save(rated)
+    await uow.commit()
+    log.info("signal_rated", signal_id=str(rated.id), via=str(signal.id))
+    if rated is not signal:
+        signal.original_ratings = dict(rated.ratings)
+    return signal
 
 
 # --- reporters' contacts (notifications only) ----------------------------------------------------

@@ -33,6 +33,7 @@ MAY: dict[str, frozenset[Role]] = {
     "merge": frozenset({Role.COORDINATOR}),
     "reclassify": frozenset({Role.COORDINATOR}),
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
+    "rate": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR, Role.PARTNER_AGENT}),  # its reporters
     "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
     "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
     "contacts": frozenset({Role.SERVICE}),

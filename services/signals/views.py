@@ -27,6 +27,8 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
     notes = permissions.may_read_notes(viewer, signal)
     questions = permissions.may_read_questions(viewer, signal)
     question = signal.open_question
+    ratings = signal.original_ratings if signal.duplicate_of is not None else signal.ratings
+    mine = ratings.get(viewer.sub) if permissions.is_reporter(viewer, signal) else None
     feedback = (
         signal.original_feedback
         if signal.duplicate_of is not None and signal.original_feedback is not None
@@ -69,6 +71,9 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         ]
         if questions
         else [],
+        "myRating": {"satisfied": mine.satisfied, "comment": mine.comment, "at": rfc3339_or_none(mine.at)}
+        if mine is not None
+        else None,
         "acknowledgeBy": rfc3339_or_none(signal.acknowledge_by),
         "overdue": signal.is_overdue(now),
         "escalations": [

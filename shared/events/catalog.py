@@ -182,6 +182,20 @@ class SignalReactionExpired(SignalFacts):
     acknowledge_by: datetime
 
 
+class SignalRated(SignalFacts):
+    event_type = "signal.rated"
+    summary = (
+        "A reporter said whether they are satisfied with the resolution (rating again replaces; the"
+        " comment stays in the signals service). Counted in the quarter of `resolvedAt`."
+    )
+    rating_id: UUID = Field(description="one per signal and reporter: a later rating with the same id replaces it")
+    satisfied: bool
+    rated_at: datetime
+    resolved_at: datetime
+    partner_id: UUID | None = Field(default=None, description="the partner that resolved it")
+    replaces: bool = False
+
+
 class SignalReclassified(SignalFacts):
     event_type = "signal.reclassified"
     summary = (
@@ -367,6 +381,7 @@ CATALOG: dict[str, type[EventData]] = {
         SignalReactionRequested,
         SignalReactionReceived,
         SignalReactionExpired,
+        SignalRated,
         PartnerRegistered,
         PartnerUpdated,
         PartnerDeactivated,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from shared.errors import Conflict, Forbidden
 from shared.events.catalog import (
@@ -20,6 +20,7 @@ from shared.events.catalog import (
     SignalEscalated,
     SignalMerged,
     SignalOverdue,
+    SignalRated,
     SignalReactionExpired,
     SignalReactionReceived,
     SignalReactionRequested,
@@ -42,6 +43,7 @@ OPEN: frozenset[Status] = frozenset(
 REOPEN_WINDOW = timedelta(days=14)
 QUESTION_EXPIRY = timedelta(days=7)  # a question nobody answered ends after this (CONTRACT.md rule 5)
 QUESTION_EXPIRED = "vraag verlopen"  # the note when it does
+RATING_WINDOW = timedelta(days=14)  # reporters rate a resolution within this
 ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
 # Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
@@ -108,6 +110,15 @@ class Question:
     answer: str | None = None
     answered_at: datetime | None = None
     ended_at: datetime | None = None  # answered, expired, or closed unanswered (resolved, transferred)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A reporter's satisfaction with the resolution; the comment is free text: never in an event."""
+
+    satisfied: bool
+    comment: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -188,6 +199,8 @@ class Signal:
     original_group_message: str | None = None  # of the signal this one was merged into
     duplicate_group_ids: tuple[UUID, ...] = ()  # the groups that reported its merged duplicates
     questions: list[Question] = field(default_factory=list)  # oldest first
+    ratings: dict[str, Rating] = field(default_factory=dict)  # by the rating reporter's subject
+    original_ratings: dict[str, Rating] = field(default_factory=dict)  # of the signal this one was merged into
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -538,6 +551,29 @@ class Signal:
             )
         )
         return True
+
+    def rate(
+        self, rater: str, *, at: datetime, satisfied: bool, comment: str | None, window: timedelta = RATING_WINDOW
+    ) -> None:
+        """A reporter (of this signal or of one merged into it) rates the latest resolution, within
+        `window` of it; rating again replaces."""
+        self._require("rate", Status.RESOLVED, Status.CLOSED)
+        if self.resolved_at is None or at - self.resolved_at > window:
+            raise SignalRuleBroken(self.status, f"rate more than {window.days} days after the resolution: rate")
+        replaces = rater in self.ratings
+        self.ratings[rater] = Rating(satisfied, comment, at)
+        e = self.escalation
+        self._raise(
+            SignalRated(
+                **self.facts(),
+                rating_id=uuid5(self.id, rater),
+                satisfied=satisfied,
+                rated_at=at,
+                resolved_at=self.resolved_at,
+                partner_id=e.partner_id if e else None,
+                replaces=replaces,
+            )
+        )
 
     def _end_question(self, at: datetime) -> Status:
         """End the open question (if any): the acknowledge-by deadline moves later by the time it

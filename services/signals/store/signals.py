@@ -21,6 +21,7 @@ from services.signals.domain import (
     HistoryEntry,
     Original,
     Question,
+    Rating,
     Signal,
 )
 from shared.db import UnitOfWork
@@ -31,7 +32,8 @@ COLUMNS = (
     "s.id, s.reference, s.municipality, s.area, s.category, s.urgency, s.description, s.status, s.source,"
     " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
     " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
-    " s.resolved_at, s.ended_at, s.version, s.group_message, s.questions::text AS questions"
+    " s.resolved_at, s.ended_at, s.version, s.group_message, s.questions::text AS questions,"
+    " s.ratings::text AS ratings"
 )
 AGGREGATES = (
     "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
@@ -50,6 +52,7 @@ AGGREGATES = (
     " UNION SELECT CAST(substr(h.actor, 9) AS uuid) FROM signal_history h WHERE h.signal_id = s.id"
     " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names,"
     " (SELECT o.group_message FROM signals o WHERE o.id = s.duplicate_of) AS original_group_message,"
+    " (SELECT o.ratings::text FROM signals o WHERE o.id = s.duplicate_of) AS original_ratings,"
     " ARRAY(SELECT DISTINCT d.group_id FROM signals d WHERE d.duplicate_of = s.id AND d.group_id IS NOT NULL"
     " ORDER BY d.group_id) AS duplicate_group_ids"
 )
@@ -115,6 +118,22 @@ def _questions(raw: str | None) -> list[Question]:
         )
         for q in orjson.loads(raw or "[]")
     ]
+
+
+def _ratings(raw: str | None) -> dict[str, Rating]:
+    return {
+        rater: Rating(bool(r["satisfied"]), r.get("comment"), parse_time(r["at"]) or never())
+        for rater, r in orjson.loads(raw or "{}").items()
+    }
+
+
+def ratings_json(ratings: dict[str, Rating]) -> str:
+    return orjson.dumps(
+        {
+            rater: {"satisfied": r.satisfied, "comment": r.comment, "at": r.at.isoformat()}
+            for rater, r in ratings.items()
+        }
+    ).decode()
 
 
 def questions_json(questions: Iterable[Question]) -> str:
@@ -202,6 +221,8 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         original_group_message=row.original_group_message,
         duplicate_group_ids=tuple(row.duplicate_group_ids or ()),
         questions=_questions(row.questions),
+        ratings=_ratings(row.ratings),
+        original_ratings=_ratings(row.original_ratings),
     )
     return signal, _loaded(signal)
 
@@ -272,7 +293,7 @@ _UPDATE = (
     " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
     " group_message = :group_message, questions = CAST(:questions AS jsonb),"
-    " question_asked_at = :question_asked_at,"
+    " question_asked_at = :question_asked_at, ratings = CAST(:ratings AS jsonb),"
     " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
     # escalations stored before whose acknowledgement or deadline (paused by a question) changed
     " a AS (UPDATE signal_escalations c SET acknowledged_at = x.acknowledged_at, acknowledge_by = x.acknowledge_by"
@@ -435,6 +456,7 @@ class SignalStore:
                 "version": signal.version,
                 "changed": orjson.dumps(changed).decode(),
                 "questions": questions_json(signal.questions),
+                "ratings": ratings_json(signal.ratings),
                 "question_asked_at": question.asked_at if question else None,
                 "history": _history_rows(signal, loaded.history),
                 "escalations": _escalation_rows(signal, len(loaded.escalations)),
