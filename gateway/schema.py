@@ -268,6 +268,12 @@ class Mutation:
         return await _signal_action(info, id, "answer", {"answer": answer})
 
     @strawberry.mutation
+    async def transfer_signal(self, info: Info, id: strawberry.ID, partner_id: strawberry.ID, reason: str) -> Signal:
+        """The partner it is escalated to, or a coordinator: ESCALATED/ACKNOWLEDGED/REACTION_REQUESTED ->
+        ESCALATED to the other partner, with a new acknowledge-by; the reason is the history note."""
+        return await _signal_action(info, id, "transfer", {"partnerId": partner_id, "reason": reason})
+
+    @strawberry.mutation
     async def rate_signal(self, info: Info, id: strawberry.ID, satisfied: bool, comment: str | None = UNSET) -> Signal:
         """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
         return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))

@@ -91,6 +91,11 @@ class AnswerBody(CamelBody):
     answer: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
 
 
+class TransferBody(CamelBody):
+    partner_id: str | None = None
+    reason: str | None = Field(default=None, description="1..2000 characters; the history note")
+
+
 class RatingBody(CamelBody):
     satisfied: bool | None = None
     comment: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
@@ -424,6 +429,15 @@ async def answer_question(
 ) -> JSONBody:
     cmd = handlers.AnswerQuestion(_uuid(signal_id), body.answer)
     return await _change(runtime, principal, handlers.answer_question, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/transfer",
+    summary="Transfer to another partner (the partner it is escalated to, or a coordinator)",
+)
+async def transfer(signal_id: str, body: TransferBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    cmd = handlers.Transfer(_uuid(signal_id), body.partner_id, body.reason)
+    return await _change(runtime, principal, handlers.transfer, cmd)
 
 
 @router.post(

@@ -408,6 +408,48 @@ async def answer_question(uow: UnitOfWork, cmd: AnswerQuestion, principal: Princ
 
 
 @dataclass(frozen=True)
+class Transfer:
+    signal_id: UUID
+    partner_id: str | None
+    reason: str | None
+
+
+async def transfer(uow: UnitOfWork, cmd: Transfer, principal: Principal, clock: Clock) -> Signal:
+    """To another partner (the partner it is escalated to, or a coordinator), with a new
+    acknowledge-by; never to a group, nor to the current partner."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "transfer", permissions.may_redirect)
+    errors, (reason,) = text_problems(("reason", cmd.reason, True))
+    target, problem = await _other_partner(uow, signal, cmd.partner_id)
+    if problem is not None:
+        errors.insert(0, problem)
+    if errors:
+        raise ValidationFailed(errors)
+    assert target is not None and reason is not None
+    signal.transfer(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=reason)
+    return await _store(uow, signals, signal, "transfer", True)
+
+
+async def _other_partner(
+    uow: UnitOfWork, signal: Signal, partner_id: str | None
+) -> tuple[Partner | None, FieldError | None]:
+    """The partner named to transfer to or involve: an active partner of the signal's municipality,
+    not a group and not the one it is escalated to (CONTRACT.md rule 6); else the problem."""
+    try:
+        wanted = UUID(partner_id or "")
+    except ValueError:
+        return None, FieldError("partnerId", "must be a partner id (uuid)")
+    target = await store.partner(uow.session, wanted)
+    if target is None or not target.active or signal.municipality not in target.municipalities:
+        return None, FieldError("partnerId", f"not an active partner in {signal.municipality}")
+    if target.is_group:
+        return None, FieldError("partnerId", GROUP_NO_TARGET)
+    current = signal.escalation
+    if current is not None and current.partner_id == target.id:
+        return None, FieldError("partnerId", "the signal is escalated to this partner already")
+    return target, None
+
+
+@dataclass(frozen=True)
 class Rate:
     signal_id: UUID
     satisfied: bool | None

@@ -34,6 +34,7 @@ MAY: dict[str, frozenset[Role]] = {
     "reclassify": frozenset({Role.COORDINATOR}),
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
     "rate": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR, Role.PARTNER_AGENT}),  # its reporters
+    "transfer": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
     "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
     "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
     "contacts": frozenset({Role.SERVICE}),
@@ -130,7 +131,7 @@ def may_read_description(principal: Principal, signal: Signal) -> bool:
         return True
     if principal.has(Role.COORDINATOR) and principal.acts_in(signal.municipality):
         return True
-    return signal.escalated_to(_acts_for(principal, *PARTNER_ROLES))
+    return signal.handled_by(_acts_for(principal, *PARTNER_ROLES))
 
 
 def is_reporter(principal: Principal, signal: Signal) -> bool:
@@ -178,6 +179,14 @@ def may_escalate(principal: Principal, signal: Signal) -> bool:
         return True
     group = _acts_for(principal, Role.GROUP_ADMIN)
     return group is not None and str(signal.group_id) == group
+
+
+def may_redirect(principal: Principal, signal: Signal) -> bool:
+    """Transfer or involve: a coordinator, or the partner it is escalated to."""
+    if principal.has(Role.COORDINATOR):
+        return True
+    e = signal.escalation
+    return e is not None and acting_partner(principal) == str(e.partner_id)
 
 
 def may_reopen(principal: Principal, signal: Signal) -> bool:

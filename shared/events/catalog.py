@@ -196,6 +196,20 @@ class SignalRated(SignalFacts):
     replaces: bool = False
 
 
+class SignalTransferred(SignalFacts):
+    event_type = "signal.transferred"
+    summary = (
+        "The signal was transferred to another partner (by the partner it was escalated to, or a"
+        " coordinator), who must acknowledge it by `acknowledgeBy`; the reason stays in the signals service."
+    )
+    partner_id: UUID = Field(description="the partner it is escalated to now")
+    previous_partner_id: UUID | None = None
+    escalated_at: datetime
+    acknowledge_by: datetime
+    automatic: bool = False
+    group_id: UUID | None = None
+
+
 class SignalReclassified(SignalFacts):
     event_type = "signal.reclassified"
     summary = (
@@ -382,6 +396,7 @@ CATALOG: dict[str, type[EventData]] = {
         SignalReactionReceived,
         SignalReactionExpired,
         SignalRated,
+        SignalTransferred,
         PartnerRegistered,
         PartnerUpdated,
         PartnerDeactivated,

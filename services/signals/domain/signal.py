@@ -29,6 +29,7 @@ from shared.events.catalog import (
     SignalRejected,
     SignalReopened,
     SignalResolved,
+    SignalTransferred,
 )
 from shared.events.codes import Category, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
@@ -91,6 +92,7 @@ class Escalation:
     reason: str | None = None
     automatic: bool = False
     acknowledged_at: datetime | None = None
+    transfer: bool = False  # a transfer: the partners before it no longer act or read the description
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,16 @@ class Signal:
 
     def escalated_to(self, partner_id: UUID | str | None) -> bool:
         return partner_id is not None and any(str(e.partner_id) == str(partner_id) for e in self.escalations)
+
+    def handled_by(self, partner_id: UUID | str | None) -> bool:
+        """Escalated to this partner since the latest transfer (a partner it was transferred away
+        from no longer reads the description)."""
+        if partner_id is None:
+            return False
+        since: set[str] = set()
+        for e in self.escalations:
+            since = {str(e.partner_id)} if e.transfer else since | {str(e.partner_id)}
+        return str(partner_id) in since
 
     def facts(self) -> dict[str, object]:
         return {
@@ -551,6 +563,26 @@ class Signal:
             )
         )
         return True
+
+    def transfer(self, partner: Partner, *, at: datetime, actor: str, reason: str) -> None:
+        """To another partner, with a new acknowledge-by; an open question ends unanswered."""
+        self._require("transfer", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
+        previous = self.escalation
+        self._end_question(at)
+        escalation = Escalation(partner.id, at, at + partner.acknowledge_within(self.urgency), reason, transfer=True)
+        self.escalations.append(escalation)
+        self.overdue_notified = False
+        self._record("transferred", at, actor, Status.ESCALATED, reason)
+        self._raise(
+            SignalTransferred(
+                **self.facts(),
+                partner_id=partner.id,
+                previous_partner_id=previous.partner_id if previous else None,
+                escalated_at=at,
+                acknowledge_by=escalation.acknowledge_by,
+                group_id=self.group_id,
+            )
+        )
 
     def rate(
         self, rater: str, *, at: datetime, satisfied: bool, comment: str | None, window: timedelta = RATING_WINDOW

@@ -40,7 +40,8 @@ AGGREGATES = (
     " 'from', h.from_status, 'to', h.to_status, 'note', h.note) ORDER BY h.seq), '[]'::json)::text"
     " FROM signal_history h WHERE h.signal_id = s.id) AS history,"
     " (SELECT coalesce(json_agg(json_build_object('partner', e.partner_id, 'reason', e.reason, 'at', e.at,"
-    " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic) ORDER BY e.seq), '[]'::json)::text"
+    " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic, 'transfer', e.transfer)"
+    " ORDER BY e.seq), '[]'::json)::text"
     " FROM signal_escalations e WHERE e.signal_id = s.id) AS escalations,"
     " (SELECT json_build_object('id', o.id, 'reference', o.reference, 'municipality', o.municipality,"
     " 'area', o.area, 'category', o.category, 'urgency', o.urgency, 'source', o.source, 'at', o.reported_at,"
@@ -184,6 +185,7 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
             e["reason"],
             bool(e["automatic"]),
             parse_time(e["acked"]),
+            bool(e.get("transfer")),
         )
         for e in orjson.loads(row.escalations)
     ]
@@ -256,6 +258,7 @@ def _escalation_rows(signal: Signal, start: int) -> str:
                 "acknowledge_by": e.acknowledge_by.isoformat(),
                 "acknowledged_at": e.acknowledged_at.isoformat() if e.acknowledged_at else None,
                 "automatic": e.automatic,
+                "transfer": e.transfer,
             }
             for i, e in enumerate(signal.escalations)
             if i >= start
@@ -269,10 +272,11 @@ _INSERT_CHILDREN = (
     " FROM json_to_recordset(CAST(:history AS json)) AS x(seq int, action text, at timestamptz, actor text,"
     " from_status text, to_status text, note text)),"
     " e AS (INSERT INTO signal_escalations (signal_id, seq, partner_id, reason, at, acknowledge_by,"
-    " acknowledged_at, automatic)"
-    " SELECT CAST(:id AS uuid), x.seq, x.partner_id, x.reason, x.at, x.acknowledge_by, x.acknowledged_at, x.automatic"
+    " acknowledged_at, automatic, transfer)"
+    " SELECT CAST(:id AS uuid), x.seq, x.partner_id, x.reason, x.at, x.acknowledge_by, x.acknowledged_at, x.automatic,"
+    " coalesce(x.transfer, false)"
     " FROM json_to_recordset(CAST(:escalations AS json)) AS x(seq int, partner_id uuid, reason text,"
-    " at timestamptz, acknowledge_by timestamptz, acknowledged_at timestamptz, automatic boolean))"
+    " at timestamptz, acknowledge_by timestamptz, acknowledged_at timestamptz, automatic boolean, transfer boolean))"
 )
 
 _INSERT = (
