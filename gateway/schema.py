@@ -274,6 +274,14 @@ class Mutation:
         return await _signal_action(info, id, "transfer", {"partnerId": partner_id, "reason": reason})
 
     @strawberry.mutation
+    async def involve_partner(
+        self, info: Info, id: strawberry.ID, partner_id: strawberry.ID, reason: str | None = UNSET
+    ) -> Signal:
+        """The partner it is escalated to, or a coordinator: a co-handler who reads the description and
+        may add feedback; involving twice answers the current state."""
+        return await _signal_action(info, id, "involvement", _present(partnerId=partner_id, reason=reason))
+
+    @strawberry.mutation
     async def rate_signal(self, info: Info, id: strawberry.ID, satisfied: bool, comment: str | None = UNSET) -> Signal:
         """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
         return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))

@@ -285,6 +285,7 @@ class Signal:
     )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
+    involved_partner_ids: strawberry.Private[list[str]]
     original_row: strawberry.Private[Row | None] = None  # what a duplicate's reporters read of the original
     restricted: strawberry.Private[bool] = False
 
@@ -300,6 +301,14 @@ class Signal:
         if self.original_row and str(self.original_row.get("id")) == self.duplicate_of_id:
             return Signal.from_rest(self.original_row, restricted=True)
         return None
+
+    @strawberry.field
+    async def involved_partners(self, info: Info) -> list[Partner]:
+        """Co-handlers: they read the description and may add feedback."""
+        if self.restricted or not self.involved_partner_ids:
+            return []
+        rows = await ctx(info).partners.load_many(self.involved_partner_ids)
+        return [Partner.from_rest(r) for r in rows if r]
 
     @strawberry.field
     async def routed_to(self, info: Info) -> Partner | None:
@@ -342,6 +351,7 @@ class Signal:
             my_rating=Rating.from_rest(row.get("myRating")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
+            involved_partner_ids=[str(p) for p in row.get("involvedPartnerIds") or []],
             original_row=row.get("original"),
             restricted=restricted,
         )

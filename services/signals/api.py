@@ -96,6 +96,11 @@ class TransferBody(CamelBody):
     reason: str | None = Field(default=None, description="1..2000 characters; the history note")
 
 
+class InvolvementBody(CamelBody):
+    partner_id: str | None = None
+    reason: str | None = Field(default=None, description="1..2000 characters; the history note")
+
+
 class RatingBody(CamelBody):
     satisfied: bool | None = None
     comment: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
@@ -438,6 +443,15 @@ async def answer_question(
 async def transfer(signal_id: str, body: TransferBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
     cmd = handlers.Transfer(_uuid(signal_id), body.partner_id, body.reason)
     return await _change(runtime, principal, handlers.transfer, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/involvement",
+    summary="Involve a co-handler (the partner it is escalated to, or a coordinator)",
+)
+async def involve(signal_id: str, body: InvolvementBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    cmd = handlers.Involve(_uuid(signal_id), body.partner_id, body.reason)
+    return await _change(runtime, principal, handlers.involve, cmd)
 
 
 @router.post(

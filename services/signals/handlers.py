@@ -429,6 +429,30 @@ async def transfer(uow: UnitOfWork, cmd: Transfer, principal: Principal, clock: 
     return await _store(uow, signals, signal, "transfer", True)
 
 
+@dataclass(frozen=True)
+class Involve:
+    signal_id: UUID
+    partner_id: str | None
+    reason: str | None
+
+
+async def involve(uow: UnitOfWork, cmd: Involve, principal: Principal, clock: Clock) -> Signal:
+    """A co-handler (by the partner it is escalated to, or a coordinator); involving twice
+    answers the current state."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "involve", permissions.may_redirect)
+    errors, (reason,) = text_problems(("reason", cmd.reason, False))
+    target, problem = await _other_partner(uow, signal, cmd.partner_id)
+    if problem is not None:
+        errors.insert(0, problem)
+    if errors:
+        raise ValidationFailed(errors)
+    assert target is not None
+    changed = signal.involve(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=reason)
+    if changed:
+        signal.partner_names.setdefault(target.id, target.name)
+    return await _store(uow, signals, signal, "involve", changed)
+
+
 async def _other_partner(
     uow: UnitOfWork, signal: Signal, partner_id: str | None
 ) -> tuple[Partner | None, FieldError | None]:

@@ -35,6 +35,7 @@ MAY: dict[str, frozenset[Role]] = {
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
     "rate": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR, Role.PARTNER_AGENT}),  # its reporters
     "transfer": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
+    "involve": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
     "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
     "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
     "contacts": frozenset({Role.SERVICE}),
@@ -87,7 +88,7 @@ class Ground:
 def visibility(principal: Principal) -> list[Ground] | None:
     """Why the caller may see a signal of their municipalities; None: every one of them (service,
     coordinators and region admins). Residents their own; group admins their group's; partners
-    those routed or escalated to them."""
+    those routed or escalated to them, or that they are involved in."""
     if principal.is_service or principal.has(Role.COORDINATOR, Role.REGION_ADMIN):
         return None
     viewer = principal.sub
@@ -103,9 +104,10 @@ def visibility(principal: Principal) -> list[Ground] | None:
     if (partner := _acts_for(principal, *PARTNER_ROLES)) is not None:
         grounds.append(
             Ground(
-                lambda s: str(s.routed_partner_id) == partner or s.escalated_to(partner),
+                lambda s: str(s.routed_partner_id) == partner or s.escalated_to(partner) or s.involves(partner),
                 "(s.routed_partner_id = CAST(:viewer_partner AS uuid)"
-                " OR CAST(:viewer_partner AS uuid) = ANY(s.escalated_to))",
+                " OR CAST(:viewer_partner AS uuid) = ANY(s.escalated_to)"
+                " OR CAST(:viewer_partner AS uuid) = ANY(s.involved_partners))",
                 {"viewer_partner": partner},
             )
         )
@@ -131,7 +133,8 @@ def may_read_description(principal: Principal, signal: Signal) -> bool:
         return True
     if principal.has(Role.COORDINATOR) and principal.acts_in(signal.municipality):
         return True
-    return signal.handled_by(_acts_for(principal, *PARTNER_ROLES))
+    partner = _acts_for(principal, *PARTNER_ROLES)
+    return signal.handled_by(partner) or signal.involves(partner)
 
 
 def is_reporter(principal: Principal, signal: Signal) -> bool:

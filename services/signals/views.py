@@ -57,6 +57,7 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         if signal.original is not None and permissions.is_reporter(viewer, signal)
         else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
+        "involvedPartnerIds": [str(p) for p in signal.involved],
         "groupId": str(signal.group_id) if signal.group_id else None,
         "groupMessage": group_message if permissions.may_read_group_message(viewer, signal) else None,
         "question": question.question if question is not None and questions else None,

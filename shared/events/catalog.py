@@ -210,6 +210,18 @@ class SignalTransferred(SignalFacts):
     group_id: UUID | None = None
 
 
+class SignalPartnerInvolved(SignalFacts):
+    event_type = "signal.partner_involved"
+    summary = (
+        "A partner was involved as a co-handler (by the partner it is escalated to, or a coordinator): it"
+        " reads the description and may add feedback; the reason stays in the signals service."
+    )
+    partner_id: UUID = Field(description="the involved partner")
+    escalated_partner_id: UUID | None = Field(default=None, description="the partner it is escalated to")
+    involved_at: datetime
+    group_id: UUID | None = None
+
+
 class SignalReclassified(SignalFacts):
     event_type = "signal.reclassified"
     summary = (
@@ -397,6 +409,7 @@ CATALOG: dict[str, type[EventData]] = {
         SignalReactionExpired,
         SignalRated,
         SignalTransferred,
+        SignalPartnerInvolved,
         PartnerRegistered,
         PartnerUpdated,
         PartnerDeactivated,

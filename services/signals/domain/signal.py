@@ -20,6 +20,7 @@ from shared.events.catalog import (
     SignalEscalated,
     SignalMerged,
     SignalOverdue,
+    SignalPartnerInvolved,
     SignalRated,
     SignalReactionExpired,
     SignalReactionReceived,
@@ -202,6 +203,7 @@ class Signal:
     duplicate_group_ids: tuple[UUID, ...] = ()  # the groups that reported its merged duplicates
     questions: list[Question] = field(default_factory=list)  # oldest first
     ratings: dict[str, Rating] = field(default_factory=dict)  # by the rating reporter's subject
+    involved: list[UUID] = field(default_factory=list)  # co-handlers, in the order they were involved
     original_ratings: dict[str, Rating] = field(default_factory=dict)  # of the signal this one was merged into
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
@@ -240,6 +242,9 @@ class Signal:
 
     def escalated_to(self, partner_id: UUID | str | None) -> bool:
         return partner_id is not None and any(str(e.partner_id) == str(partner_id) for e in self.escalations)
+
+    def involves(self, partner_id: UUID | str | None) -> bool:
+        return partner_id is not None and str(partner_id) in {str(p) for p in self.involved}
 
     def handled_by(self, partner_id: UUID | str | None) -> bool:
         """Escalated to this partner since the latest transfer (a partner it was transferred away
@@ -572,6 +577,8 @@ class Signal:
         escalation = Escalation(partner.id, at, at + partner.acknowledge_within(self.urgency), reason, transfer=True)
         self.escalations.append(escalation)
         self.overdue_notified = False
+        if partner.id in self.involved:  # the new escalation target is no longer a co-handler
+            self.involved.remove(partner.id)
         self._record("transferred", at, actor, Status.ESCALATED, reason)
         self._raise(
             SignalTransferred(
@@ -583,6 +590,26 @@ class Signal:
                 group_id=self.group_id,
             )
         )
+
+    def involve(self, partner: Partner, *, at: datetime, actor: str, reason: str | None) -> bool:
+        """A co-handler who reads the description and may add feedback. False when it is involved
+        already (the answer is the current state)."""
+        if partner.id in self.involved:
+            return False
+        self._require("involve a partner in", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
+        self.involved.append(partner.id)
+        e = self.escalation
+        self._record("partner_involved", at, actor, None, reason)
+        self._raise(
+            SignalPartnerInvolved(
+                **self.facts(),
+                partner_id=partner.id,
+                escalated_partner_id=e.partner_id if e else None,
+                involved_at=at,
+                group_id=self.group_id,
+            )
+        )
+        return True
 
     def rate(
         self, rater: str, *, at: datetime, satisfied: bool, comment: str | None, window: timedelta = RATING_WINDOW

@@ -33,7 +33,7 @@ COLUMNS = (
     " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
     " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
     " s.resolved_at, s.ended_at, s.version, s.group_message, s.questions::text AS questions,"
-    " s.ratings::text AS ratings"
+    " s.ratings::text AS ratings, s.involved_partners"
 )
 AGGREGATES = (
     "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
@@ -49,7 +49,8 @@ AGGREGATES = (
     " FROM signals o WHERE o.id = s.duplicate_of) AS original,"
     # the names of the partners it was escalated to and of those whose staff acted on it
     " (SELECT coalesce(json_object_agg(p.partner_id, p.name), '{}'::json)::text FROM partners p"
-    " WHERE p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
+    " WHERE p.partner_id = ANY(s.involved_partners)"
+    " OR p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
     " UNION SELECT CAST(substr(h.actor, 9) AS uuid) FROM signal_history h WHERE h.signal_id = s.id"
     " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names,"
     " (SELECT o.group_message FROM signals o WHERE o.id = s.duplicate_of) AS original_group_message,"
@@ -224,6 +225,7 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         duplicate_group_ids=tuple(row.duplicate_group_ids or ()),
         questions=_questions(row.questions),
         ratings=_ratings(row.ratings),
+        involved=list(row.involved_partners or ()),
         original_ratings=_ratings(row.original_ratings),
     )
     return signal, _loaded(signal)
@@ -298,6 +300,7 @@ _UPDATE = (
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
     " group_message = :group_message, questions = CAST(:questions AS jsonb),"
     " question_asked_at = :question_asked_at, ratings = CAST(:ratings AS jsonb),"
+    " involved_partners = CAST(:involved AS uuid[]),"
     " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
     # escalations stored before whose acknowledgement or deadline (paused by a question) changed
     " a AS (UPDATE signal_escalations c SET acknowledged_at = x.acknowledged_at, acknowledge_by = x.acknowledge_by"
@@ -461,6 +464,7 @@ class SignalStore:
                 "changed": orjson.dumps(changed).decode(),
                 "questions": questions_json(signal.questions),
                 "ratings": ratings_json(signal.ratings),
+                "involved": uuid_array(signal.involved),
                 "question_asked_at": question.asked_at if question else None,
                 "history": _history_rows(signal, loaded.history),
                 "escalations": _escalation_rows(signal, len(loaded.escalations)),
