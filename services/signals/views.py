@@ -80,7 +80,7 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "escalations": [
             {
                 "partnerId": str(e.partner_id),
-                "reason": e.reason,
+                "reason": e.reason if notes or not e.transfer else None,  # a transfer's reason is a note
                 "at": rfc3339_or_none(e.at),
                 "acknowledgeBy": rfc3339_or_none(e.acknowledge_by),
                 "acknowledgedAt": rfc3339_or_none(e.acknowledged_at),

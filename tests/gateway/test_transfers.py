@@ -74,7 +74,8 @@ async def test_the_partner_transfers_to_another_partner_who_then_handles_it_alon
     by_reporter = (await platform.data(resident, READ, id=sid))["signal"]
     assert by_reporter["questions"] == [{"question": "Welke ingang?", "answer": None}]  # ended unanswered
     last = transferred["escalations"][-1]
-    assert (last["partner"]["id"], last["reason"]) == (youth["id"], REASON)
+    assert (last["partner"]["id"], last["reason"]) == (youth["id"], None)  # the reason is a note
+    assert by_reporter["escalations"][-1]["reason"] == REASON
     assert datetime.fromisoformat(last["acknowledgeBy"]) - datetime.fromisoformat(last["at"]) == timedelta(minutes=240)
     assert transferred["acknowledgeBy"] == last["acknowledgeBy"]
     entry = transferred["history"][-1]
