@@ -257,6 +257,36 @@ class Mutation:
         return await _signal_action(info, id, "reopening", {"reason": reason})
 
     @strawberry.mutation
+    async def ask_reporter(self, info: Info, id: strawberry.ID, question: str) -> Signal:
+        """The partner it is escalated to asks the reporters: ESCALATED/ACKNOWLEDGED -> REACTION_REQUESTED,
+        the acknowledge-by clock pausing until the answer (or 7 days)."""
+        return await _signal_action(info, id, "question", {"question": question})
+
+    @strawberry.mutation
+    async def answer_reporter_question(self, info: Info, id: strawberry.ID, answer: str) -> Signal:
+        """A reporter of the signal answers the open question; back to the status it had."""
+        return await _signal_action(info, id, "answer", {"answer": answer})
+
+    @strawberry.mutation
+    async def transfer_signal(self, info: Info, id: strawberry.ID, partner_id: strawberry.ID, reason: str) -> Signal:
+        """The partner it is escalated to, or a coordinator: ESCALATED/ACKNOWLEDGED/REACTION_REQUESTED ->
+        ESCALATED to the other partner, with a new acknowledge-by; the reason is the history note."""
+        return await _signal_action(info, id, "transfer", {"partnerId": partner_id, "reason": reason})
+
+    @strawberry.mutation
+    async def involve_partner(
+        self, info: Info, id: strawberry.ID, partner_id: strawberry.ID, reason: str | None = UNSET
+    ) -> Signal:
+        """The partner it is escalated to, or a coordinator: a co-handler who reads the description and
+        may add feedback; involving twice answers the current state."""
+        return await _signal_action(info, id, "involvement", _present(partnerId=partner_id, reason=reason))
+
+    @strawberry.mutation
+    async def rate_signal(self, info: Info, id: strawberry.ID, satisfied: bool, comment: str | None = UNSET) -> Signal:
+        """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
+        return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))
+
+    @strawberry.mutation
     async def register_partner(self, info: Info, input: gi.RegisterPartnerInput) -> RegisterPartnerResult:
         return _partner_result(await ctx(info).post("partners", "/v1/partners", to_rest(input)))
 

@@ -195,6 +195,36 @@ class HistoryEntry:
 
 
 @strawberry.type
+class ReporterQuestion:
+    question: str
+    asked_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def from_rest(cls, row: Row) -> ReporterQuestion:
+        return cls(
+            question=str(row["question"]),
+            asked_at=must_when(row.get("askedAt")),
+            answer=opt_str(row.get("answer")),
+            answered_at=when(row.get("answeredAt")),
+        )
+
+
+@strawberry.type
+class Rating:
+    satisfied: bool
+    comment: str | None
+    at: datetime
+
+    @classmethod
+    def from_rest(cls, row: Row | None) -> Rating | None:
+        if not row:
+            return None
+        return cls(satisfied=bool(row["satisfied"]), comment=opt_str(row.get("comment")), at=must_when(row.get("at")))
+
+
+@strawberry.type
 class Delivery:
     id: strawberry.ID
     channel: str
@@ -243,8 +273,19 @@ class Signal:
         description="the partner's latest text to share in the group: for the admins of the signal's group and"
         " of its merged duplicates' groups, and those who may read the description"
     )
+    question: str | None = strawberry.field(
+        description="the open question, while REACTION_REQUESTED; for those who may read the description and"
+        " for the reporters"
+    )
+    questions: list[ReporterQuestion] = strawberry.field(
+        description="every question to the reporters and its answer, oldest first; readable as `question`"
+    )
+    my_rating: Rating | None = strawberry.field(
+        description="the caller's own rating (a reporter's; a merged duplicate's reporter rates the original)"
+    )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
+    involved_partner_ids: strawberry.Private[list[str]]
     original_row: strawberry.Private[Row | None] = None  # what a duplicate's reporters read of the original
     restricted: strawberry.Private[bool] = False
 
@@ -260,6 +301,14 @@ class Signal:
         if self.original_row and str(self.original_row.get("id")) == self.duplicate_of_id:
             return Signal.from_rest(self.original_row, restricted=True)
         return None
+
+    @strawberry.field
+    async def involved_partners(self, info: Info) -> list[Partner]:
+        """Co-handlers: they read the description and may add feedback."""
+        if self.restricted or not self.involved_partner_ids:
+            return []
+        rows = await ctx(info).partners.load_many(self.involved_partner_ids)
+        return [Partner.from_rest(r) for r in rows if r]
 
     @strawberry.field
     async def routed_to(self, info: Info) -> Partner | None:
@@ -297,8 +346,12 @@ class Signal:
             overdue=bool(row.get("overdue", False)),
             rejection_reason=opt_str(row.get("rejectionReason")),
             group_message=opt_str(row.get("groupMessage")),
+            question=opt_str(row.get("question")),
+            questions=[ReporterQuestion.from_rest(q) for q in row.get("questions") or []],
+            my_rating=Rating.from_rest(row.get("myRating")),
             duplicate_of_id=opt_str(row.get("duplicateOf")),
             routed_partner_id=opt_str(pick(row, "routedPartnerId", "routedTo")),
+            involved_partner_ids=[str(p) for p in row.get("involvedPartnerIds") or []],
             original_row=row.get("original"),
             restricted=restricted,
         )

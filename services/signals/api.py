@@ -83,6 +83,29 @@ class ReasonBody(CamelBody):
     reason: str | None = None
 
 
+class QuestionBody(CamelBody):
+    question: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
+class AnswerBody(CamelBody):
+    answer: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
+class TransferBody(CamelBody):
+    partner_id: str | None = None
+    reason: str | None = Field(default=None, description="1..2000 characters; the history note")
+
+
+class InvolvementBody(CamelBody):
+    partner_id: str | None = None
+    reason: str | None = Field(default=None, description="1..2000 characters; the history note")
+
+
+class RatingBody(CamelBody):
+    satisfied: bool | None = None
+    comment: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
 class MergeBody(CamelBody):
     into_id: str | None = None
 
@@ -392,6 +415,52 @@ async def reopen(signal_id: str, body: ReasonBody, principal: CurrentPrincipal, 
     reason = _required_text("reason", body.reason)
     window = timedelta(seconds=float(getattr(runtime.settings, "reopen_window_seconds", 14 * 86400)))
     return await _change(runtime, principal, handlers.reopen, handlers.Reopen(sid, reason, window))
+
+
+@router.post(
+    "/v1/signals/{signal_id}/question",
+    summary="Ask the reporters a question (the partner it is escalated to); the acknowledge-by clock pauses",
+)
+async def ask_reporter(
+    signal_id: str, body: QuestionBody, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> JSONBody:
+    cmd = handlers.AskReporter(_uuid(signal_id), body.question)
+    return await _change(runtime, principal, handlers.ask_reporter, cmd)
+
+
+@router.post("/v1/signals/{signal_id}/answer", summary="Answer the open question (a reporter of the signal)")
+async def answer_question(
+    signal_id: str, body: AnswerBody, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> JSONBody:
+    cmd = handlers.AnswerQuestion(_uuid(signal_id), body.answer)
+    return await _change(runtime, principal, handlers.answer_question, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/transfer",
+    summary="Transfer to another partner (the partner it is escalated to, or a coordinator)",
+)
+async def transfer(signal_id: str, body: TransferBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    cmd = handlers.Transfer(_uuid(signal_id), body.partner_id, body.reason)
+    return await _change(runtime, principal, handlers.transfer, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/involvement",
+    summary="Involve a co-handler (the partner it is escalated to, or a coordinator)",
+)
+async def involve(signal_id: str, body: InvolvementBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    cmd = handlers.Involve(_uuid(signal_id), body.partner_id, body.reason)
+    return await _change(runtime, principal, handlers.involve, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/rating",
+    summary="Rate the resolution (a reporter; within 14 days of it; rating again replaces)",
+)
+async def rate(signal_id: str, body: RatingBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    cmd = handlers.Rate(_uuid(signal_id), body.satisfied, body.comment)
+    return await _change(runtime, principal, handlers.rate, cmd)
 
 
 # --- internal ------------------------------------------------------------------------------------

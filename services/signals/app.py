@@ -26,7 +26,9 @@ class Settings(ServiceSettings):
     overdue_interval_seconds: float = 30.0
     close_interval_seconds: float = 600.0
     retention_interval_seconds: float = 3600.0
+    question_interval_seconds: float = 60.0
     close_after_seconds: float = 14 * DAY
+    question_expiry_seconds: float = 7 * DAY
     reopen_window_seconds: float = 14 * DAY
     contact_retention_seconds: float = 30 * DAY
     description_retention_seconds: float = 365 * DAY
@@ -41,6 +43,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     descriptions_after = timedelta(seconds=settings.description_retention_seconds)
     runtime.every("overdue", settings.overdue_interval_seconds, lambda: runtime.run(handlers.report_overdue))
     runtime.every("close", settings.close_interval_seconds, lambda: runtime.run(handlers.close_resolved, close_after))
+    question_expiry = timedelta(seconds=settings.question_expiry_seconds)
+    runtime.every(
+        "questions",
+        settings.question_interval_seconds,
+        lambda: runtime.run(handlers.expire_questions, question_expiry),
+    )
     runtime.every(
         "retention",
         settings.retention_interval_seconds,

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from services.signals import permissions, store
 from services.signals.domain import (
+    DESCRIPTION_MAX,
     OPEN,
     Original,
     Partner,
@@ -352,6 +353,158 @@ async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Cloc
     return await _store(uow, signals, signal, "reopen", True)
 
 
+def text_problems(*texts: tuple[str, str | None, bool]) -> tuple[list[FieldError], list[str | None]]:
+    """Free texts (field, value, required) of 1..2000 characters: the problems, and the texts (a
+    blank optional text is none)."""
+    errors: list[FieldError] = []
+    for name, value, required in texts:
+        if value is None or not value.strip():
+            if required:
+                errors.append(FieldError(name, "must not be empty"))
+        elif len(value) > DESCRIPTION_MAX:
+            errors.append(FieldError(name, f"must be at most {DESCRIPTION_MAX} characters"))
+    return errors, [value if value is not None and value.strip() else None for _, value, _ in texts]
+
+
+def checked_text(*texts: tuple[str, str | None, bool]) -> list[str | None]:
+    """`text_problems`, every problem at once as BAD_USER_INPUT. Checked after authorisation, as
+    the contract orders errors."""
+    errors, values = text_problems(*texts)
+    if errors:
+        raise ValidationFailed(errors)
+    return values
+
+
+@dataclass(frozen=True)
+class AskReporter:
+    signal_id: UUID
+    question: str | None
+
+
+async def ask_reporter(uow: UnitOfWork, cmd: AskReporter, principal: Principal, clock: Clock) -> Signal:
+    """The partner it is escalated to asks the reporters; the acknowledge-by clock pauses."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "ask")
+    (question,) = checked_text(("question", cmd.question, True))
+    assert question is not None
+    actor = permissions.actor(principal, signal)
+    signal.ask(permissions.acting_partner(principal), at=clock.now(), actor=actor, question=question)
+    return await _store(uow, signals, signal, "ask", True)
+
+
+@dataclass(frozen=True)
+class AnswerQuestion:
+    signal_id: UUID
+    answer: str | None
+
+
+async def answer_question(uow: UnitOfWork, cmd: AnswerQuestion, principal: Principal, clock: Clock) -> Signal:
+    """A reporter of the signal answers the open question (the reporters of its merged duplicates
+    do not: CONTRACT.md rule 1); back to the status it had."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "answer", permissions.is_reporter)
+    (answer,) = checked_text(("answer", cmd.answer, True))
+    assert answer is not None
+    signal.answer(at=clock.now(), actor=permissions.actor(principal, signal), answer=answer)
+    return await _store(uow, signals, signal, "answer", True)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    signal_id: UUID
+    partner_id: str | None
+    reason: str | None
+
+
+async def transfer(uow: UnitOfWork, cmd: Transfer, principal: Principal, clock: Clock) -> Signal:
+    """To another partner (the partner it is escalated to, or a coordinator), with a new
+    acknowledge-by; never to a group, nor to the current partner."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "transfer", permissions.may_redirect)
+    errors, (reason,) = text_problems(("reason", cmd.reason, True))
+    target, problem = await _other_partner(uow, signal, cmd.partner_id)
+    if problem is not None:
+        errors.insert(0, problem)
+    if errors:
+        raise ValidationFailed(errors)
+    assert target is not None and reason is not None
+    signal.transfer(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=reason)
+    return await _store(uow, signals, signal, "transfer", True)
+
+
+@dataclass(frozen=True)
+class Involve:
+    signal_id: UUID
+    partner_id: str | None
+    reason: str | None
+
+
+async def involve(uow: UnitOfWork, cmd: Involve, principal: Principal, clock: Clock) -> Signal:
+    """A co-handler (by the partner it is escalated to, or a coordinator); involving twice
+    answers the current state."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "involve", permissions.may_redirect)
+    errors, (reason,) = text_problems(("reason", cmd.reason, False))
+    target, problem = await _other_partner(uow, signal, cmd.partner_id)
+    if problem is not None:
+        errors.insert(0, problem)
+    if errors:
+        raise ValidationFailed(errors)
+    assert target is not None
+    changed = signal.involve(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=reason)
+    if changed:
+        signal.partner_names.setdefault(target.id, target.name)
+    return await _store(uow, signals, signal, "involve", changed)
+
+
+async def _other_partner(
+    uow: UnitOfWork, signal: Signal, partner_id: str | None
+) -> tuple[Partner | None, FieldError | None]:
+    """The partner named to transfer to or involve: an active partner of the signal's municipality,
+    not a group and not the one it is escalated to (CONTRACT.md rule 6); else the problem."""
+    try:
+        wanted = UUID(partner_id or "")
+    except ValueError:
+        return None, FieldError("partnerId", "must be a partner id (uuid)")
+    target = await store.partner(uow.session, wanted)
+    if target is None or not target.active or signal.municipality not in target.municipalities:
+        return None, FieldError("partnerId", f"not an active partner in {signal.municipality}")
+    if target.is_group:
+        return None, FieldError("partnerId", GROUP_NO_TARGET)
+    current = signal.escalation
+    if current is not None and current.partner_id == target.id:
+        return None, FieldError("partnerId", "the signal is escalated to this partner already")
+    return target, None
+
+
+@dataclass(frozen=True)
+class Rate:
+    signal_id: UUID
+    satisfied: bool | None
+    comment: str | None
+
+
+async def rate(uow: UnitOfWork, cmd: Rate, principal: Principal, clock: Clock) -> Signal:
+    """A reporter rates the resolution (rating again replaces). The reporters of a merged duplicate
+    rate through their own report: the rating is the original's. Answers the signal asked about."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "rate", permissions.is_reporter)
+    errors, (comment,) = text_problems(("comment", cmd.comment, False))
+    if cmd.satisfied is None:
+        errors.insert(0, FieldError("satisfied", "must be true or false"))
+    if errors:
+        raise ValidationFailed(errors)
+    assert cmd.satisfied is not None
+    rated = signal
+    if signal.duplicate_of is not None:
+        original = await signals.get(signal.duplicate_of, for_update=True)
+        if original is None:
+            raise NotFound()
+        rated = original
+    rated.rate(principal.sub, at=clock.now(), satisfied=cmd.satisfied, comment=comment)
+    await signals.save(rated)
+    await uow.commit()
+    log.info("signal_rated", signal_id=str(rated.id), via=str(signal.id))
+    if rated is not signal:
+        signal.original_ratings = dict(rated.ratings)
+    return signal
+
+
 # --- reporters' contacts (notifications only) ----------------------------------------------------
 
 
@@ -406,6 +559,21 @@ async def close_resolved(uow: UnitOfWork, clock: Clock, after: timedelta) -> int
     if due:
         log.info("signals_closed", count=len(due))
     return len(due)
+
+
+async def expire_questions(uow: UnitOfWork, clock: Clock, after: timedelta) -> int:
+    """A question nobody answered `after` it was asked (7 days) ends: the signal returns to its
+    previous status (actor system, note "vraag verlopen")."""
+    now = clock.now()
+    signals = store.SignalStore(uow)
+    due = await signals.claim_due(
+        "s.status = 'reaction_requested' AND s.question_asked_at <= :before", {"before": now - after}, BATCH
+    )
+    expired = [s for s in due if s.expire_question(at=now)]
+    await _save_all(uow, signals, expired)
+    if expired:
+        log.info("questions_expired", count=len(expired))
+    return len(expired)
 
 
 async def _save_all(uow: UnitOfWork, signals: store.SignalStore, changed: list[Signal]) -> None:

@@ -33,6 +33,11 @@ MAY: dict[str, frozenset[Role]] = {
     "merge": frozenset({Role.COORDINATOR}),
     "reclassify": frozenset({Role.COORDINATOR}),
     "reopen": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR}),
+    "rate": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR, Role.PARTNER_AGENT}),  # its reporters
+    "transfer": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
+    "involve": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
+    "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
+    "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
     "contacts": frozenset({Role.SERVICE}),
     "advice": frozenset(Role),  # any role: before a report is written
 }
@@ -83,7 +88,7 @@ class Ground:
 def visibility(principal: Principal) -> list[Ground] | None:
     """Why the caller may see a signal of their municipalities; None: every one of them (service,
     coordinators and region admins). Residents their own; group admins their group's; partners
-    those routed or escalated to them."""
+    those routed or escalated to them, or that they are involved in."""
     if principal.is_service or principal.has(Role.COORDINATOR, Role.REGION_ADMIN):
         return None
     viewer = principal.sub
@@ -99,9 +104,10 @@ def visibility(principal: Principal) -> list[Ground] | None:
     if (partner := _acts_for(principal, *PARTNER_ROLES)) is not None:
         grounds.append(
             Ground(
-                lambda s: str(s.routed_partner_id) == partner or s.escalated_to(partner),
+                lambda s: str(s.routed_partner_id) == partner or s.escalated_to(partner) or s.involves(partner),
                 "(s.routed_partner_id = CAST(:viewer_partner AS uuid)"
-                " OR CAST(:viewer_partner AS uuid) = ANY(s.escalated_to))",
+                " OR CAST(:viewer_partner AS uuid) = ANY(s.escalated_to)"
+                " OR CAST(:viewer_partner AS uuid) = ANY(s.involved_partners))",
                 {"viewer_partner": partner},
             )
         )
@@ -127,7 +133,8 @@ def may_read_description(principal: Principal, signal: Signal) -> bool:
         return True
     if principal.has(Role.COORDINATOR) and principal.acts_in(signal.municipality):
         return True
-    return signal.escalated_to(_acts_for(principal, *PARTNER_ROLES))
+    partner = _acts_for(principal, *PARTNER_ROLES)
+    return signal.handled_by(partner) or signal.involves(partner)
 
 
 def is_reporter(principal: Principal, signal: Signal) -> bool:
@@ -140,6 +147,12 @@ def is_reporter(principal: Principal, signal: Signal) -> bool:
 
 def may_read_notes(principal: Principal, signal: Signal) -> bool:
     """History notes and the rejection reason: who may read the description, and the reporters."""
+    return may_read_description(principal, signal) or is_reporter(principal, signal)
+
+
+def may_read_questions(principal: Principal, signal: Signal) -> bool:
+    """Questions and answers: who may read the description, and the signal's reporters (not the
+    reporters of its merged duplicates)."""
     return may_read_description(principal, signal) or is_reporter(principal, signal)
 
 
@@ -169,6 +182,14 @@ def may_escalate(principal: Principal, signal: Signal) -> bool:
         return True
     group = _acts_for(principal, Role.GROUP_ADMIN)
     return group is not None and str(signal.group_id) == group
+
+
+def may_redirect(principal: Principal, signal: Signal) -> bool:
+    """Transfer or involve: a coordinator, or the partner it is escalated to."""
+    if principal.has(Role.COORDINATOR):
+        return True
+    e = signal.escalation
+    return e is not None and acting_partner(principal) == str(e.partner_id)
 
 
 def may_reopen(principal: Principal, signal: Signal) -> bool:

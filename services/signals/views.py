@@ -25,6 +25,10 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
     """The contact e-mail is never here; the description only for those who may read it; the group
     message (a merged duplicate shows its original's, as with feedback) to them and the groups' admins."""
     notes = permissions.may_read_notes(viewer, signal)
+    questions = permissions.may_read_questions(viewer, signal)
+    question = signal.open_question
+    ratings = signal.original_ratings if signal.duplicate_of is not None else signal.ratings
+    mine = ratings.get(viewer.sub) if permissions.is_reporter(viewer, signal) else None
     feedback = (
         signal.original_feedback
         if signal.duplicate_of is not None and signal.original_feedback is not None
@@ -53,14 +57,30 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         if signal.original is not None and permissions.is_reporter(viewer, signal)
         else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
+        "involvedPartnerIds": [str(p) for p in signal.involved],
         "groupId": str(signal.group_id) if signal.group_id else None,
         "groupMessage": group_message if permissions.may_read_group_message(viewer, signal) else None,
+        "question": question.question if question is not None and questions else None,
+        "questions": [
+            {
+                "question": q.question,
+                "askedAt": rfc3339_or_none(q.asked_at),
+                "answer": q.answer,
+                "answeredAt": rfc3339_or_none(q.answered_at),
+            }
+            for q in signal.questions
+        ]
+        if questions
+        else [],
+        "myRating": {"satisfied": mine.satisfied, "comment": mine.comment, "at": rfc3339_or_none(mine.at)}
+        if mine is not None
+        else None,
         "acknowledgeBy": rfc3339_or_none(signal.acknowledge_by),
         "overdue": signal.is_overdue(now),
         "escalations": [
             {
                 "partnerId": str(e.partner_id),
-                "reason": e.reason,
+                "reason": e.reason if notes or not e.transfer else None,  # a transfer's reason is a note
                 "at": rfc3339_or_none(e.at),
                 "acknowledgeBy": rfc3339_or_none(e.acknowledge_by),
                 "acknowledgedAt": rfc3339_or_none(e.acknowledged_at),

@@ -146,6 +146,82 @@ class SignalOverdue(SignalFacts):
     acknowledge_by: datetime
 
 
+class SignalReactionRequested(SignalFacts):
+    event_type = "signal.reaction_requested"
+    summary = (
+        "The partner it is escalated to asked the reporters a question (the text stays in the signals"
+        " service); its acknowledge-by clock pauses until the answer."
+    )
+    partner_id: UUID
+    asked_at: datetime
+    returns_to: SignalStatus = Field(description="the status the signal returns to when the question ends")
+    group_id: UUID | None = None
+
+
+class SignalReactionReceived(SignalFacts):
+    event_type = "signal.reaction_received"
+    summary = (
+        "A reporter answered the partner's question (the text stays in the signals service); the signal"
+        " is back in its previous status and `acknowledgeBy` moved by the time the question was open."
+    )
+    partner_id: UUID
+    asked_at: datetime
+    answered_at: datetime
+    acknowledge_by: datetime
+
+
+class SignalReactionExpired(SignalFacts):
+    event_type = "signal.reaction_expired"
+    summary = (
+        "Nobody answered the partner's question within 7 days: the signal is back in its previous status"
+        " and `acknowledgeBy` moved by the time the question was open."
+    )
+    partner_id: UUID
+    asked_at: datetime
+    expired_at: datetime
+    acknowledge_by: datetime
+
+
+class SignalRated(SignalFacts):
+    event_type = "signal.rated"
+    summary = (
+        "A reporter said whether they are satisfied with the resolution (rating again replaces; the"
+        " comment stays in the signals service). Counted in the quarter of `resolvedAt`."
+    )
+    rating_id: UUID = Field(description="one per signal and reporter: a later rating with the same id replaces it")
+    satisfied: bool
+    rated_at: datetime
+    resolved_at: datetime
+    partner_id: UUID | None = Field(default=None, description="the partner that resolved it")
+    replaces: bool = False
+
+
+class SignalTransferred(SignalFacts):
+    event_type = "signal.transferred"
+    summary = (
+        "The signal was transferred to another partner (by the partner it was escalated to, or a"
+        " coordinator), who must acknowledge it by `acknowledgeBy`; the reason stays in the signals service."
+    )
+    partner_id: UUID = Field(description="the partner it is escalated to now")
+    previous_partner_id: UUID | None = None
+    escalated_at: datetime
+    acknowledge_by: datetime
+    automatic: bool = False
+    group_id: UUID | None = None
+
+
+class SignalPartnerInvolved(SignalFacts):
+    event_type = "signal.partner_involved"
+    summary = (
+        "A partner was involved as a co-handler (by the partner it is escalated to, or a coordinator): it"
+        " reads the description and may add feedback; the reason stays in the signals service."
+    )
+    partner_id: UUID = Field(description="the involved partner")
+    escalated_partner_id: UUID | None = Field(default=None, description="the partner it is escalated to")
+    involved_at: datetime
+    group_id: UUID | None = None
+
+
 class SignalReclassified(SignalFacts):
     event_type = "signal.reclassified"
     summary = (
@@ -328,6 +404,12 @@ CATALOG: dict[str, type[EventData]] = {
         SignalReopened,
         SignalOverdue,
         SignalReclassified,
+        SignalReactionRequested,
+        SignalReactionReceived,
+        SignalReactionExpired,
+        SignalRated,
+        SignalTransferred,
+        SignalPartnerInvolved,
         PartnerRegistered,
         PartnerUpdated,
         PartnerDeactivated,

@@ -33,6 +33,7 @@ class SignalStatus(StrEnum):
     REJECTED = "rejected"
     MERGED = "merged"
     REOPENED = "reopened"
+    REACTION_REQUESTED = "reaction_requested"  # open: the partner asked the reporter a question
 
 
 class SignalSource(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from shared.errors import Conflict, Forbidden
 from shared.events.catalog import (
@@ -20,11 +20,17 @@ from shared.events.catalog import (
     SignalEscalated,
     SignalMerged,
     SignalOverdue,
+    SignalPartnerInvolved,
+    SignalRated,
+    SignalReactionExpired,
+    SignalReactionReceived,
+    SignalReactionRequested,
     SignalReceived,
     SignalReclassified,
     SignalRejected,
     SignalReopened,
     SignalResolved,
+    SignalTransferred,
 )
 from shared.events.codes import Category, SignalSource, Urgency
 from shared.events.codes import SignalStatus as Status
@@ -33,8 +39,13 @@ if TYPE_CHECKING:
     from services.signals.domain.intake import Report
     from services.signals.domain.routing import Partner
 
-OPEN: frozenset[Status] = frozenset({Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED})
+OPEN: frozenset[Status] = frozenset(
+    {Status.RECEIVED, Status.ESCALATED, Status.ACKNOWLEDGED, Status.REOPENED, Status.REACTION_REQUESTED}
+)
 REOPEN_WINDOW = timedelta(days=14)
+QUESTION_EXPIRY = timedelta(days=7)  # a question nobody answered ends after this (CONTRACT.md rule 5)
+QUESTION_EXPIRED = "vraag verlopen"  # the note when it does
+RATING_WINDOW = timedelta(days=14)  # reporters rate a resolution within this
 ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
 # Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
@@ -82,12 +93,34 @@ class Escalation:
     reason: str | None = None
     automatic: bool = False
     acknowledged_at: datetime | None = None
+    transfer: bool = False  # a transfer: the partners before it no longer act or read the description
 
 
 @dataclass(frozen=True)
 class Feedback:
     partner_id: UUID | None
     message: str
+    at: datetime
+
+
+@dataclass
+class Question:
+    """A partner's question to the reporters and its answer. Free text: never in an event."""
+
+    question: str
+    asked_at: datetime
+    returns_to: Status  # the status the signal had, or ACKNOWLEDGED when acknowledged meanwhile
+    answer: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None  # answered, expired, or closed unanswered (resolved, transferred)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A reporter's satisfaction with the resolution; the comment is free text: never in an event."""
+
+    satisfied: bool
+    comment: str | None
     at: datetime
 
 
@@ -168,6 +201,10 @@ class Signal:
     group_message: str | None = None  # the latest text a partner wrote to be shared in the group
     original_group_message: str | None = None  # of the signal this one was merged into
     duplicate_group_ids: tuple[UUID, ...] = ()  # the groups that reported its merged duplicates
+    questions: list[Question] = field(default_factory=list)  # oldest first
+    ratings: dict[str, Rating] = field(default_factory=dict)  # by the rating reporter's subject
+    involved: list[UUID] = field(default_factory=list)  # co-handlers, in the order they were involved
+    original_ratings: dict[str, Rating] = field(default_factory=dict)  # of the signal this one was merged into
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -187,6 +224,12 @@ class Signal:
         return self.status == Status.ESCALATED and e is not None and e.acknowledge_by < now
 
     @property
+    def open_question(self) -> Question | None:
+        """The question waiting for an answer (while REACTION_REQUESTED)."""
+        q = self.questions[-1] if self.questions else None
+        return q if q is not None and q.ended_at is None else None
+
+    @property
     def original_feedback(self) -> list[Feedback] | None:
         return list(self.original.feedback) if self.original is not None else None
 
@@ -199,6 +242,19 @@ class Signal:
 
     def escalated_to(self, partner_id: UUID | str | None) -> bool:
         return partner_id is not None and any(str(e.partner_id) == str(partner_id) for e in self.escalations)
+
+    def involves(self, partner_id: UUID | str | None) -> bool:
+        return partner_id is not None and str(partner_id) in {str(p) for p in self.involved}
+
+    def handled_by(self, partner_id: UUID | str | None) -> bool:
+        """Escalated to this partner since the latest transfer (a partner it was transferred away
+        from no longer reads the description)."""
+        if partner_id is None:
+            return False
+        since: set[str] = set()
+        for e in self.escalations:
+            since = {str(e.partner_id)} if e.transfer else since | {str(e.partner_id)}
+        return str(partner_id) in since
 
     def facts(self) -> dict[str, object]:
         return {
@@ -308,14 +364,22 @@ class Signal:
         if self.status in (Status.ACKNOWLEDGED, Status.RESOLVED, Status.CLOSED) and self.escalation is not None:
             self._responsible(partner_id)
             return False
-        self._require("acknowledge", Status.ESCALATED)
+        question = self.open_question if self.status == Status.REACTION_REQUESTED else None
+        if question is not None and self._responsible(partner_id).acknowledged_at is not None:
+            return False
+        if question is None:
+            self._require("acknowledge", Status.ESCALATED)
         e = self._responsible(partner_id)
         e.acknowledged_at = at
         if message:
             self.feedback.append(Feedback(e.partner_id, message, at))
         if group_message:
             self.group_message = group_message
-        self._record("acknowledged", at, actor, Status.ACKNOWLEDGED)
+        if question is not None:  # recorded; the question stays open and the signal returns acknowledged
+            question.returns_to = Status.ACKNOWLEDGED
+            self._record("acknowledged", at, actor, None)
+        else:
+            self._record("acknowledged", at, actor, Status.ACKNOWLEDGED)
         self._raise(
             SignalAcknowledged(
                 **self.facts(),
@@ -336,8 +400,9 @@ class Signal:
         if self.status in (Status.RESOLVED, Status.CLOSED) and self.escalation is not None:
             self._responsible(partner_id)
             return False
-        self._require("resolve", Status.ESCALATED, Status.ACKNOWLEDGED)
+        self._require("resolve", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
         e = self._responsible(partner_id)
+        self._end_question(at)  # resolving closes an open question unanswered
         implied = e.acknowledged_at is None
         if implied:
             e.acknowledged_at = at
@@ -450,6 +515,135 @@ class Signal:
         e = self.escalation
         self._record("closed", at, SYSTEM, Status.CLOSED)
         self._raise(SignalClosed(**self.facts(), closed_at=at, partner_id=e.partner_id if e else None))
+
+    def ask(self, partner_id: str | None, *, at: datetime, actor: str, question: str) -> None:
+        """The partner it is escalated to asks the reporters a question; the acknowledge-by clock
+        pauses until it ends. The text stays here: never in an event."""
+        e = self._responsible(partner_id)
+        if self.status == Status.REACTION_REQUESTED:
+            raise SignalRuleBroken(self.status, "ask a second question while one is open: ask")
+        self._require("ask the reporter", Status.ESCALATED, Status.ACKNOWLEDGED)
+        before = self.status
+        self.questions.append(Question(question, at, before))
+        self._record("reaction_requested", at, actor, Status.REACTION_REQUESTED)
+        self._raise(
+            SignalReactionRequested(
+                **self.facts(), partner_id=e.partner_id, asked_at=at, returns_to=before, group_id=self.group_id
+            )
+        )
+
+    def answer(self, *, at: datetime, actor: str, answer: str) -> None:
+        """A reporter answers the open question: back to the status it had, the deadline moved on."""
+        self._require("answer", Status.REACTION_REQUESTED)
+        question, e = self.open_question, self.escalation
+        if question is None or e is None:
+            raise SignalRuleBroken(self.status, "answer")
+        question.answer, question.answered_at = answer, at
+        back = self._end_question(at)
+        self._record("reaction_received", at, actor, back)
+        self._raise(
+            SignalReactionReceived(
+                **self.facts(),
+                partner_id=e.partner_id,
+                asked_at=question.asked_at,
+                answered_at=at,
+                acknowledge_by=e.acknowledge_by,
+            )
+        )
+
+    def expire_question(self, *, at: datetime) -> bool:
+        """Nobody answered in time: back to the status it had (actor system, note "vraag verlopen")."""
+        question, e = self.open_question, self.escalation
+        if self.status != Status.REACTION_REQUESTED or question is None or e is None:
+            return False
+        back = self._end_question(at)
+        self._record("reaction_expired", at, SYSTEM, back, QUESTION_EXPIRED)
+        self._raise(
+            SignalReactionExpired(
+                **self.facts(),
+                partner_id=e.partner_id,
+                asked_at=question.asked_at,
+                expired_at=at,
+                acknowledge_by=e.acknowledge_by,
+            )
+        )
+        return True
+
+    def transfer(self, partner: Partner, *, at: datetime, actor: str, reason: str) -> None:
+        """To another partner, with a new acknowledge-by; an open question ends unanswered."""
+        self._require("transfer", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
+        previous = self.escalation
+        self._end_question(at)
+        escalation = Escalation(partner.id, at, at + partner.acknowledge_within(self.urgency), reason, transfer=True)
+        self.escalations.append(escalation)
+        self.overdue_notified = False
+        if partner.id in self.involved:  # the new escalation target is no longer a co-handler
+            self.involved.remove(partner.id)
+        self._record("transferred", at, actor, Status.ESCALATED, reason)
+        self._raise(
+            SignalTransferred(
+                **self.facts(),
+                partner_id=partner.id,
+                previous_partner_id=previous.partner_id if previous else None,
+                escalated_at=at,
+                acknowledge_by=escalation.acknowledge_by,
+                group_id=self.group_id,
+            )
+        )
+
+    def involve(self, partner: Partner, *, at: datetime, actor: str, reason: str | None) -> bool:
+        """A co-handler who reads the description and may add feedback. False when it is involved
+        already (the answer is the current state)."""
+        if partner.id in self.involved:
+            return False
+        self._require("involve a partner in", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
+        self.involved.append(partner.id)
+        e = self.escalation
+        self._record("partner_involved", at, actor, None, reason)
+        self._raise(
+            SignalPartnerInvolved(
+                **self.facts(),
+                partner_id=partner.id,
+                escalated_partner_id=e.partner_id if e else None,
+                involved_at=at,
+                group_id=self.group_id,
+            )
+        )
+        return True
+
+    def rate(
+        self, rater: str, *, at: datetime, satisfied: bool, comment: str | None, window: timedelta = RATING_WINDOW
+    ) -> None:
+        """A reporter (of this signal or of one merged into it) rates the latest resolution, within
+        `window` of it; rating again replaces."""
+        self._require("rate", Status.RESOLVED, Status.CLOSED)
+        if self.resolved_at is None or at - self.resolved_at > window:
+            raise SignalRuleBroken(self.status, f"rate more than {window.days} days after the resolution: rate")
+        replaces = rater in self.ratings
+        self.ratings[rater] = Rating(satisfied, comment, at)
+        e = self.escalation
+        self._raise(
+            SignalRated(
+                **self.facts(),
+                rating_id=uuid5(self.id, rater),
+                satisfied=satisfied,
+                rated_at=at,
+                resolved_at=self.resolved_at,
+                partner_id=e.partner_id if e else None,
+                replaces=replaces,
+            )
+        )
+
+    def _end_question(self, at: datetime) -> Status:
+        """End the open question (if any): the acknowledge-by deadline moves later by the time it
+        was open. The status to return to."""
+        question, e = self.open_question, self.escalation
+        if question is None:
+            return self.status
+        question.ended_at = at
+        if e is not None:
+            e.acknowledge_by += at - question.asked_at
+        return question.returns_to
 
     def mark_overdue(self, *, at: datetime) -> bool:
         """Once per missed deadline: False when not overdue or already reported."""

@@ -20,6 +20,8 @@ from services.signals.domain import (
     Feedback,
     HistoryEntry,
     Original,
+    Question,
+    Rating,
     Signal,
 )
 from shared.db import UnitOfWork
@@ -30,14 +32,16 @@ COLUMNS = (
     "s.id, s.reference, s.municipality, s.area, s.category, s.urgency, s.description, s.status, s.source,"
     " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
     " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
-    " s.resolved_at, s.ended_at, s.version, s.group_message"
+    " s.resolved_at, s.ended_at, s.version, s.group_message, s.questions::text AS questions,"
+    " s.ratings::text AS ratings, s.involved_partners"
 )
 AGGREGATES = (
     "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
     " 'from', h.from_status, 'to', h.to_status, 'note', h.note) ORDER BY h.seq), '[]'::json)::text"
     " FROM signal_history h WHERE h.signal_id = s.id) AS history,"
     " (SELECT coalesce(json_agg(json_build_object('partner', e.partner_id, 'reason', e.reason, 'at', e.at,"
-    " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic) ORDER BY e.seq), '[]'::json)::text"
+    " 'by', e.acknowledge_by, 'acked', e.acknowledged_at, 'automatic', e.automatic, 'transfer', e.transfer)"
+    " ORDER BY e.seq), '[]'::json)::text"
     " FROM signal_escalations e WHERE e.signal_id = s.id) AS escalations,"
     " (SELECT json_build_object('id', o.id, 'reference', o.reference, 'municipality', o.municipality,"
     " 'area', o.area, 'category', o.category, 'urgency', o.urgency, 'source', o.source, 'at', o.reported_at,"
@@ -45,10 +49,12 @@ AGGREGATES = (
     " FROM signals o WHERE o.id = s.duplicate_of) AS original,"
     # the names of the partners it was escalated to and of those whose staff acted on it
     " (SELECT coalesce(json_object_agg(p.partner_id, p.name), '{}'::json)::text FROM partners p"
-    " WHERE p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
+    " WHERE p.partner_id = ANY(s.involved_partners)"
+    " OR p.partner_id IN (SELECT e.partner_id FROM signal_escalations e WHERE e.signal_id = s.id"
     " UNION SELECT CAST(substr(h.actor, 9) AS uuid) FROM signal_history h WHERE h.signal_id = s.id"
     " AND h.actor ~ '^partner:[0-9a-f-]{36}$')) AS partner_names,"
     " (SELECT o.group_message FROM signals o WHERE o.id = s.duplicate_of) AS original_group_message,"
+    " (SELECT o.ratings::text FROM signals o WHERE o.id = s.duplicate_of) AS original_ratings,"
     " ARRAY(SELECT DISTINCT d.group_id FROM signals d WHERE d.duplicate_of = s.id AND d.group_id IS NOT NULL"
     " ORDER BY d.group_id) AS duplicate_group_ids"
 )
@@ -102,12 +108,62 @@ def feedback_json(feedback: Iterable[Feedback]) -> str:
     ).decode()
 
 
+def _questions(raw: str | None) -> list[Question]:
+    return [
+        Question(
+            q["question"],
+            parse_time(q["askedAt"]) or never(),
+            Status(q["returnsTo"]),
+            q.get("answer"),
+            parse_time(q.get("answeredAt")),
+            parse_time(q.get("endedAt")),
+        )
+        for q in orjson.loads(raw or "[]")
+    ]
+
+
+def _ratings(raw: str | None) -> dict[str, Rating]:
+    return {
+        rater: Rating(bool(r["satisfied"]), r.get("comment"), parse_time(r["at"]) or never())
+        for rater, r in orjson.loads(raw or "{}").items()
+    }
+
+
+def ratings_json(ratings: dict[str, Rating]) -> str:
+    return orjson.dumps(
+        {
+            rater: {"satisfied": r.satisfied, "comment": r.comment, "at": r.at.isoformat()}
+            for rater, r in ratings.items()
+        }
+    ).decode()
+
+
+def questions_json(questions: Iterable[Question]) -> str:
+    return orjson.dumps(
+        [
+            {
+                "question": q.question,
+                "askedAt": q.asked_at.isoformat(),
+                "returnsTo": q.returns_to.value,
+                "answer": q.answer,
+                "answeredAt": q.answered_at.isoformat() if q.answered_at else None,
+                "endedAt": q.ended_at.isoformat() if q.ended_at else None,
+            }
+            for q in questions
+        ]
+    ).decode()
+
+
 @dataclass(frozen=True)
 class Loaded:
     """What was stored, to write back only what changed."""
 
     history: int
-    escalations: tuple[datetime | None, ...]
+    escalations: tuple[tuple[datetime | None, datetime], ...]  # (acknowledged at, acknowledge by) of each
+
+
+def _loaded(signal: Signal) -> Loaded:
+    return Loaded(len(signal.history), tuple((e.acknowledged_at, e.acknowledge_by) for e in signal.escalations))
 
 
 def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
@@ -130,6 +186,7 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
             e["reason"],
             bool(e["automatic"]),
             parse_time(e["acked"]),
+            bool(e.get("transfer")),
         )
         for e in orjson.loads(row.escalations)
     ]
@@ -166,8 +223,12 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         group_message=row.group_message,
         original_group_message=row.original_group_message,
         duplicate_group_ids=tuple(row.duplicate_group_ids or ()),
+        questions=_questions(row.questions),
+        ratings=_ratings(row.ratings),
+        involved=list(row.involved_partners or ()),
+        original_ratings=_ratings(row.original_ratings),
     )
-    return signal, Loaded(len(history), tuple(e.acknowledged_at for e in escalations))
+    return signal, _loaded(signal)
 
 
 def _history_rows(signal: Signal, start: int) -> str:
@@ -199,6 +260,7 @@ def _escalation_rows(signal: Signal, start: int) -> str:
                 "acknowledge_by": e.acknowledge_by.isoformat(),
                 "acknowledged_at": e.acknowledged_at.isoformat() if e.acknowledged_at else None,
                 "automatic": e.automatic,
+                "transfer": e.transfer,
             }
             for i, e in enumerate(signal.escalations)
             if i >= start
@@ -212,10 +274,11 @@ _INSERT_CHILDREN = (
     " FROM json_to_recordset(CAST(:history AS json)) AS x(seq int, action text, at timestamptz, actor text,"
     " from_status text, to_status text, note text)),"
     " e AS (INSERT INTO signal_escalations (signal_id, seq, partner_id, reason, at, acknowledge_by,"
-    " acknowledged_at, automatic)"
-    " SELECT CAST(:id AS uuid), x.seq, x.partner_id, x.reason, x.at, x.acknowledge_by, x.acknowledged_at, x.automatic"
+    " acknowledged_at, automatic, transfer)"
+    " SELECT CAST(:id AS uuid), x.seq, x.partner_id, x.reason, x.at, x.acknowledge_by, x.acknowledged_at, x.automatic,"
+    " coalesce(x.transfer, false)"
     " FROM json_to_recordset(CAST(:escalations AS json)) AS x(seq int, partner_id uuid, reason text,"
-    " at timestamptz, acknowledge_by timestamptz, acknowledged_at timestamptz, automatic boolean))"
+    " at timestamptz, acknowledge_by timestamptz, acknowledged_at timestamptz, automatic boolean, transfer boolean))"
 )
 
 _INSERT = (
@@ -235,10 +298,16 @@ _UPDATE = (
     " report_count = :report_count, duplicate_of = :duplicate_of, routed_partner_id = :routed_partner_id,"
     " escalated_to = CAST(:escalated_to AS uuid[]), acknowledge_by = :acknowledge_by,"
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
-    " group_message = :group_message,"
+    " group_message = :group_message, questions = CAST(:questions AS jsonb),"
+    " question_asked_at = :question_asked_at, ratings = CAST(:ratings AS jsonb),"
+    " involved_partners = CAST(:involved AS uuid[]),"
     " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
-    " a AS (UPDATE signal_escalations SET acknowledged_at = :acked_at WHERE signal_id = :id AND seq = :acked_seq"
-    " AND :acked_seq > 0)," + _INSERT_CHILDREN + " SELECT count(*) FROM u"
+    # escalations stored before whose acknowledgement or deadline (paused by a question) changed
+    " a AS (UPDATE signal_escalations c SET acknowledged_at = x.acknowledged_at, acknowledge_by = x.acknowledge_by"
+    " FROM json_to_recordset(CAST(:changed AS json)) AS x(seq int, acknowledged_at timestamptz,"
+    " acknowledge_by timestamptz) WHERE c.signal_id = :id AND c.seq = x.seq),"
+    + _INSERT_CHILDREN
+    + " SELECT count(*) FROM u"
 )
 
 
@@ -358,17 +427,21 @@ class SignalStore:
                 "keys": list(keys),
             },
         )
-        self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
+        self._loaded[signal.id] = _loaded(signal)
 
     async def save(self, signal: Signal) -> None:
         loaded = self._loaded[signal.id]
-        acked_seq = 0
-        acked_at: datetime | None = None
-        for i, before in enumerate(loaded.escalations):
-            now = signal.escalations[i].acknowledged_at
-            if now != before:
-                acked_seq, acked_at = i + 1, now
+        changed = [
+            {
+                "seq": i + 1,
+                "acknowledged_at": x.acknowledged_at.isoformat() if x.acknowledged_at else None,
+                "acknowledge_by": x.acknowledge_by.isoformat(),
+            }
+            for i, (before, x) in enumerate(zip(loaded.escalations, signal.escalations, strict=False))
+            if before != (x.acknowledged_at, x.acknowledge_by)
+        ]
         e = signal.escalation
+        question = signal.open_question
         await self.session.execute(
             text(_UPDATE),
             {
@@ -388,13 +461,16 @@ class SignalStore:
                 "resolved_at": signal.resolved_at,
                 "ended_at": signal.ended_at,
                 "version": signal.version,
-                "acked_seq": acked_seq,
-                "acked_at": acked_at,
+                "changed": orjson.dumps(changed).decode(),
+                "questions": questions_json(signal.questions),
+                "ratings": ratings_json(signal.ratings),
+                "involved": uuid_array(signal.involved),
+                "question_asked_at": question.asked_at if question else None,
                 "history": _history_rows(signal, loaded.history),
                 "escalations": _escalation_rows(signal, len(loaded.escalations)),
             },
         )
-        self._loaded[signal.id] = Loaded(len(signal.history), tuple(x.acknowledged_at for x in signal.escalations))
+        self._loaded[signal.id] = _loaded(signal)
 
     async def repoint_duplicates(self, old: UUID, new: UUID) -> None:
         """Duplicates of a signal merged into another now belong to that one."""
