@@ -160,40 +160,42 @@ async def test_backlog_gauges_report_pending_rows_and_a_growing_age_while_kafka_
     service = f"gauges-{tally.prefix[5:-1]}"
     try:
         async with producer(own_kafka.bootstrap) as p:
-            relay = OutboxRelay(tally.producer_db, p, service=service, poll_seconds=0.2, retry_max_seconds=0.5)
-            relay.measure_seconds = 0.2
-            async with running(relay):
-                await tally.count()
-                await eventually(lambda: _unpublished_is(tally, 0), timeout=30)
-                await asyncio.to_thread(own_kafka.stop)
-                for _ in range(5):
+            try:
+                relay = OutboxRelay(tally.producer_db, p, service=service, poll_seconds=0.2, retry_max_seconds=0.5)
+                relay.measure_seconds = 0.2
+                async with running(relay):
                     await tally.count()
+                    await eventually(lambda: _unpublished_is(tally, 0), timeout=30)
+                    await asyncio.to_thread(own_kafka.stop)
+                    for _ in range(5):
+                        await tally.count()
 
-                async def backlog_reported() -> bool:
-                    pending = _gauge("wijkaanpak_outbox_pending", service=service)
-                    oldest = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
-                    return pending == 5 and oldest is not None and oldest > 0
+                    async def backlog_reported() -> bool:
+                        pending = _gauge("wijkaanpak_outbox_pending", service=service)
+                        oldest = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
+                        return pending == 5 and oldest is not None and oldest > 0
 
-                await eventually(backlog_reported, timeout=20)
-                first = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
-                assert first is not None
+                    await eventually(backlog_reported, timeout=20)
+                    first = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
+                    assert first is not None
 
-                async def older() -> bool:
-                    now = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
-                    return now is not None and now >= first + 1
+                    async def older() -> bool:
+                        now = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
+                        return now is not None and now >= first + 1
 
-                await eventually(older, timeout=10)
-                assert _gauge("wijkaanpak_outbox_pending", service=service) == 5
-                await asyncio.to_thread(own_kafka.start)
+                    await eventually(older, timeout=10)
+                    assert _gauge("wijkaanpak_outbox_pending", service=service) == 5
+                    await asyncio.to_thread(own_kafka.start)
 
-                async def drained() -> bool:
-                    pending = _gauge("wijkaanpak_outbox_pending", service=service)
-                    return pending == 0 and _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service) == 0
+                    async def drained() -> bool:
+                        oldest = _gauge("wijkaanpak_outbox_oldest_unpublished_seconds", service=service)
+                        return _gauge("wijkaanpak_outbox_pending", service=service) == 0 and oldest == 0
 
-                await eventually(drained, timeout=60)
+                    await eventually(drained, timeout=60)
+            finally:  # before the producer stops: it flushes, and waits for a broker
+                if not own_kafka.is_running():
+                    await asyncio.to_thread(own_kafka.start)
     finally:
-        if not own_kafka.is_running():  # the test failed while it was away: clean up on a live broker
-            await asyncio.to_thread(own_kafka.start)
         await tally.close()
 
 
