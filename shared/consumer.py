@@ -14,6 +14,7 @@ A stop (SIGTERM through the service's lifespan) finishes the batch in hand, comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -196,6 +197,7 @@ class ConsumerRunner:
         dlq_producer: AIOKafkaProducer | Callable[[], AIOKafkaProducer] | None = None,
         consumer_options: dict[str, Any] | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        lag_seconds: float = 5.0,
     ) -> None:
         self.name = name
         self.clock = clock
@@ -211,6 +213,7 @@ class ConsumerRunner:
         self.dlq_producer = dlq_producer
         self.consumer_options = consumer_options or {}
         self.processed = 0
+        self.lag_seconds = lag_seconds
         self._lock = asyncio.Lock()
 
     @property
@@ -256,15 +259,47 @@ class ConsumerRunner:
                     log.debug("consumer_stop_failed", consumer=self.name)
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        measuring = asyncio.create_task(self._lag_loop(consumer, stop))
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                if not batches:
+                    continue
+                async with self._lock:
+                    for tp, records in batches.items():
+                        await self._handle_with_retry(records, stop)
+                        await self.commit_offset(consumer, tp, records[-1].offset + 1)
+        finally:
+            measuring.cancel()
+            with contextlib.suppress(BaseException):
+                await measuring
+
+    async def _lag_loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """Lag on a timer, apart from handling: it grows also while a batch is stuck in retries."""
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-            if not batches:
-                continue
-            async with self._lock:
-                for tp, records in batches.items():
-                    await self._handle_with_retry(records, stop)
-                    await self.commit_offset(consumer, tp, records[-1].offset + 1)
-                    self._report_lag(consumer, tp, records[-1].offset)
+            try:
+                await self.measure_lag(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker away or rebalancing: the gauge keeps its last value
+                log.debug("consumer_lag_unknown", consumer=self.name, error=type(exc).__name__)
+            if await sleep_or_stop(stop, self.lag_seconds):
+                return
+
+    async def measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Per topic: partition end minus committed offset, summed over this member's partitions."""
+        assigned = sorted(consumer.assignment())
+        if not assigned:
+            return
+        ends = await asyncio.wait_for(consumer.end_offsets(assigned), 10)
+        lag: dict[str, int] = {}
+        for tp in assigned:
+            committed = await asyncio.wait_for(consumer.committed(tp), 10)
+            if committed is None:  # nothing committed yet: all from the start is to do
+                committed = (await asyncio.wait_for(consumer.beginning_offsets([tp]), 10))[tp]
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(ends[tp] - committed, 0)
+        for topic, behind in lag.items():
+            consumer_lag.labels(self.name, topic).set(behind)
 
     async def commit_offset(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
         """Only after the batch's database commit: a crash before this redelivers, the inbox dedupes."""
@@ -272,11 +307,6 @@ class ConsumerRunner:
             await consumer.commit({tp: offset})
         except CommitFailedError:
             log.warning("offset_commit_failed", consumer=self.name, topic=tp.topic)
-
-    def _report_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
-        end = consumer.highwater(tp)
-        if end is not None:
-            consumer_lag.labels(self.name, tp.topic).set(max(end - offset - 1, 0))
 
     async def _handle_with_retry(self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event) -> None:
         delay = self.retry_initial

@@ -7,9 +7,15 @@ from prometheus_client import Counter, Gauge, Histogram
 events_published = Counter(
     "wijkaanpak_events_published_total", "Outbox events published to Kafka", ["service", "topic"]
 )
-outbox_pending = Gauge("wijkaanpak_outbox_pending", "Outbox rows not yet published", ["service"])
+# measured from the outbox table on a timer by every relay replica, also while publishing fails
+outbox_pending = Gauge("wijkaanpak_outbox_pending", "Outbox rows not yet published (parked ones aside)", ["service"])
+outbox_oldest_seconds = Gauge(
+    "wijkaanpak_outbox_oldest_unpublished_seconds", "Age of the oldest unpublished outbox row (0: none)", ["service"]
+)
+outbox_parked = Gauge("wijkaanpak_outbox_parked_rows", "Outbox rows parked: Kafka refused them for good", ["service"])
 events_consumed = Counter("wijkaanpak_events_consumed_total", "Events handled by a consumer", ["consumer", "result"])
 dlq_records = Counter("wijkaanpak_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"])
+# committed offset to partition end, summed over the topic's assigned partitions, measured on a timer
 consumer_lag = Gauge("wijkaanpak_consumer_lag", "Records behind the partition end", ["consumer", "topic"])
 http_requests = Histogram(
     "wijkaanpak_http_request_seconds",
