@@ -551,6 +551,8 @@ def check_wiring(objs: Sequence[Obj]) -> list[str]:
 # The metrics the alerts are about (each must appear in some alert expression).
 ALERT_METRICS = (
     "wijkaanpak_outbox_pending",
+    "wijkaanpak_outbox_oldest_unpublished_seconds",
+    "wijkaanpak_outbox_parked_rows",
     "wijkaanpak_consumer_lag",
     "wijkaanpak_dlq_records_total",
     "wijkaanpak_webhook_attempts_total",
