@@ -20,8 +20,7 @@ from bench.platform import MUNICIPALITIES
 from bench.png import SECOND, Panel, Series, plot
 from bench.report import RESULTS_DIR, Figure, Report, percentile
 from bench.system import TARGET, Summary, run_load
-from shared.kafka import idempotent_producer
-from tests.shared.tally import create_topics
+from shared.kafka import create_topics, idempotent_producer
 
 SECTION = "end-to-end"
 RATE = 100.0

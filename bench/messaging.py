@@ -22,9 +22,9 @@ from bench.report import Figure, Report, median
 from shared.consumer import ConsumerRunner, ReceivedEvent
 from shared.db import Database, UnitOfWork, asyncpg_dsn
 from shared.events.catalog import dlq_topic
-from shared.kafka import idempotent_producer
+from shared.kafka import create_topics, idempotent_producer
 from shared.outbox import OutboxRelay
-from tests.shared.tally import EVENT_TYPE, SOURCE, TallyCounted, create_topics
+from tests.shared.tally import EVENT_TYPE, SOURCE, TallyCounted
 
 SECTION = "messaging"
 

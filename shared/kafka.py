@@ -35,8 +35,13 @@ def catalog_topics(prefix: str = "") -> list[str]:
 async def ensure_topics(
     bootstrap: str, prefix: str = "", partitions: int = 6, extra: list[str] | None = None
 ) -> list[str]:
-    """Create every catalog topic and its `.dlq` (idempotent); returns the ones created, once the
-    broker's metadata shows a leader for each of their partitions.
+    """Create every catalog topic and its `.dlq` (idempotent); returns the ones created."""
+    return await create_topics(bootstrap, [*catalog_topics(prefix), *(extra or [])], partitions)
+
+
+async def create_topics(bootstrap: str, names: list[str], partitions: int = 6) -> list[str]:
+    """Create the missing ones of `names`; returns them once the broker's metadata shows a leader
+    for each of their partitions.
 
     Without that wait a consumer that subscribes at once may see no partitions for a new topic,
     and it looks again only when its metadata ages (minutes).
@@ -45,7 +50,7 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in [*catalog_topics(prefix), *(extra or [])] if t not in existing]
+        wanted = [t for t in dict.fromkeys(names) if t not in existing]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(

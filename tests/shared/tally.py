@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -17,13 +16,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 
 from shared.consumer import ConsumerRunner, ReceivedEvent
 from shared.db import Database, UnitOfWork
 from shared.events.catalog import CATALOG, EventData, dlq_topic
-from shared.kafka import delete_topics, idempotent_producer
+from shared.kafka import create_topics, delete_topics, idempotent_producer
 from shared.outbox import OutboxRelay
 
 EVENT_TYPE = "test.tally_counted"
@@ -39,35 +37,6 @@ class TallyCounted(EventData):
 
 
 CATALOG.setdefault(EVENT_TYPE, TallyCounted)
-
-
-async def create_topics(bootstrap: str, names: list[str], partitions: int = 3) -> None:
-    """Creates the topics and waits until each partition has a leader: a consumer subscribing
-    earlier gets no partitions until its next metadata refresh (minutes)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
-    finally:
-        await admin.close()
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await probe.start()
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            cluster = await probe._client.fetch_all_metadata()
-            led = [
-                (parts := cluster.partitions_for_topic(n)) is not None
-                and len(parts) == partitions
-                and all((cluster.leader_for_partition(TopicPartition(n, p)) or -1) >= 0 for p in parts)
-                for n in names
-            ]
-            if all(led):
-                return
-            assert time.monotonic() < deadline, f"topics without leaders: {names}"
-            await asyncio.sleep(0.1)  # polling the broker's metadata
-    finally:
-        await probe.stop()
 
 
 @dataclass

@@ -9,7 +9,7 @@ the "fact not there yet" is a handler's real `NotYet`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -29,19 +29,9 @@ from shared.kafka import header
 from shared.metrics import dlq_records
 from tests.shared.tally import EVENT_TYPE, SOURCE, Tally, TallyCounted, producer, running
 from tests.shared.test_outages import committed_offsets
-from tests.support import Infra, eventually
+from tests.support import eventually
 
 Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]]
-
-
-@pytest.fixture
-async def tally(infra: Infra) -> AsyncIterator[Tally]:
-    t = Tally(infra.database_url, infra.kafka)
-    await t.setup()
-    try:
-        yield t
-    finally:
-        await t.close()
 
 
 async def apply_count(uow: UnitOfWork, event: ReceivedEvent) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import asyncpg
 import orjson
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
@@ -18,17 +16,7 @@ from shared.events.envelope import parse
 from shared.kafka import header
 from shared.outbox import OutboxRelay
 from tests.shared.tally import Tally, TallyCounted, producer, running
-from tests.support import Infra, eventually
-
-
-@pytest.fixture
-async def tally(infra: Infra) -> AsyncIterator[Tally]:
-    t = Tally(infra.database_url, infra.kafka)
-    await t.setup()
-    try:
-        yield t
-    finally:
-        await t.close()
+from tests.support import eventually
 
 
 async def effects_reach(tally: Tally, count: int, timeout: float = 30) -> None:

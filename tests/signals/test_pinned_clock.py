@@ -20,12 +20,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from services.signals.app import create_app
 from shared.clock import AMSTERDAM, FixedClock
 from shared.events.codes import PartnerKind
-from shared.kafka import catalog_topics
 from tests.signals.conftest import Partners, SignalsApp, fresh_area, signals_settings
 from tests.support import Infra, TopicReader, eventually, serve
 
@@ -58,21 +57,7 @@ class Ground:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ground(infra: Infra, producer: AIOKafkaProducer) -> Ground:
     schema = f"signals_{secrets.token_hex(3)}"
-    await eventually(lambda: topics_have_leaders(producer, infra), timeout=30, interval=0.2)
     return Ground(infra, schema, Partners(infra, schema, producer))
-
-
-async def topics_have_leaders(producer: AIOKafkaProducer, infra: Infra) -> bool:
-    """The module's topics are created just before; a consumer that joins before the broker
-    leads them may get no partitions until its next metadata refresh (seen: over 30 s)."""
-    cluster = await producer.client.fetch_all_metadata()
-    for topic in (t for t in catalog_topics(infra.topic_prefix) if not t.endswith(".dlq")):
-        partitions = cluster.partitions_for_topic(topic)
-        if not partitions or any(
-            cluster.leader_for_partition(TopicPartition(topic, p)) in (None, -1) for p in partitions
-        ):
-            return False
-    return True
 
 
 @asynccontextmanager
