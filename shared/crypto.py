@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -41,3 +42,12 @@ class SecretBox:
             raise ValueError("unknown sealed format")
         nonce, ciphertext = sealed[1:13], sealed[13:]
         return self._aead.decrypt(nonce, ciphertext, context.encode()).decode()
+
+
+def resident_ref(key_material: str, subject: str) -> str:
+    """A keyed pseudonym of a resident's token subject: the same for every service holding
+    `RESIDENT_REF_KEY`, so events can say "this resident" without carrying the subject."""
+    if not key_material:
+        raise ValueError("RESIDENT_REF_KEY is not set")
+    digest = hmac.new(_key(key_material), subject.encode(), hashlib.sha256).hexdigest()
+    return f"r_{digest[:40]}"

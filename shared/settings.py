@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
 
     public_base_url: str = "http://127.0.0.1:8000"
     secrets_key: str = ""
+    # One key for the whole platform (unlike SECRETS_KEY): services that meet the same resident
+    # (neighbourhoods, goals) derive the same pseudonym from it (shared.crypto.resident_ref).
+    resident_ref_key: str = ""
 
     relay_batch_size: int = 1000
     relay_poll_seconds: float = 1.0

@@ -22,9 +22,13 @@ from shared.events.codes import (
     Direction,
     GoalStatus,
     IndicatorKind,
+    InitiativeKind,
+    InitiativeStatus,
+    MessageKind,
     PartnerKind,
     SignalSource,
     SignalStatus,
+    SupportKind,
     Urgency,
 )
 
@@ -362,6 +366,110 @@ class GoalReviewed(EventData):
     aggregate_field = "goal_id"
 
 
+# --- neighbourhoods ----------------------------------------------------------------------------
+
+
+class ResidentJoined(EventData):
+    event_type = "neighbourhood.resident_joined"
+    summary = (
+        "A resident named a neighbourhood (BU) they live in. `resident` is a keyed pseudonym of their"
+        " token subject (`shared.crypto.resident_ref`), never the subject itself."
+    )
+    resident: str
+    municipality: str
+    area: str
+    joined_at: datetime
+
+    aggregate_field = "resident"
+
+
+class ResidentLeft(EventData):
+    event_type = "neighbourhood.resident_left"
+    summary = "A resident no longer names this neighbourhood as one they live in (pseudonym as in `resident_joined`)."
+    resident: str
+    municipality: str
+    area: str
+    left_at: datetime
+
+    aggregate_field = "resident"
+
+
+class MessageFacts(EventData):
+    message_id: UUID
+    municipality: str
+    area: str
+    kind: MessageKind
+    partner_id: UUID | None = Field(default=None, description="the partner it was posted for (none: the coordinators)")
+
+    aggregate_field = "message_id"
+
+
+class MessagePosted(MessageFacts):
+    event_type = "neighbourhood.message_posted"
+    summary = (
+        "A partner or coordinator posted a message to a neighbourhood or district; title and body stay"
+        " in the service."
+    )
+    posted_at: datetime
+    valid_until: datetime | None = None
+
+
+class MessageWithdrawn(MessageFacts):
+    event_type = "neighbourhood.message_withdrawn"
+    summary = "A neighbourhood message was withdrawn."
+    withdrawn_at: datetime
+
+
+class InitiativeFacts(EventData):
+    initiative_id: UUID
+    municipality: str
+    area: str
+    kind: InitiativeKind
+    status: InitiativeStatus
+    participant_count: int = 0
+    group_id: UUID | None = Field(default=None, description="the group whose admin started it")
+    goal_id: UUID | None = None
+    pledging_partner_ids: list[UUID] = []
+
+    aggregate_field = "initiative_id"
+
+
+class InitiativeStarted(InitiativeFacts):
+    event_type = "initiative.started"
+    summary = "A resident or group admin started an initiative; title and description stay in the service."
+    asks: list[SupportKind] = []
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    started_at: datetime
+
+
+class InitiativeParticipantsChanged(InitiativeFacts):
+    event_type = "initiative.participants_changed"
+    summary = "A neighbour joined or left an initiative: the new count (participants are never named)."
+    changed_at: datetime
+
+
+class InitiativeSupportPledged(InitiativeFacts):
+    event_type = "initiative.support_pledged"
+    summary = "A partner pledged support to an initiative; the note stays in the service."
+    pledge_id: UUID
+    partner_id: UUID
+    support_kind: SupportKind
+    pledged_at: datetime
+
+
+class InitiativeCompleted(InitiativeFacts):
+    event_type = "initiative.completed"
+    summary = "The leader or a coordinator completed an initiative; the outcome stays in the service."
+    completed_at: datetime
+
+
+class InitiativeStopped(InitiativeFacts):
+    event_type = "initiative.stopped"
+    summary = "The leader or a coordinator stopped an initiative; the reason stays in the service."
+    stopped_at: datetime
+
+
 # --- notifications -----------------------------------------------------------------------------
 
 
@@ -418,6 +526,15 @@ CATALOG: dict[str, type[EventData]] = {
         GoalUpdated,
         GoalReviewDue,
         GoalReviewed,
+        ResidentJoined,
+        ResidentLeft,
+        MessagePosted,
+        MessageWithdrawn,
+        InitiativeStarted,
+        InitiativeParticipantsChanged,
+        InitiativeSupportPledged,
+        InitiativeCompleted,
+        InitiativeStopped,
         NotificationDelivered,
         NotificationFailed,
     )

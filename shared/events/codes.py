@@ -88,6 +88,45 @@ class Decision(StrEnum):
     ACHIEVED = "achieved"
 
 
+class AreaLevel(StrEnum):
+    MUNICIPALITY = "municipality"
+    DISTRICT = "district"
+    NEIGHBOURHOOD = "neighbourhood"
+
+
+class MessageKind(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CALL_TO_ACTION = "call_to_action"
+    RESULT = "result"
+    EVENT = "event"
+
+
+class InitiativeKind(StrEnum):
+    CLEANUP = "cleanup"
+    MEETING = "meeting"
+    NEIGHBOURHOOD_WATCH = "neighbourhood_watch"
+    YOUTH_ACTIVITY = "youth_activity"
+    GREENING = "greening"
+    SOCIAL = "social"
+    OTHER = "other"
+
+
+class InitiativeStatus(StrEnum):
+    ACTIVE = "active"
+    DONE = "done"
+    STOPPED = "stopped"
+
+
+class SupportKind(StrEnum):
+    BUDGET = "budget"
+    MATERIAL = "material"
+    PRESENCE = "presence"
+    PERMIT = "permit"
+    PUBLICITY = "publicity"
+    ADVICE = "advice"
+
+
 class Role(StrEnum):
     RESIDENT = "resident"
     GROUP_ADMIN = "group_admin"
