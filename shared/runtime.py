@@ -70,7 +70,7 @@ class ServiceRuntime:
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[ConsumerRunner] = []
-        self._consumer_specs: list[tuple[str, dict[str, Handler]]] = []
+        self._consumer_specs: list[tuple[str, dict[str, Handler], bool]] = []
         self.periodic: list[Periodic] = []
         self.stop = asyncio.Event()
         self.booted = False
@@ -99,9 +99,10 @@ class ServiceRuntime:
             stop=self.stop,
         )
 
-    def consume(self, consumer: str, handlers: dict[str, Handler]) -> None:
-        """Register a consumer (its own group) for these event types."""
-        self._consumer_specs.append((consumer, handlers))
+    def consume(self, consumer: str, handlers: dict[str, Handler], *, ordered: bool = False) -> None:
+        """Register a consumer (its own group) for these event types; `ordered`: each aggregate's events
+        are applied in `sequence` order across the types (see shared.consumer)."""
+        self._consumer_specs.append((consumer, handlers, ordered))
 
     def every(self, name: str, seconds: float, tick: Callable[[], Awaitable[object]]) -> None:
         self.periodic.append(Periodic(name, seconds, tick))
@@ -149,7 +150,7 @@ class ServiceRuntime:
             producer_factory=lambda: idempotent_producer(s.kafka_bootstrap_servers, client_id=f"{self.name}-relay"),
         )
         self._spawn("relay", self.relay.run(self.stop))
-        for consumer, handlers in self._consumer_specs:
+        for consumer, handlers, ordered in self._consumer_specs:
             runner = ConsumerRunner(
                 name=f"{self.name}.{consumer}",
                 db=self.db,
@@ -163,6 +164,9 @@ class ServiceRuntime:
                 retry_max_seconds=s.retry_max_seconds,
                 dlq_producer=self.current_producer,
                 clock=self.clock,
+                ordered=ordered,
+                wait_retry_max_seconds=s.consumer_wait_retry_max_seconds,
+                wait_deadline_seconds=s.consumer_wait_deadline_hours * 3600,
             )
             self.consumers.append(runner)
             self._spawn(f"consumer:{consumer}", runner.run(self.stop))

@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     log_requests: bool = True
     startup_wait_seconds: float = 30.0
 
+    # An event a consumer cannot apply yet waits (shared.waiting), retried with backoff up to
+    # consumer_wait_retry_max_seconds, and goes to the DLQ once it waited consumer_wait_deadline_hours.
+    consumer_wait_retry_max_seconds: float = Field(default=300.0, gt=0)
+    consumer_wait_deadline_hours: float = Field(default=24.0, gt=0)
+
     # Retention of the messaging tables (shared.retention), in days; 0 keeps rows for ever.
     # The inbox must outlive every redelivery: see shared.retention before shortening it.
     outbox_retention_days: float = Field(default=7.0, ge=0)

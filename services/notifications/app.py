@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     # httpx logs every request's full url at INFO: a partner's webhook url may carry a token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime.consume("channels", consumers.channel_handlers())
-    runtime.consume("deliveries", consumers.delivery_handlers(settings.public_base_url))
+    runtime.consume("deliveries", consumers.delivery_handlers(settings.public_base_url), ordered=True)
     peers = Peers(
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,
