@@ -15,7 +15,8 @@ aggregate moves, and dead-lettered past `wait_deadline_seconds`. An `ordered` co
 back an event whose `sequence` is ahead of the next one expected for its subject (events of other
 types come through other topics) until the gap closes or everything published before it was
 consumed (a barrier on the group's committed offsets): see docs/services.md "Order across types".
-A stop (SIGTERM through the service's lifespan) finishes the batch in hand, commits, and leaves.
+A stop (SIGTERM through the service's lifespan) finishes the batch in hand, commits, and leaves;
+a batch waiting out an outage is left uncommitted instead (its partition's next owner gets it).
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ class NotYet(Exception):
     The event waits in `consumer_waiting` (its effects so far rolled back) and the partition goes
     on; it is tried again on a timer, and dead-lettered if the fact is still missing at its deadline.
     """
+
+
+class Stopping(Exception):
+    """The runner was stopped with a batch not handled yet: it is left for redelivery."""
 
 
 class WaitedTooLong(Exception):
@@ -305,6 +310,9 @@ class ConsumerRunner:
                 await self._loop(consumer, stop)
             except asyncio.CancelledError:
                 raise
+            except Stopping:
+                log.info("consumer_stopped_mid_batch", consumer=self.name)
+                return
             except Exception as exc:
                 if not is_transient(exc):
                     log.exception("consumer_crashed", consumer=self.name)
@@ -371,6 +379,8 @@ class ConsumerRunner:
             log.warning("offset_commit_failed", consumer=self.name, topic=tp.topic)
 
     async def _handle_with_retry(self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event) -> None:
+        """Handle the batch, retrying outages with backoff; on a stop, leave it unhandled and raise
+        `Stopping` (no offset is committed past it: the partition's next owner gets it again)."""
         delay = self.retry_initial
         while True:
             try:
@@ -380,8 +390,8 @@ class ConsumerRunner:
                 if not is_transient(exc):
                     raise
                 log.warning("consumer_retry", consumer=self.name, error=type(exc).__name__, delay=delay)
-                # Keep retrying even while stopping: committing past an unhandled record would lose it.
-                await asyncio.sleep(delay * (0.5 + random.random()))
+                if await sleep_or_stop(stop, delay * (0.5 + random.random())):
+                    raise Stopping(f"stopped while retrying {len(records)} records") from exc
                 delay = min(delay * 2, self.retry_max)
 
     async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:

@@ -3,7 +3,8 @@
 `ServiceRuntime` owns the database, the relay's producer, the outbox relay, the consumers and
 periodic tasks of one service (among them `messaging-retention`, registered for every service: see
 shared.retention); `lifespan` starts them after migrations and, on shutdown
-(SIGTERM through uvicorn), stops taking new work, drains what is in flight and closes.
+(SIGTERM through uvicorn), stops taking new work, drains what is in flight and closes, all within
+`shutdown_seconds`.
 """
 
 from __future__ import annotations
@@ -186,21 +187,35 @@ class ServiceRuntime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
-    async def close(self, drain_seconds: float = 20.0) -> None:
+    async def close(self, drain_seconds: float | None = None) -> None:
+        """Stop taking work, let what is in flight finish, close; all within `shutdown_seconds`.
+
+        Work still running after three quarters of it is cancelled: a consumer's batch not
+        committed is redelivered, an outbox row not marked is sent again (consumers dedupe)."""
+        budget = self.settings.shutdown_seconds if drain_seconds is None else drain_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
         self.stop.set()
         if self._boot is not None and not self._boot.done():
             self._boot.cancel()
             with contextlib.suppress(BaseException):
                 await self._boot
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=drain_seconds)
+            _, pending = await asyncio.wait(self._tasks, timeout=budget * 0.75)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(*pending, return_exceptions=True)
-        if self.producer is not None:
-            await self.producer.stop()
-        await self.db.dispose()
+                await asyncio.wait_for(
+                    asyncio.gather(*pending, return_exceptions=True), max(deadline - loop.time(), 0.1)
+                )
+            if pending:
+                log.warning("service_drain_cut_short", service=self.name, tasks=[t.get_name() for t in pending])
+        # a producer flushes on stop, and waits for a broker that may be away: not past the budget
+        for closing in ([self.producer.stop()] if self.producer is not None else []) + [self.db.dispose()]:
+            try:
+                await asyncio.wait_for(closing, max(deadline - loop.time(), 0.5))
+            except Exception as exc:
+                log.warning("service_close_cut_short", service=self.name, error=type(exc).__name__)
         log.info("service_stopped", service=self.name)
 
     async def booted_ready(self) -> None:

@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_requests: bool = True
     startup_wait_seconds: float = 30.0
+    # SIGTERM to exit, all told: within k8s' 30 s grace after the 5 s preStop sleep, with room to spare
+    shutdown_seconds: float = Field(default=20.0, gt=0)
 
     # An event a consumer cannot apply yet waits (shared.waiting), retried with backoff up to
     # consumer_wait_retry_max_seconds, and goes to the DLQ once it waited consumer_wait_deadline_hours.
