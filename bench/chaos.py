@@ -6,6 +6,8 @@ a steady load of reports (half acute: escalated at intake) and escalations (the 
 a coordinator), one fault at a time:
 
 - `kill <service>`: SIGKILL of the process, then started again at once (as a supervisor would);
+- `sigterm <service>`: SIGTERM under load, as a rolling update sends it; the process must exit
+  within k8s' grace (`grace_seconds`, else SIGKILL and the row says so), then it is started again;
 - `kafka stopped`: the broker stopped for `kafka_down_seconds`, then started;
 - `postgres restarted`: `pg_ctl restart` (fast shutdown: every connection is cut);
 - `receiver 500`: the partner's receiver answers 500 for `receiver_fail_seconds`.
@@ -41,6 +43,7 @@ from stack.testing import own_kafka_async, own_pg_async
 
 FAULTS = (
     *(f"kill {name}" for name in (*SERVICES, "gateway")),
+    *(f"sigterm {name}" for name in SERVICES),
     "kafka stopped",
     "postgres restarted",
     "receiver 500",
@@ -68,13 +71,16 @@ class ChaosSettings:
     kafka_down_seconds: float = 30.0
     receiver_fail_seconds: float = 60.0
     quiet_timeout_seconds: float = 180.0
+    grace_seconds: float = 25.0  # k8s' 30 s terminationGracePeriod minus the 5 s preStop
     faults: tuple[str, ...] = FAULTS
 
 
 # The short form (make test): every fault for seconds; the gateway's kill is left to `make chaos`,
 # as the load does not pass through it (its restart costs the test time and proves nothing here).
 SHORT = ChaosSettings(
-    faults=tuple(f for f in FAULTS if f != "kill gateway"),
+    # a SIGTERM is a gentler kill: the short form keeps to the kills (tests/shared/test_shutdown.py
+    # sends SIGTERM to a real process during an outage)
+    faults=tuple(f for f in FAULTS if f != "kill gateway" and not f.startswith("sigterm")),
     rate=8.0,
     before_seconds=2.0,
     after_seconds=2.0,
@@ -99,7 +105,9 @@ class FaultResult:
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.recovery_seconds is not None and self.accepted > 0
+        drained = not self.details.get("killed_after_grace")
+        recovered = self.recovery_seconds is not None
+        return self.lost == 0 and self.duplicated == 0 and recovered and self.accepted > 0 and drained
 
 
 @dataclass
@@ -109,12 +117,19 @@ class Chaos:
     pg: PgServer
     kafka: KafkaBroker
     settings: ChaosSettings
+    exit_seconds: dict[str, float] = field(default_factory=dict)  # per sigterm fault: SIGTERM to exit
 
     async def inject(self, fault: str) -> None:
         """Cause the fault and return once it is lifted."""
         kind, _, what = fault.partition(" ")
         if kind == "kill":
             self.platform.kill(what)
+            self.platform.spawn(what)
+            await self.platform.wait_ready(what, timeout=120)
+        elif kind == "sigterm":
+            started = time.monotonic()
+            await asyncio.to_thread(self.platform.terminate, what, self.settings.grace_seconds)
+            self.exit_seconds[fault] = time.monotonic() - started
             self.platform.spawn(what)
             await self.platform.wait_ready(what, timeout=120)
         elif fault == "kafka stopped":
@@ -192,7 +207,13 @@ class Chaos:
         except TimeoutError:
             recovery = None
         findings = await reconcile(self.platform, self.receiver, accepted, TARGET)
-        return _result(fault, s, lines, accepted, findings, lifted - began, recovery)
+        result = _result(fault, s, lines, accepted, findings, lifted - began, recovery)
+        if fault in self.exit_seconds:
+            took = self.exit_seconds[fault]
+            result.details["exit_seconds"] = round(took, 1)
+            if took >= s.grace_seconds:  # terminate() had to SIGKILL it: the drain outlasted the grace
+                result.details["killed_after_grace"] = True
+        return result
 
 
 async def _quiet(platform: Platform) -> bool:
