@@ -10,6 +10,8 @@ a coordinator), one fault at a time:
   within k8s' grace (`grace_seconds`, else SIGKILL and the row says so), then it is started again;
 - `kafka stopped`: the broker stopped for `kafka_down_seconds`, then started;
 - `postgres restarted`: `pg_ctl restart` (fast shutdown: every connection is cut);
+- `postgres down`: PostgreSQL stopped for `pg_down_seconds` (60), then started: requests fail,
+  consumers retry their batch, the relay and the sender wait;
 - `receiver 500`: the partner's receiver answers 500 for `receiver_fail_seconds`.
 
 After each, once the system is quiet, `bench.reconcile` counts what was lost or happened
@@ -46,6 +48,7 @@ FAULTS = (
     *(f"sigterm {name}" for name in SERVICES),
     "kafka stopped",
     "postgres restarted",
+    "postgres down",
     "receiver 500",
 )
 # Short intervals, so a fault's backlog clears in seconds. The retry schedule outlasts the
@@ -69,6 +72,7 @@ class ChaosSettings:
     before_seconds: float = 5.0
     after_seconds: float = 10.0
     kafka_down_seconds: float = 30.0
+    pg_down_seconds: float = 60.0
     receiver_fail_seconds: float = 60.0
     quiet_timeout_seconds: float = 180.0
     grace_seconds: float = 25.0  # k8s' 30 s terminationGracePeriod minus the 5 s preStop
@@ -78,9 +82,9 @@ class ChaosSettings:
 # The short form (make test): every fault for seconds; the gateway's kill is left to `make chaos`,
 # as the load does not pass through it (its restart costs the test time and proves nothing here).
 SHORT = ChaosSettings(
-    # a SIGTERM is a gentler kill: the short form keeps to the kills (tests/shared/test_shutdown.py
-    # sends SIGTERM to a real process during an outage)
-    faults=tuple(f for f in FAULTS if f != "kill gateway" and not f.startswith("sigterm")),
+    # a SIGTERM is a gentler kill and a PostgreSQL stop a longer restart: the short form keeps to the
+    # kills and the restart (tests/shared/test_shutdown.py sends SIGTERM during a database outage)
+    faults=tuple(f for f in FAULTS if f not in ("kill gateway", "postgres down") and not f.startswith("sigterm")),
     rate=8.0,
     before_seconds=2.0,
     after_seconds=2.0,
@@ -138,6 +142,10 @@ class Chaos:
             await asyncio.to_thread(self.kafka.start)
         elif fault == "postgres restarted":
             await asyncio.to_thread(self.pg.restart)
+        elif fault == "postgres down":
+            await asyncio.to_thread(self.pg.stop)
+            await asyncio.sleep(self.settings.pg_down_seconds)
+            await asyncio.to_thread(self.pg.start)
         elif fault == "receiver 500":
             self.receiver.fail_for(self.settings.receiver_fail_seconds)
             await asyncio.sleep(self.settings.receiver_fail_seconds)
