@@ -268,6 +268,7 @@ class ConsumerRunner:
         self.barrier_seconds = barrier_seconds
         # events consumed before this instant were all applied, parked or dead-lettered (the barrier)
         self.consumed_before: datetime | None = None
+        self.waiting_now = 0  # events waiting, as last measured or parked: the barrier runs only then
         self.waiting_wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -468,6 +469,7 @@ class ConsumerRunner:
         if self.ordered:
             await waiting.advance(uow.session, self.name, moved, self.clock.now())
         if parked:
+            self.waiting_now += parked
             self.waiting_wake.set()
         return applied, parked
 
@@ -550,11 +552,12 @@ class ConsumerRunner:
     async def measure_waiting(self) -> None:
         async with self.db.sessions() as session:
             count, oldest = await waiting.backlog(session, self.name)
+        self.waiting_now = count
         consumer_waiting.labels(self.name).set(count)
         age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
         consumer_waiting_oldest_seconds.labels(self.name).set(max(age, 0.0))
 
-    async def retry_waiting(self, stop: asyncio.Event | None = None, limit: int = 1000) -> int:
+    async def retry_waiting(self, stop: asyncio.Event | None = None, limit: int = 200) -> int:
         """Try due heads of the waiting queues, one transaction each; how many were tried."""
         tried = 0
         while tried < limit and (stop is None or not stop.is_set()):
@@ -662,6 +665,11 @@ class ConsumerRunner:
         every event published before t was consumed, so `consumed_before` moves to t."""
         taken: tuple[datetime, dict[TopicPartition, int]] | None = None
         while not stop.is_set():
+            if not self.waiting_now:  # nothing held: no offsets to ask the broker for
+                taken = None
+                if await sleep_or_stop(stop, self.barrier_seconds):
+                    return
+                continue
             try:
                 if taken is not None and await self._committed_past(consumer, taken[1]):
                     self.consumed_before = taken[0]
