@@ -647,12 +647,14 @@ class ConsumerRunner:
         return False
 
     async def _expire(self, uow: UnitOfWork, row: waiting.Waiting, error: BaseException) -> None:
-        """A waiting event to the DLQ with why; it leaves the waiting room in the same transaction."""
+        """A waiting event to the DLQ with why; it leaves the waiting room and the inbox in the same
+        transaction (never applied: `python -m shared.dlq replay` applies it once its fact is there)."""
         log.error(
             "waiting_event_dead_lettered", consumer=self.name, error=type(error).__name__, **waiting.describe(row)
         )
         await self._to_dlq(row.topic, row.partition, row.kafka_offset, row.subject.encode(), error, value=row.payload)
         await waiting.remove(uow.session, row.id)
+        await waiting.forget(uow.session, self.name, row.event_id)
         await uow.commit()
         if isinstance(error, WaitedTooLong):
             consumer_wait_expired.labels(self.name, row.topic).inc()

@@ -133,6 +133,13 @@ async def remove(session: AsyncSession, row_id: int) -> None:
     await session.execute(text("DELETE FROM consumer_waiting WHERE id = :id"), {"id": row_id})
 
 
+async def forget(session: AsyncSession, consumer: str, event_id: UUID) -> None:
+    """The event leaves the inbox too: it was never applied, so a DLQ replay must apply it."""
+    await session.execute(
+        text("DELETE FROM inbox WHERE consumer = :c AND event_id = :e"), {"c": consumer, "e": event_id}
+    )
+
+
 async def wake_subject(session: AsyncSession, consumer: str, subject: str, now: datetime) -> None:
     """The events held behind one that was just applied are due now (their turn may have come)."""
     await session.execute(

@@ -227,6 +227,11 @@ async def test_event_waiting_past_its_deadline_goes_to_the_dlq_and_counts_for_th
     assert str(lost).encode() in dead[0].value
     assert consumer_wait_expired.labels(consumer.name, tally.topic)._value.get() == expired_before + 1
     assert await applied(tally) == [(good, 1)]
+    async with tally.consumer_db.engine.connect() as conn:
+        inbox = await conn.execute(
+            text("SELECT event_id FROM inbox WHERE consumer = :c AND event_id = :e"), {"c": consumer.name, "e": lost}
+        )
+        assert inbox.all() == [], "a replay of the dead letter would be taken for a duplicate"
 
 
 async def test_ordered_consumer_holds_an_event_ahead_of_its_aggregate_until_the_one_before_arrives(
