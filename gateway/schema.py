@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from gateway import inputs as gi
+from gateway import reviews
 from gateway.domain import (
     BAD_USER_INPUT,
     NOT_FOUND,
@@ -341,6 +342,8 @@ class Mutation:
         body = to_rest(input)
         goal_id = body.pop("goalId")
         return GoalReview.from_rest(await ctx(info).post("goals", f"/v1/goals/{goal_id}/reviews", body))
+
+    continue_goal: Goal = strawberry.mutation(resolver=reviews.continue_goal)
 
 
 def _present(**values: Any) -> dict[str, Any]:

@@ -100,6 +100,13 @@ class ProposalIn(CamelBody):
     title: str
     description: str | None = None
     categories: list[CategoryCode] = []
+    contact_email: str | None = Field(
+        default=None, description="where the proposer hears the decision; sealed, never shown or in an event"
+    )
+
+
+class ContinuationIn(CamelBody):
+    year: int = Field(description="the year after the goal's year")
 
 
 class DeclineIn(CamelBody):

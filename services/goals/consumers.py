@@ -11,6 +11,8 @@ from shared.consumer import PermanentError, ReceivedEvent
 from shared.db import UnitOfWork
 from shared.events.catalog import (
     PartnerFacts,
+    ResidentJoined,
+    ResidentLeft,
     SignalAcknowledged,
     SignalEscalated,
     SignalFacts,
@@ -32,6 +34,18 @@ SIGNAL_EVENTS = (
     "signal.reclassified",
 )
 PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated")
+RESIDENT_EVENTS = ("neighbourhood.resident_joined", "neighbourhood.resident_left")
+
+
+async def on_resident(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    """Where residents live, for `supportFromArea`: by the pseudonym neighbourhoods gives them."""
+    data = event.data
+    if isinstance(data, ResidentJoined):
+        await read_models.apply_resident(uow.session, data.resident, data.municipality, data.area, True, data.joined_at)
+    elif isinstance(data, ResidentLeft):
+        await read_models.apply_resident(uow.session, data.resident, data.municipality, data.area, False, data.left_at)
+    else:
+        raise PermanentError(f"not a resident event: {event.event_type}")
 
 
 async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:

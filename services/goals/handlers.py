@@ -36,11 +36,13 @@ from services.goals.domain import (
     review_due_quarter,
     validate_review,
 )
+from services.goals.domain import continue_goal as domain_continue_goal
 from services.goals.store import GoalFilter, GoalStore, ProposalStore
 from services.goals.views import goal_json, proposal_json, review_json
 from shared import areas, idempotency
 from shared.auth import Principal
 from shared.clock import Clock
+from shared.crypto import SecretBox, resident_ref
 from shared.db import UnitOfWork
 from shared.errors import FieldErrors, NotFound
 from shared.events.codes import Category, Role
@@ -185,7 +187,7 @@ async def measure_goal(
     q = parse_quarter(errors, "quarter", quarter) if quarter else Quarter.of(clock.now())
     errors.raise_if_any()
     assert q is not None
-    return await measurements.measurements(uow.session, goal, q)
+    return await measurements.measurements(uow.session, goal, q, clock.now())
 
 
 async def goal_trend(
@@ -226,6 +228,25 @@ async def area_statistics(uow: UnitOfWork, q: AreaStatistics, principal: Princip
     return AreaQuarter(q.area, quarter, categories, stats[quarter])
 
 
+@dataclass(frozen=True)
+class ContinueGoal:
+    goal_id: UUID
+    year: int
+
+
+async def continue_goal(uow: UnitOfWork, cmd: ContinueGoal, principal: Principal, clock: Clock) -> Goal:
+    """The goal again in the next year, baselines its last measured values; the three-goal rule holds."""
+    goals = GoalStore(uow)
+    goal = await _managed_goal(goals, cmd.goal_id, principal)
+    now = clock.now()
+    last = await measurements.last_values(uow.session, goal, now)
+    successor = domain_continue_goal(goal, cmd.year, last, goal_id=uuid4(), now=now)
+    await _check_room(goals, successor)
+    await goals.add(successor)
+    await uow.commit()
+    return successor
+
+
 # --- reviews -------------------------------------------------------------------------------------
 
 
@@ -244,7 +265,7 @@ async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal
     async def create() -> dict[str, Any]:
         now = clock.now()
         decision = validate_review(goal, cmd.review, now)
-        snapshot = await measurements.measurements(uow.session, goal, decision.quarter)
+        snapshot = await measurements.measurements(uow.session, goal, decision.quarter, now)
         review = goal.review(decision, review_id=uuid4(), measurements=snapshot, by=principal.sub, at=now)
         if not await goals.add_review(review):
             raise ReviewExists(review.quarter)
@@ -286,7 +307,10 @@ class Propose:
     once: Once
 
 
-async def propose(uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Clock) -> Created:
+async def propose(
+    uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Clock, *, box: SecretBox | None = None
+) -> Created:
+    """An open proposal; the proposer's address (if given) is sealed, never in an event or a log."""
     permissions.may_propose(principal, cmd.proposal.municipality)
     group_id = permissions.acting_partner(principal) if principal.has(Role.GROUP_ADMIN) else None
 
@@ -294,7 +318,11 @@ async def propose(uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Cl
         proposal = Proposal.propose(
             cmd.proposal, proposal_id=uuid4(), proposer=principal.sub, group_id=group_id, now=clock.now()
         )
-        await ProposalStore(uow).add(proposal)
+        email = cmd.proposal.contact_email
+        if email is not None and box is None:
+            raise RuntimeError("a contact address was given but no SECRETS_KEY is configured")
+        sealed = box.seal(email.strip(), str(proposal.id)) if box is not None and email is not None else None
+        await ProposalStore(uow).add(proposal, sealed)
         return proposal_json(proposal, principal)
 
     return await _create_once(uow, cmd.once, f"goals.propose:{principal.sub}", create)
@@ -328,13 +356,17 @@ class Support:
     proposal_id: UUID
 
 
-async def support(uow: UnitOfWork, cmd: Support, principal: Principal, clock: Clock) -> Proposal:
-    """Once per resident: supporting again changes nothing."""
+async def support(
+    uow: UnitOfWork, cmd: Support, principal: Principal, clock: Clock, *, resident_ref_key: str = ""
+) -> Proposal:
+    """Once per resident: supporting again changes nothing. The supporter's pseudonym (the one
+    neighbourhoods gives them) counts them in `supportFromArea` where they joined."""
     proposals = ProposalStore(uow)
     p = await _readable_proposal(proposals, cmd.proposal_id, principal)
     permissions.may_propose(principal, p.municipality)
     p.check_open()
-    await proposals.add_support(p.id, principal.sub, clock.now())
+    ref = resident_ref(resident_ref_key, principal.sub) if resident_ref_key else None
+    await proposals.add_support(p.id, principal.sub, ref, clock.now())
     p = await _readable_proposal(proposals, cmd.proposal_id, principal)
     await uow.commit()
     return p
@@ -400,6 +432,20 @@ async def decline(uow: UnitOfWork, cmd: Decline, principal: Principal, clock: Cl
     await proposals.save(p)
     await uow.commit()
     return p
+
+
+async def read_contact(uow: UnitOfWork, proposal_id: UUID, principal: Principal, box: SecretBox | None) -> str | None:
+    """The proposer's address, opened for the notifications service only (to tell the decision)."""
+    permissions.may_read_contacts(principal)
+    proposals = ProposalStore(uow)
+    p = await _readable_proposal(proposals, proposal_id, principal)
+    sealed = await proposals.contact(p.id)
+    if sealed is None:
+        return None
+    if box is None:
+        raise RuntimeError("contacts are sealed but no SECRETS_KEY is configured")
+    log.info("proposal_contact_read", proposal_id=str(p.id), reader=principal.sub)
+    return box.open(sealed, str(p.id))
 
 
 # --- periodic work -------------------------------------------------------------------------------

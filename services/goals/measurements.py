@@ -16,13 +16,20 @@ async def _stats(
     return await read_models.quarter_stats(session, goal.area, indicator.categories(goal.categories), quarters)
 
 
-async def measurements(session: AsyncSession, goal: Goal, quarter: Quarter) -> list[Measurement]:
-    """Each indicator's value in `quarter`, the previous quarter's, and whether it is on track."""
+async def measurements(session: AsyncSession, goal: Goal, quarter: Quarter, now: datetime) -> list[Measurement]:
+    """Each indicator's value in `quarter`, the previous quarter's, whether it is on track, and
+    whether the quarter is still running (`partial`)."""
     found = []
+    partial = not quarter.has_ended(now)
     for indicator in goal.indicators:
         stats = await _stats(session, goal, indicator, [quarter, quarter.previous()])
-        found.append(measure(indicator, stats[quarter], stats[quarter.previous()]))
+        found.append(measure(indicator, stats[quarter], stats[quarter.previous()], partial=partial))
     return found
+
+
+async def last_values(session: AsyncSession, goal: Goal, now: datetime) -> list[float | None]:
+    """Each indicator's latest measured value in the goal's year (None where nothing was measured)."""
+    return [next((v for v in reversed(values) if v is not None), None) for _, values in await trend(session, goal, now)]
 
 
 async def trend(session: AsyncSession, goal: Goal, now: datetime) -> list[tuple[Indicator, list[float | None]]]:

@@ -8,6 +8,8 @@
 | propose, support a proposal              | resident or group admin of the municipality              |
 | read proposals, an area's statistics     | every user of the municipality                           |
 | see a decline reason                     | the proposer, coordinators and region admins             |
+| continue a goal into the next year       | coordinator of the goal's municipality                   |
+| read a proposer's contact address        | the notifications service (service token) only           |
 
 Another municipality's goals and proposals answer 404: their existence is not revealed.
 """
@@ -28,6 +30,7 @@ from shared.events.codes import Role
 MANAGE = (Role.COORDINATOR,)
 PROPOSE = (Role.RESIDENT, Role.GROUP_ADMIN)
 SEE_DECLINE_REASON = (Role.COORDINATOR, Role.REGION_ADMIN)
+CONTACT_READERS = frozenset({"notifications"})
 
 
 def acting_partner(principal: Principal) -> UUID | None:
@@ -63,6 +66,11 @@ def may_propose(principal: Principal, municipality: str) -> None:
 def may_read_in(principal: Principal, municipality: str) -> None:
     """Proposals and area statistics: every user of the municipality (and services); others 404."""
     visible_in(principal, [municipality])
+
+
+def may_read_contacts(principal: Principal) -> None:
+    if not principal.has(Role.SERVICE) or principal.sub not in CONTACT_READERS:
+        raise Forbidden("only the notifications service reads contacts")
 
 
 def sees_decline_reason(principal: Principal, proposer: str) -> bool:

@@ -44,6 +44,31 @@ async def active_partners(session: AsyncSession, municipality: str, ids: Sequenc
     return {r.partner_id for r in rows}
 
 
+# --- residents: who lives where (by pseudonym) ---------------------------------------------------
+
+
+async def apply_resident(
+    session: AsyncSession, resident: str, municipality: str, area: str, joined: bool, at: datetime
+) -> None:
+    """A resident joined or left a neighbourhood; a later change wins (a replay changes nothing)."""
+    await session.execute(
+        text(
+            "INSERT INTO area_residents AS r (resident, area, district, municipality, joined, changed_at)"
+            " VALUES (:resident, :area, :district, :municipality, :joined, :at)"
+            " ON CONFLICT (resident, area) DO UPDATE SET joined = EXCLUDED.joined, changed_at = EXCLUDED.changed_at"
+            " WHERE r.changed_at <= EXCLUDED.changed_at"
+        ),
+        {
+            "resident": resident,
+            "area": area,
+            "district": areas.parse(area).district,
+            "municipality": municipality,
+            "joined": joined,
+            "at": at,
+        },
+    )
+
+
 # --- signal statistics ---------------------------------------------------------------------------
 
 
@@ -108,7 +133,8 @@ def _area_column(area: str) -> str:
 async def quarter_stats(
     session: AsyncSession, area: str, categories: Sequence[Category], quarters: Sequence[Quarter]
 ) -> dict[Quarter, QuarterStats]:
-    """Per quarter: signals reported in the area (a BU, its WK or its GM), merged ones not counted."""
+    """Per quarter: signals reported in the area (a BU, its WK or its GM); rejected and merged ones
+    count in no indicator."""
     column = _area_column(area)
     # A WK's own signals and its neighbourhoods' signals both carry the WK as district.
     rows = await session.execute(
@@ -118,6 +144,7 @@ async def quarter_stats(
             f" array_remove(array_agg(EXTRACT(EPOCH FROM"
             f" acknowledged_at - COALESCE(ack_escalated_at, escalated_at)) / 60), NULL) AS ack"
             f" FROM signal_facts WHERE {column} = :area AND quarter = ANY(:quarters) AND NOT merged"
+            f" AND status NOT IN ('rejected', 'merged')"
             f" AND (cardinality(CAST(:categories AS text[])) = 0 OR category = ANY(:categories))"
             f" GROUP BY quarter"
         ),

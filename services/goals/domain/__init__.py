@@ -18,6 +18,7 @@ from services.goals.domain.goals import (
     TooManyActiveGoals,
     change_goal,
     check_room_for_active_goal,
+    continue_goal,
     new_goal,
     reactivates,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "candidate_partner_ids",
     "change_goal",
     "check_room_for_active_goal",
+    "continue_goal",
     "measure",
     "median",
     "new_goal",

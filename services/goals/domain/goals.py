@@ -32,6 +32,8 @@ from shared.events.catalog import Indicator as IndicatorData
 from shared.events.codes import Category, Decision, GoalStatus
 
 MAX_ACTIVE_GOALS = 3
+# What a review's decision does to its goal; `continue` and `adjust` leave it active.
+DECISION_EFFECT = {Decision.ACHIEVED: GoalStatus.ACHIEVED, Decision.REPLACE: GoalStatus.DROPPED}
 
 
 class TooManyActiveGoals(Conflict):
@@ -105,12 +107,11 @@ class Goal:
     def review(
         self, decision: ReviewDecision, *, review_id: UUID, measurements: Sequence[Measurement], by: str, at: datetime
     ) -> Review:
-        """Record a quarter's review (`goal.reviewed`); an `achieved` decision first achieves the goal."""
+        """Record a quarter's review (`goal.reviewed`); the decision takes effect: `achieved` achieves the
+        goal, `replace` drops it (its slot among the area's three is free again)."""
         if self.status is not GoalStatus.ACTIVE:
             raise GoalNotActive(self.status)
         review = Review.of(decision, review_id=review_id, goal_id=self.id, measurements=measurements, by=by, at=at)
-        if decision.decision is Decision.ACHIEVED:
-            self.change(GoalChanges(status=GoalStatus.ACHIEVED.value), now=at, known_partners=())
         self._raise(
             GoalReviewed(
                 goal_id=self.id,
@@ -125,6 +126,9 @@ class Goal:
                 reviewed_at=at,
             )
         )
+        effect = DECISION_EFFECT.get(decision.decision)
+        if effect is not None:
+            self.change(GoalChanges(status=effect.value), now=at, known_partners=())
         return review
 
     def review_is_due(self, quarter: Quarter) -> None:
@@ -237,3 +241,30 @@ def change_goal(goal: Goal, changes: GoalChanges, *, now: datetime, known_partne
 def reactivates(before: Goal, after: Goal) -> bool:
     """A change that makes the goal count against the three-goal rule again."""
     return before.status is not GoalStatus.ACTIVE and after.status is GoalStatus.ACTIVE
+
+
+def continue_goal(goal: Goal, year: int, last_values: Sequence[float | None], *, goal_id: UUID, now: datetime) -> Goal:
+    """The goal again in the next year (`goal.set`), each indicator's baseline its last measured value
+    (kept where nothing was measured); it counts towards that year's three."""
+    errors = FieldErrors()
+    if year != goal.year + 1:
+        errors.add("year", f"must be the year after the goal's year ({goal.year + 1})")
+    errors.raise_if_any()
+    indicators = [
+        replace(indicator, baseline=value if value is not None else indicator.baseline)
+        for indicator, value in zip(goal.indicators, last_values, strict=True)
+    ]
+    successor = replace(
+        goal,
+        id=goal_id,
+        year=year,
+        indicators=indicators,
+        status=GoalStatus.ACTIVE,
+        proposal_id=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        pending=[],
+    )
+    successor.pending.append((1, GoalSet(**successor.facts(), set_at=now, continues_goal_id=goal.id)))
+    return successor
