@@ -17,3 +17,12 @@ async def continue_goal(info: Info, id: strawberry.ID, year: int) -> Goal:
     """Coordinator: the goal again in the next year, each indicator's baseline the last measured
     value; it counts towards that year's three."""
     return Goal.from_rest(await ctx(info).post("goals", f"/v1/goals/{id}/continuation", {"year": year}))
+
+
+async def record_measurement(
+    info: Info, goal_id: strawberry.ID, indicator: int, quarter: str, value: float, source: str
+) -> Goal:
+    """Coordinator: the value of a `MANUAL` indicator (`indicator` = its position in `indicators`) in a
+    quarter, e.g. from the CBS Veiligheidsmonitor or a buurtpeiling; recording again replaces it."""
+    body = {"indicator": indicator, "quarter": quarter, "value": value, "source": source}
+    return Goal.from_rest(await ctx(info).post("goals", f"/v1/goals/{goal_id}/measurements", body))

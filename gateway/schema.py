@@ -344,6 +344,7 @@ class Mutation:
         return GoalReview.from_rest(await ctx(info).post("goals", f"/v1/goals/{goal_id}/reviews", body))
 
     continue_goal: Goal = strawberry.mutation(resolver=reviews.continue_goal)
+    record_measurement: Goal = strawberry.mutation(resolver=reviews.record_measurement)
 
 
 def _present(**values: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from services.goals.bodies import (
     DeclineIn,
     GoalIn,
     GoalPatch,
+    ManualMeasurementIn,
     ProposalIn,
     ReviewIn,
     codes,
@@ -146,6 +147,16 @@ async def continue_goal(
     async with runtime.uow() as uow:
         goal = await handlers.continue_goal(uow, handlers.ContinueGoal(goal_id, body.year), principal, clock)
     return JSONBody(goal_json(goal), status_code=201)
+
+
+@goals.post("/goals/{goal_id}/measurements", summary="Record the value of a manual indicator in a quarter")
+async def record_measurement(
+    goal_id: UUID, body: ManualMeasurementIn, principal: permissions.Manager, runtime: RuntimeDep, clock: ClockDep
+) -> JSONBody:
+    cmd = handlers.RecordMeasurement(goal_id, body.indicator, body.quarter, body.value, body.source)
+    async with runtime.uow() as uow:
+        goal = await handlers.record_measurement(uow, cmd, principal, clock)
+    return JSONBody(goal_json(goal))
 
 
 @goals.get("/goals/{goal_id}/measurements", summary="The goal's indicators measured in a quarter")

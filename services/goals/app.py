@@ -32,6 +32,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     runtime.consume("partners", dict.fromkeys(consumers.PARTNER_EVENTS, consumers.on_partner))
     runtime.consume("statistics", dict.fromkeys(consumers.SIGNAL_EVENTS, consumers.on_signal))
     runtime.consume("residents", dict.fromkeys(consumers.RESIDENT_EVENTS, consumers.on_resident))
+    runtime.consume("ratings", dict.fromkeys(consumers.RATING_EVENTS, consumers.on_rating))
+    runtime.consume("initiatives", dict.fromkeys(consumers.INITIATIVE_EVENTS, consumers.on_initiative))
     runtime.every(
         "review-due",
         settings.review_due_interval_seconds,

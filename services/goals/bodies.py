@@ -111,3 +111,10 @@ class ContinuationIn(CamelBody):
 
 class DeclineIn(CamelBody):
     reason: str
+
+
+class ManualMeasurementIn(CamelBody):
+    indicator: int = Field(description="the position in the goal's indicators (a `manual` one)")
+    quarter: str = Field(description="YYYY-Qn", examples=["2026-Q4"])
+    value: float
+    source: str = Field(description="where the value comes from, e.g. CBS Veiligheidsmonitor 2026")

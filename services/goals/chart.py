@@ -12,8 +12,8 @@ import pygal
 from pygal.style import Style
 
 from services.goals.domain import Goal, Indicator, Quarter
+from services.goals.domain.indicators import SHARES
 from shared.events import labels
-from shared.events.codes import IndicatorKind
 
 WIDTH, HEIGHT = 800, 420
 
@@ -39,7 +39,7 @@ def indicator_title(indicator: Indicator, goal: Goal) -> str:
 def _scaled(indicator: Indicator, value: float | None) -> float | None:
     if value is None:
         return None
-    return round(value * 100, 1) if indicator.kind is IndicatorKind.RESOLVED_SHARE else round(value, 1)
+    return round(value * 100, 1) if indicator.kind in SHARES else round(value, 1)
 
 
 def _chart(goal: Goal, indicator: Indicator | None, values: list[float | None]) -> str:

@@ -10,6 +10,10 @@ from shared import areas
 from shared.consumer import PermanentError, ReceivedEvent
 from shared.db import UnitOfWork
 from shared.events.catalog import (
+    InitiativeCompleted,
+    InitiativeFacts,
+    InitiativeStarted,
+    InitiativeStopped,
     PartnerFacts,
     ResidentJoined,
     ResidentLeft,
@@ -17,6 +21,7 @@ from shared.events.catalog import (
     SignalEscalated,
     SignalFacts,
     SignalMerged,
+    SignalRated,
     SignalReceived,
     SignalResolved,
 )
@@ -34,6 +39,14 @@ SIGNAL_EVENTS = (
     "signal.reclassified",
 )
 PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated")
+RATING_EVENTS = ("signal.rated",)
+INITIATIVE_EVENTS = (
+    "initiative.started",
+    "initiative.participants_changed",
+    "initiative.support_pledged",
+    "initiative.completed",
+    "initiative.stopped",
+)
 RESIDENT_EVENTS = ("neighbourhood.resident_joined", "neighbourhood.resident_left")
 
 
@@ -97,5 +110,54 @@ async def on_signal(uow: UnitOfWork, event: ReceivedEvent) -> None:
             escalated_at=escalated_at,
             acknowledged_at=acknowledged_at,
             ack_escalated_at=ack_escalated_at,
+        ),
+    )
+
+
+async def on_rating(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    """A reporter's rating, counted in the quarter of the resolution it rates."""
+    data = event.data
+    if not isinstance(data, SignalRated):
+        raise PermanentError(f"not a rating: {event.event_type}")
+    await read_models.apply_rating(
+        uow.session,
+        read_models.RatingFacts(
+            rating_id=data.rating_id,
+            signal_id=data.signal_id,
+            partner_id=data.partner_id,
+            municipality=data.municipality,
+            area=data.area,
+            district=areas.parse(data.area).district,
+            category=data.category.value,
+            satisfied=data.satisfied,
+            resolved_at=data.resolved_at,
+            quarter=str(Quarter.of(data.resolved_at)),
+            rated_at=data.rated_at,
+        ),
+    )
+
+
+async def on_initiative(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    """Residents' initiatives and how many take part, newest event (by sequence) winning."""
+    data = event.data
+    if not isinstance(data, InitiativeFacts):
+        raise PermanentError(f"not initiative facts: {event.event_type}")
+    ended_at = None
+    if isinstance(data, InitiativeCompleted):
+        ended_at = data.completed_at
+    elif isinstance(data, InitiativeStopped):
+        ended_at = data.stopped_at
+    await read_models.apply_initiative(
+        uow.session,
+        read_models.InitiativeState(
+            initiative_id=data.initiative_id,
+            municipality=data.municipality,
+            area=data.area,
+            district=areas.parse(data.area).district,
+            status=data.status.value,
+            participant_count=data.participant_count,
+            sequence=_sequence(event),
+            started_at=data.started_at if isinstance(data, InitiativeStarted) else None,
+            ended_at=ended_at,
         ),
     )

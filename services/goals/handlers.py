@@ -29,6 +29,7 @@ from services.goals.domain import (
     ReviewExists,
     ReviewInput,
     candidate_partner_ids,
+    check_manual_measurement,
     check_room_for_active_goal,
     new_goal,
     parse_categories,
@@ -245,6 +246,28 @@ async def continue_goal(uow: UnitOfWork, cmd: ContinueGoal, principal: Principal
     await goals.add(successor)
     await uow.commit()
     return successor
+
+
+@dataclass(frozen=True)
+class RecordMeasurement:
+    goal_id: UUID
+    indicator: int
+    quarter: str
+    value: float
+    source: str
+
+
+async def record_measurement(uow: UnitOfWork, cmd: RecordMeasurement, principal: Principal, clock: Clock) -> Goal:
+    """A coordinator's value for a `manual` indicator in a quarter that has begun; again replaces it."""
+    goals = GoalStore(uow)
+    goal = await _managed_goal(goals, cmd.goal_id, principal)
+    now = clock.now()
+    quarter = check_manual_measurement(goal, cmd.indicator, cmd.quarter, cmd.value, cmd.source, now)
+    await read_models.record_manual(
+        uow.session, goal.id, cmd.indicator, quarter, cmd.value, cmd.source.strip(), principal.sub, now
+    )
+    await uow.commit()
+    return goal
 
 
 # --- reviews -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ with the version it reaches; the unit of work that loaded it writes them when it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -24,12 +25,12 @@ from services.goals.domain.checks import (
     parse_partner_ids,
 )
 from services.goals.domain.indicators import Indicator, IndicatorInput, Measurement, parse_indicators
-from services.goals.domain.quarters import Quarter
+from services.goals.domain.quarters import Quarter, parse_quarter
 from services.goals.domain.reviews import Review, ReviewDecision
 from shared.errors import Conflict, FieldErrors
 from shared.events.catalog import EventData, GoalReviewDue, GoalReviewed, GoalSet, GoalUpdated
 from shared.events.catalog import Indicator as IndicatorData
-from shared.events.codes import Category, Decision, GoalStatus
+from shared.events.codes import Category, Decision, GoalStatus, IndicatorKind
 
 MAX_ACTIVE_GOALS = 3
 # What a review's decision does to its goal; `continue` and `adjust` leave it active.
@@ -268,3 +269,27 @@ def continue_goal(goal: Goal, year: int, last_values: Sequence[float | None], *,
     )
     successor.pending.append((1, GoalSet(**successor.facts(), set_at=now, continues_goal_id=goal.id)))
     return successor
+
+
+MAX_SOURCE = 200
+
+
+def check_manual_measurement(
+    goal: Goal, indicator: int, quarter: str, value: float, source: str, now: datetime
+) -> Quarter:
+    """A recorded value: for a `manual` indicator of the goal, a quarter that has begun, a number and
+    where it comes from; every invalid field at once."""
+    errors = FieldErrors()
+    if not 0 <= indicator < len(goal.indicators):
+        errors.add("indicator", f"no indicator at this position (the goal has {len(goal.indicators)})")
+    elif goal.indicators[indicator].kind is not IndicatorKind.MANUAL:
+        errors.add("indicator", "values are recorded only for a manual indicator")
+    parsed = parse_quarter(errors, "quarter", quarter)
+    if parsed is not None and parsed > Quarter.of(now):
+        errors.add("quarter", "a quarter that has not begun has no value yet")
+    if not math.isfinite(value):
+        errors.add("value", "must be a number")
+    check_text(errors, "source", source, MAX_SOURCE, required=True)
+    errors.raise_if_any()
+    assert parsed is not None
+    return parsed
