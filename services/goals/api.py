@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, WithJsonSchema
 
-from services.goals import handlers, permissions
+from services.goals import handlers, permissions, review_api
 from services.goals.bodies import (
     AdoptionIn,
     ContinuationIn,
@@ -39,7 +39,7 @@ goals = APIRouter(prefix="/v1", tags=["goals"])
 reviews = APIRouter(prefix="/v1", tags=["reviews"])
 proposals = APIRouter(prefix="/v1", tags=["proposals"])
 internal = APIRouter(prefix="/internal/v1", tags=["internal"])
-routers = [goals, reviews, proposals, internal]
+routers = [goals, reviews, proposals, review_api.router, internal]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 ProposalStatus = Annotated[str, WithJsonSchema({"type": "string", "enum": ["open", "adopted", "declined"]})]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
-from services.goals import read_models
+from services.goals import read_models, review_store
 from services.goals.domain import Quarter
 from shared import areas
 from shared.consumer import PermanentError, ReceivedEvent
@@ -14,6 +15,7 @@ from shared.events.catalog import (
     InitiativeFacts,
     InitiativeStarted,
     InitiativeStopped,
+    NotificationDelivered,
     PartnerFacts,
     ResidentJoined,
     ResidentLeft,
@@ -22,8 +24,11 @@ from shared.events.catalog import (
     SignalFacts,
     SignalMerged,
     SignalRated,
+    SignalReactionExpired,
+    SignalReactionReceived,
     SignalReceived,
     SignalResolved,
+    SignalTransferred,
 )
 from shared.events.codes import SignalStatus
 
@@ -39,6 +44,15 @@ SIGNAL_EVENTS = (
     "signal.reclassified",
 )
 PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated")
+RESPONSIVENESS_EVENTS = (
+    "signal.escalated",
+    "signal.transferred",
+    "signal.acknowledged",
+    "signal.resolved",
+    "signal.reaction_received",
+    "signal.reaction_expired",
+    "notification.delivered",
+)
 RATING_EVENTS = ("signal.rated",)
 INITIATIVE_EVENTS = (
     "initiative.started",
@@ -66,7 +80,16 @@ async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
     if not isinstance(data, PartnerFacts):
         raise PermanentError(f"not partner facts: {event.event_type}")
     active = data.active and event.event_type != "partner.deactivated"
-    await read_models.apply_partner(uow.session, data.partner_id, list(data.municipalities), active, data.version)
+    await read_models.apply_partner(
+        uow.session,
+        data.partner_id,
+        list(data.municipalities),
+        active,
+        data.version,
+        name=data.name,
+        kind=data.kind.value,
+        areas=list(data.areas),
+    )
 
 
 def _sequence(event: ReceivedEvent) -> int:
@@ -161,3 +184,39 @@ async def on_initiative(uow: UnitOfWork, event: ReceivedEvent) -> None:
             ended_at=ended_at,
         ),
     )
+
+
+async def on_responsiveness(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    """How each partner responded to a signal (the review's "aansluiten" figure): escalated or
+    transferred to it, acknowledged, resolved, the time questions to reporters took, and whether
+    the resolution's feedback reached a reporter."""
+    data, session = event.data, uow.session
+    match data:
+        case SignalEscalated() | SignalTransferred():
+            await review_store.escalated(
+                session, data.signal_id, data.partner_id, data.escalated_at, data.acknowledge_by
+            )
+        case SignalAcknowledged():
+            await review_store.acknowledged(session, data.signal_id, data.partner_id, data.acknowledged_at)
+        case SignalResolved():
+            await review_store.resolved(session, data.signal_id, data.partner_id, data.resolved_at)
+            implied = data.resolved_at if data.acknowledgement_implied else None
+            if (acknowledged_at := data.acknowledged_at or implied) is not None:
+                await review_store.acknowledged(session, data.signal_id, data.partner_id, acknowledged_at)
+        case SignalReactionReceived():
+            await review_store.paused(
+                session, data.signal_id, data.partner_id, data.asked_at, data.answered_at, data.acknowledge_by
+            )
+        case SignalReactionExpired():
+            await review_store.paused(
+                session, data.signal_id, data.partner_id, data.asked_at, data.expired_at, data.acknowledge_by
+            )
+        case NotificationDelivered():
+            if data.event_type_delivered == "signal.resolved" and data.subject:
+                try:
+                    signal_id = UUID(data.subject)
+                except ValueError:
+                    return
+                await review_store.feedback_delivered(session, signal_id, data.target, data.partner_id)
+        case _:
+            raise PermanentError(f"not a responsiveness event: {event.event_type}")

@@ -20,17 +20,34 @@ from shared.events.codes import Category
 
 
 async def apply_partner(
-    session: AsyncSession, partner_id: UUID, municipalities: list[str], active: bool, version: int
+    session: AsyncSession,
+    partner_id: UUID,
+    municipalities: list[str],
+    active: bool,
+    version: int,
+    *,
+    name: str = "",
+    kind: str = "other",
+    areas: Sequence[str] = (),
 ) -> None:
     """Full state, applied only when newer than what is kept (events of one partner may repeat)."""
     await session.execute(
         text(
-            "INSERT INTO partners (partner_id, municipalities, active, version)"
-            " VALUES (:id, :municipalities, :active, :version)"
+            "INSERT INTO partners (partner_id, municipalities, active, version, name, kind, areas)"
+            " VALUES (:id, :municipalities, :active, :version, :name, :kind, :areas)"
             " ON CONFLICT (partner_id) DO UPDATE SET municipalities = EXCLUDED.municipalities,"
-            " active = EXCLUDED.active, version = EXCLUDED.version WHERE partners.version < EXCLUDED.version"
+            " active = EXCLUDED.active, version = EXCLUDED.version, name = EXCLUDED.name, kind = EXCLUDED.kind,"
+            " areas = EXCLUDED.areas WHERE partners.version < EXCLUDED.version"
         ),
-        {"id": partner_id, "municipalities": municipalities, "active": active, "version": version},
+        {
+            "id": partner_id,
+            "municipalities": municipalities,
+            "active": active,
+            "version": version,
+            "name": name,
+            "kind": kind,
+            "areas": list(areas),
+        },
     )
 
 
