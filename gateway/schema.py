@@ -184,6 +184,8 @@ class Query:
         )
         return Advice.from_rest(body)
 
+    area_review: reviews.AreaReview = strawberry.field(resolver=reviews.area_review)
+
     @strawberry.field
     def categories(self, info: Info) -> list[CategoryInfo]:
         ctx(info).principal  # noqa: B018 (every operation needs a valid token)
@@ -345,6 +347,10 @@ class Mutation:
 
     continue_goal: Goal = strawberry.mutation(resolver=reviews.continue_goal)
     record_measurement: Goal = strawberry.mutation(resolver=reviews.record_measurement)
+    rate_cooperation: reviews.AreaReview = strawberry.mutation(resolver=reviews.rate_cooperation)
+    add_agreement: reviews.Agreement = strawberry.mutation(resolver=reviews.add_agreement)
+    update_agreement: reviews.Agreement = strawberry.mutation(resolver=reviews.update_agreement)
+    hold_area_review: reviews.AreaReview = strawberry.mutation(resolver=reviews.hold_area_review)
 
 
 def _present(**values: Any) -> dict[str, Any]:

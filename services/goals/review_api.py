@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from services.goals import review_handlers as handlers
+from services.goals.report import render_csv, render_html
 from shared.auth import CurrentPrincipal
 from shared.bodies import CamelBody
 from shared.clock import ClockDep
@@ -83,3 +85,29 @@ async def hold(
         return JSONBody(
             await handlers.hold_area_review(uow, handlers.HoldReview(area, quarter, body.notes), principal, clock)
         )
+
+
+@router.get(
+    REVIEW + "/report",
+    summary="The printable review (Dutch HTML with inline SVG charts), or its figures as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}, "text/csv": {}}}},
+)
+async def get_report(
+    area: str,
+    quarter: str,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    clock: ClockDep,
+    format: Annotated[Literal["html", "csv"], Query(description="html (default) or csv")] = "html",
+) -> Response:
+    async with runtime.uow() as uow:
+        found = await handlers.report(uow, area, quarter, principal, clock)
+    if format == "csv":
+        filename = f"kwartaaloverleg-{area}-{quarter}.csv"
+        return Response(
+            render_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{filename}"'},
+        )
+    return Response(render_html(found), media_type="text/html; charset=utf-8")

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.goals import permissions, review_store
+from services.goals import measurements, permissions, review_store
 from services.goals.domain import Quarter
 from services.goals.domain.area_reviews import (
     AGREEMENT_OPEN,
@@ -26,6 +26,7 @@ from services.goals.domain.area_reviews import (
     shown_in,
 )
 from services.goals.domain.checks import blank_is_none, check_text, parse_uuid
+from services.goals.report import Report, partner_ids
 from shared.areas import Area
 from shared.auth import Principal
 from shared.clock import Clock, rfc3339
@@ -287,3 +288,16 @@ async def hold_area_review(uow: UnitOfWork, cmd: HoldReview, principal: Principa
 
 async def partner_names(uow: UnitOfWork, ids: list[UUID]) -> dict[UUID, PartnerInfo]:
     return await review_store.partners(uow.session, ids)
+
+
+async def report(uow: UnitOfWork, area: str, quarter: str, principal: Principal, clock: Clock) -> Report:
+    """The printable review: the review as `area_review` shows it, the partners' names, and the
+    area's goals of that year with their trends."""
+    parsed, q = await _place(uow, principal, area, quarter, clock)
+    now = clock.now()
+    review = await _review(uow.session, parsed, q, now)
+    names = await review_store.partners(uow.session, partner_ids(review))
+    goals = []
+    for goal in await review_store.goals_in(uow.session, parsed.code, q.year):
+        goals.append((goal, await measurements.trend(uow.session, goal, now)))
+    return Report(review, {str(k): v.name for k, v in names.items()}, goals)

@@ -13,8 +13,9 @@ import orjson
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.goals.domain import Quarter
+from services.goals.domain import Goal, Quarter
 from services.goals.domain.area_reviews import Agreement, PartnerInfo, Score
+from services.goals.store import GOAL_COLUMNS, goal_from_row
 from shared import areas
 from shared.areas import Level
 from shared.events.codes import PartnerKind
@@ -364,3 +365,17 @@ async def goal_reviews_of(session: AsyncSession, area: str, quarter: Quarter) ->
         {**params, "quarter": str(quarter)},
     )
     return [dict(r) for r in rows.mappings()]
+
+
+async def goals_in(session: AsyncSession, area: str, year: int) -> list[Goal]:
+    """The goals of the area and year (for a WK its BUs' too; for a GM all of it), oldest first."""
+    parsed = areas.parse(area)
+    if parsed.level is Level.MUNICIPALITY:
+        where, params = "municipality = :area", {"area": area}
+    else:
+        where, params = "(area = :area OR area LIKE :like)", {"area": area, "like": parsed.neighbourhoods_like()}
+    rows = await session.execute(
+        text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE {where} AND year = :year ORDER BY created_at, id"),
+        {**params, "year": year},
+    )
+    return [goal_from_row(r) for r in rows.mappings()]

@@ -22,7 +22,7 @@ from shared.pagination import Keyset
 
 # --- goals ---------------------------------------------------------------------------------------
 
-_GOAL_COLUMNS = (
+GOAL_COLUMNS = (
     "id, municipality, area, year, title, description, theme, categories, indicators, partner_ids,"
     " status, proposal_id, version, created_at, updated_at"
 )
@@ -95,14 +95,14 @@ class GoalStore:
 
     async def get(self, goal_id: UUID, *, for_update: bool = False) -> Goal | None:
         lock = " FOR UPDATE" if for_update else ""
-        sql = text(f"SELECT {_GOAL_COLUMNS} FROM goals WHERE id = :id{lock}")
+        sql = text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE id = :id{lock}")
         row = (await self.session.execute(sql, {"id": goal_id})).mappings().first()
         return self._tracked(row) if row else None
 
     async def add(self, goal: Goal) -> None:
         await self.session.execute(
             text(
-                f"INSERT INTO goals ({_GOAL_COLUMNS}) VALUES (:id, :municipality, :area, :year, :title, :description,"
+                f"INSERT INTO goals ({GOAL_COLUMNS}) VALUES (:id, :municipality, :area, :year, :title, :description,"
                 " :theme, :categories, CAST(:indicators AS jsonb), :partner_ids, :status, :proposal_id, :version,"
                 " :created_at, :updated_at)"
             ),
@@ -158,7 +158,7 @@ class GoalStore:
             page += " AND (created_at, id) > (:after_at, :after_id)"
             params.update(after_at=after[0], after_id=after[1])
         rows = await self.session.execute(
-            text(f"SELECT {_GOAL_COLUMNS} FROM goals WHERE {page} ORDER BY created_at, id LIMIT :limit"),
+            text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE {page} ORDER BY created_at, id LIMIT :limit"),
             {**params, "limit": limit},
         )
         return [goal_from_row(r) for r in rows.mappings()], int(total)
@@ -212,7 +212,7 @@ class GoalStore:
         if not ids:
             return []
         locked = await self.session.execute(
-            text(f"SELECT {_GOAL_COLUMNS} FROM goals WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}
+            text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}
         )
         return [self._tracked(r) for r in locked.mappings()]
 

@@ -93,19 +93,25 @@ async def test_rejected_signals_count_in_no_indicator_and_a_running_quarter_is_p
     await wire.send(wire.envelope(SignalRejected(**facts, status=SignalStatus.REJECTED, rejected_at=NOW), 2))
     assert kept.signal_id != rejected.signal_id
 
-    async def counted() -> bool:
-        r = await goals.client.get(f"/v1/goals/{goal['id']}/measurements?quarter=2026-Q4", headers=coordinator)
-        return bool(r.json()[0]["value"] == 1.0)
+    conn = await asyncpg.connect(
+        asyncpg_dsn(infra.database_url), server_settings={"search_path": goals.settings.db_schema}
+    )
+    try:
 
-    await eventually(counted, timeout=30, interval=0.2)
-    # the rejection may arrive after the report: wait until nothing changes any more
-    stats = {"area": bu, "quarter": "2026-Q4"}
+        async def both_applied() -> bool:  # the kept one reported, the other rejected
+            rows = await conn.fetch(
+                "SELECT status FROM signal_facts WHERE signal_id = ANY($1) AND received_at IS NOT NULL",
+                [kept.signal_id, rejected.signal_id],
+            )
+            return sorted(r["status"] for r in rows) == ["received", "rejected"]
 
-    async def rejection_applied() -> bool:
-        r = await goals.client.get("/v1/area-statistics", params=stats, headers=coordinator)
-        return bool(r.json()["signalCount"] == 1)
-
-    await eventually(rejection_applied, timeout=30, interval=0.2)
+        await eventually(both_applied, timeout=30, interval=0.2)
+    finally:
+        await conn.close()
+    stats = await goals.client.get(
+        "/v1/area-statistics", params={"area": bu, "quarter": "2026-Q4"}, headers=coordinator
+    )
+    assert stats.json()["signalCount"] == 1
     current = (await goals.client.get(f"/v1/goals/{goal['id']}/measurements", headers=coordinator)).json()
     assert [(m["value"], m["partial"]) for m in current] == [(1.0, True)]
     past = (await goals.client.get(f"/v1/goals/{goal['id']}/measurements?quarter=2026-Q3", headers=coordinator)).json()
