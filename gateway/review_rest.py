@@ -1,6 +1,7 @@
-"""The printable quarterly review at the REST edge: `GET /v1/reviews/{area}/{quarter}` (Dutch HTML,
-`?format=csv` for the figures), rendered by the goals service and relayed with the caller's token;
-it has the readers of `areaReview`."""
+"""Goals at the REST edge, where the new goals events' `dataref` points: the printable quarterly
+review `GET /v1/reviews/{area}/{quarter}` (Dutch HTML, `?format=csv` for the figures; rendered by
+the goals service, with the readers of `areaReview`) and `GET /v1/goal-proposals/{id}`
+(`goal.proposal_decided`). Relayed with the caller's token; the goals service authorises."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ async def review_report(
     if format == "csv" and answer.status_code == 200:
         answer.headers["content-disposition"] = f'attachment; filename="kwartaaloverleg-{area}-{quarter}.csv"'
     return answer
+
+
+@router.get("/goal-proposals/{proposal_id}", summary="A residents' proposal (where goal.proposal_decided points)")
+async def goal_proposal(proposal_id: str, request: Request, caller: Caller) -> Response:
+    return await _relay(request, caller, "goals", "GET", f"/v1/goal-proposals/{proposal_id}")
 
 
 class ReportPolicy:

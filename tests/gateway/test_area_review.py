@@ -360,6 +360,20 @@ async def test_a_region_holds_its_quarterly_review_through_the_gateway(stack: St
     assert 'class="line reactive' in dom  # the charts drew their lines
     assert shot.stat().st_size > 20_000
 
+    # a resident's proposal, read where goal.proposal_decided's dataref points
+    proposal = await stack.data(
+        stack.headers("resident"),
+        "mutation($i: ProposeGoalInput!) { proposeGoal(input: $i) { id supportFromArea } }",
+        i={"municipality": GM, "area": wk, "year": 2026, "title": "Speeltuin opknappen", "contactEmail": "a@b.nl"},
+    )
+    assert proposal["proposeGoal"]["supportFromArea"] == 0
+    read = await stack.gateway.get(f"/v1/goal-proposals/{proposal['proposeGoal']['id']}", headers=police_agent)
+    assert read.status_code == 200 and read.json()["title"] == "Speeltuin opknappen" and "a@b.nl" not in read.text
+    other = stack.headers("partner_agent", ("GM0363",), partner_id=police)
+    assert (
+        await stack.gateway.get(f"/v1/goal-proposals/{proposal['proposeGoal']['id']}", headers=other)
+    ).status_code == 404
+
     # next quarter: the open agreement comes back; the police mark it done
     stack.clock.set(datetime(2027, 1, 12, 9, 0, tzinfo=UTC))
     try:
