@@ -69,7 +69,7 @@ class Created:
     status: int = 201
 
 
-async def _create_once(
+async def create_once(
     uow: UnitOfWork, once: Once, scope: str, create: Callable[[], Awaitable[dict[str, Any]]]
 ) -> Created:
     """The first answer again when the key was used before; else create, keep the answer, commit."""
@@ -136,7 +136,7 @@ async def set_goal(uow: UnitOfWork, cmd: SetGoal, principal: Principal, clock: C
     async def create() -> dict[str, Any]:
         return goal_json(await _add_goal(uow, cmd.goal, clock.now(), None))
 
-    return await _create_once(uow, cmd.once, f"goals.set:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.set:{principal.sub}", create)
 
 
 @dataclass(frozen=True)
@@ -295,7 +295,7 @@ async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal
         await goals.save(goal)
         return review_json(review)
 
-    return await _create_once(uow, cmd.once, f"goals.review:{cmd.goal_id}:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.review:{cmd.goal_id}:{principal.sub}", create)
 
 
 async def goal_reviews(uow: UnitOfWork, goal_id: UUID, principal: Principal) -> list[Review]:
@@ -348,7 +348,7 @@ async def propose(
         await ProposalStore(uow).add(proposal, sealed)
         return proposal_json(proposal, principal)
 
-    return await _create_once(uow, cmd.once, f"goals.propose:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.propose:{principal.sub}", create)
 
 
 async def read_proposal(uow: UnitOfWork, proposal_id: UUID, principal: Principal) -> Proposal:
@@ -437,7 +437,7 @@ async def adopt(uow: UnitOfWork, cmd: Adopt, principal: Principal, clock: Clock)
         await proposals.save(p)
         return goal_json(goal)
 
-    return await _create_once(uow, cmd.once, f"goals.adopt:{cmd.proposal_id}:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.adopt:{cmd.proposal_id}:{principal.sub}", create)
 
 
 @dataclass(frozen=True)

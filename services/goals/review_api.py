@@ -5,19 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
 from services.goals import review_handlers as handlers
+from services.goals.handlers import Once
 from services.goals.report import render_csv, render_html
 from shared.auth import CurrentPrincipal
 from shared.bodies import CamelBody
 from shared.clock import ClockDep
 from shared.http import JSONBody
+from shared.idempotency import request_hash
 from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["area reviews"])
 REVIEW = "/area-reviews/{area}/{quarter}"
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 class ScoreIn(CamelBody):
@@ -62,11 +65,19 @@ async def rate(
 
 @router.post(REVIEW + "/agreements", status_code=201, summary="Make an agreement with an owner and a due quarter")
 async def add_agreement(
-    area: str, quarter: str, body: AgreementIn, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep
+    area: str,
+    quarter: str,
+    body: AgreementIn,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    clock: ClockDep,
+    key: IdempotencyKey = None,
 ) -> JSONBody:
     cmd = handlers.AddAgreement(area, quarter, body.text, body.owner_partner_id, body.due_quarter)
+    once = Once(key, request_hash(body.model_dump(mode="json")))
     async with runtime.uow() as uow:
-        return JSONBody(await handlers.add_agreement(uow, cmd, principal, clock), status_code=201)
+        created = await handlers.add_agreement(uow, cmd, principal, clock, once)
+    return JSONBody(created.body, status_code=created.status)
 
 
 @router.patch("/agreements/{agreement_id}", summary="Mark an agreement done, dropped or open")

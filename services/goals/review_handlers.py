@@ -26,6 +26,7 @@ from services.goals.domain.area_reviews import (
     shown_in,
 )
 from services.goals.domain.checks import blank_is_none, check_text, parse_uuid
+from services.goals.handlers import Created, Once, create_once
 from services.goals.report import Report, partner_ids
 from shared.areas import Area
 from shared.auth import Principal
@@ -192,37 +193,44 @@ class AddAgreement:
     due_quarter: str
 
 
-async def add_agreement(uow: UnitOfWork, cmd: AddAgreement, principal: Principal, clock: Clock) -> dict[str, Any]:
+async def add_agreement(
+    uow: UnitOfWork, cmd: AddAgreement, principal: Principal, clock: Clock, once: Once | None = None
+) -> Created:
+    """Coordinators; the same Idempotency-Key and body answer the first agreement again."""
     session = uow.session
     errors = FieldErrors()
     parsed = review_area(errors, cmd.area)
     errors.raise_if_any()
     assert parsed is not None
     permissions.may_manage(principal, parsed.municipality)
-    now = clock.now()
-    quarter = review_quarter(errors, cmd.quarter, now)
-    owner_id = parse_uuid(errors, "ownerPartnerId", cmd.owner_partner_id)
-    owner = (await review_store.partners(session, [owner_id])).get(owner_id) if owner_id else None
-    due = check_agreement(errors, quarter, cmd.text, owner, cmd.due_quarter, parsed.municipality)
-    errors.raise_if_any()
-    assert quarter is not None and owner is not None and due is not None
-    await _open_for_changes(session, parsed, quarter)
-    agreement = Agreement(
-        id=uuid4(),
-        municipality=parsed.municipality,
-        area=parsed.code,
-        text=cmd.text.strip(),
-        owner=owner.id,
-        made_in=str(quarter),
-        due_quarter=str(due),
-        status=AGREEMENT_OPEN,
-        closed_in=None,
-        created_at=now,
-        updated_at=now,
-    )
-    await review_store.add_agreement(session, agreement, principal.sub)
-    await uow.commit()
-    return agreement.as_json()
+
+    async def create() -> dict[str, Any]:
+        now = clock.now()
+        quarter = review_quarter(errors, cmd.quarter, now)
+        owner_id = parse_uuid(errors, "ownerPartnerId", cmd.owner_partner_id)
+        owner = (await review_store.partners(session, [owner_id])).get(owner_id) if owner_id else None
+        due = check_agreement(errors, quarter, cmd.text, owner, cmd.due_quarter, parsed.municipality)
+        errors.raise_if_any()
+        assert quarter is not None and owner is not None and due is not None
+        await _open_for_changes(session, parsed, quarter)
+        agreement = Agreement(
+            id=uuid4(),
+            municipality=parsed.municipality,
+            area=parsed.code,
+            text=cmd.text.strip(),
+            owner=owner.id,
+            made_in=str(quarter),
+            due_quarter=str(due),
+            status=AGREEMENT_OPEN,
+            closed_in=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await review_store.add_agreement(session, agreement, principal.sub)
+        return agreement.as_json()
+
+    scope = f"goals.agreement:{parsed.code}:{cmd.quarter}:{principal.sub}"
+    return await create_once(uow, once or Once(None, ""), scope, create)
 
 
 async def update_agreement(

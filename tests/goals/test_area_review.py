@@ -252,9 +252,12 @@ async def test_a_region_holds_its_review_together(goals: Goals, wire: Wire, infr
         agreements, json={**agreement_body, "dueQuarter": "2029-Q1"}, headers=coordinator
     )
     assert too_late.status_code == 400 and [p["name"] for p in too_late.json()["invalidParams"]] == ["dueQuarter"]
-    made = await goals.client.post(agreements, json=agreement_body, headers=coordinator)
+    once = {**coordinator, "Idempotency-Key": "afspraak-1"}
+    made = await goals.client.post(agreements, json=agreement_body, headers=once)
     assert made.status_code == 201, made.text
     agreement = made.json()
+    again = await goals.client.post(agreements, json=agreement_body, headers=once)  # a retry: the same one
+    assert again.status_code == 201 and again.json() == agreement
     assert (agreement["status"], agreement["madeIn"], agreement["dueQuarter"]) == ("open", "2026-Q4", "2027-Q1")
 
     async with TopicReader(infra, "area.reviewed") as reader:
