@@ -225,7 +225,9 @@ async def area_statistics(uow: UnitOfWork, q: AreaStatistics, principal: Princip
     categories = parse_categories(errors, "category", q.categories)
     errors.raise_if_any()
     assert quarter is not None
-    stats = await read_models.quarter_stats(uow.session, q.area, categories, [quarter])
+    stats = await read_models.quarter_stats(
+        uow.session, q.area, categories, [quarter], ratings=False, initiatives=False
+    )
     return AreaQuarter(q.area, quarter, categories, stats[quarter])
 
 

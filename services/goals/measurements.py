@@ -18,7 +18,14 @@ async def _values(
     if indicator.kind is IndicatorKind.MANUAL:
         return await read_models.manual_values(session, goal.id, position, quarters)
     categories = indicator.categories(goal.categories)
-    stats = await read_models.quarter_stats(session, goal.area, categories, quarters)
+    stats = await read_models.quarter_stats(
+        session,
+        goal.area,
+        categories,
+        quarters,
+        ratings=indicator.kind is IndicatorKind.SATISFIED_SHARE,
+        initiatives=indicator.kind in (IndicatorKind.INITIATIVES, IndicatorKind.PARTICIPANTS),
+    )
     return {q: indicator.value(stats[q]) for q in quarters}
 
 

@@ -283,10 +283,16 @@ async def _initiatives(session: AsyncSession, column: str, area: str, quarter: Q
 
 
 async def quarter_stats(
-    session: AsyncSession, area: str, categories: Sequence[Category], quarters: Sequence[Quarter]
+    session: AsyncSession,
+    area: str,
+    categories: Sequence[Category],
+    quarters: Sequence[Quarter],
+    *,
+    ratings: bool = True,
+    initiatives: bool = True,
 ) -> dict[Quarter, QuarterStats]:
-    """Per quarter: signals reported in the area (a BU, its WK or its GM); rejected and merged ones
-    count in no indicator."""
+    """Per quarter: signals reported in the area (a BU, its WK or its GM; rejected and merged ones
+    count in no indicator), and unless left out the ratings and the initiatives."""
     column = _area_column(area)
     # A WK's own signals and its neighbourhoods' signals both carry the WK as district.
     rows = await session.execute(
@@ -308,16 +314,16 @@ async def quarter_stats(
         )
         for r in rows
     }
-    ratings = await _ratings(session, column, area, categories, quarters)
+    rated_by_quarter = await _ratings(session, column, area, categories, quarters) if ratings else {}
     stats = {}
     for q in quarters:
-        rated, satisfied = ratings.get(str(q), (0, 0))
-        initiatives, participants = await _initiatives(session, column, area, q)
+        rated, satisfied = rated_by_quarter.get(str(q), (0, 0))
+        started, participants = await _initiatives(session, column, area, q) if initiatives else (0, 0)
         stats[q] = replace(
             found.get(q, QuarterStats()),
             rated=rated,
             satisfied=satisfied,
-            initiatives=initiatives,
+            initiatives=started,
             participants=participants,
         )
     return stats
