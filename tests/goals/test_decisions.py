@@ -211,3 +211,17 @@ async def test_support_from_the_area_counts_residents_who_joined_it_and_decision
     assert (data.decision, data.area, data.goal_id, data.decided_at) == ("declined", area, None, NOW)
     raw = envelope.model_dump_json()
     assert "Past niet" not in raw and email not in raw and proposer not in raw
+
+
+async def test_adopting_a_proposal_tells_its_goal(goals: Goals, infra: Infra) -> None:
+    area = new_area()
+    body = {"municipality": "GM0479", "area": area, "year": 2026, "title": "Veilig oversteken"}
+    proposal = (await goals.client.post("/v1/goal-proposals", json=body, headers=infra.headers("resident"))).json()
+    async with TopicReader(infra, "goal.proposal_decided") as reader:
+        adopted = await goals.client.post(
+            f"/v1/goal-proposals/{proposal['id']}/adoption", json={}, headers=infra.headers(COORDINATOR_ROLE)
+        )
+        assert adopted.status_code == 201, adopted.text
+        seen = await reader.until(lambda s: any(str(d.proposal_id) == proposal["id"] for _, d, _ in s))
+    envelope, data, _ = next(e for e in seen if str(e[1].proposal_id) == proposal["id"])
+    assert (data.decision, str(data.goal_id), int(envelope.sequence)) == ("adopted", adopted.json()["id"], 2)
