@@ -3,6 +3,7 @@ frozen), rate cooperation, make and follow up agreements, hold it (`area.reviewe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,17 +48,28 @@ async def _acting_partner(session: AsyncSession, principal: Principal) -> Partne
     return (await review_store.partners(session, [acting])).get(acting)
 
 
-async def _place(uow: UnitOfWork, principal: Principal, area: str, quarter: str, clock: Clock) -> tuple[Area, Quarter]:
-    """The area (authorised for reading first) and a quarter that has begun."""
+async def _place(
+    uow: UnitOfWork,
+    principal: Principal,
+    area: str,
+    quarter: str,
+    clock: Clock,
+    authorise: Callable[[Area, PartnerInfo | None], None] | None = None,
+) -> tuple[Area, Quarter, PartnerInfo | None]:
+    """The area, authorised for reading (and by `authorise`) before the quarter is checked, a
+    quarter that has begun, and the partner the caller acts for."""
     errors = FieldErrors()
     parsed = review_area(errors, area)
     errors.raise_if_any()
     assert parsed is not None
-    permissions.may_read_review(principal, parsed, await _acting_partner(uow.session, principal))
+    acting = await _acting_partner(uow.session, principal)
+    permissions.may_read_review(principal, parsed, acting)
+    if authorise is not None:
+        authorise(parsed, acting)
     q = review_quarter(errors, quarter, clock.now())
     errors.raise_if_any()
     assert q is not None
-    return parsed, q
+    return parsed, q, acting
 
 
 def _counts(by_category: dict[str, int], before: dict[str, int]) -> list[dict[str, Any]]:
@@ -124,7 +136,7 @@ async def _review(session: AsyncSession, area: Area, quarter: Quarter, now: date
 
 
 async def area_review(uow: UnitOfWork, area: str, quarter: str, principal: Principal, clock: Clock) -> dict[str, Any]:
-    parsed, q = await _place(uow, principal, area, quarter, clock)
+    parsed, q, _ = await _place(uow, principal, area, quarter, clock)
     return await _review(uow.session, parsed, q, clock.now())
 
 
@@ -165,9 +177,11 @@ async def rate_cooperation(uow: UnitOfWork, cmd: RateCooperation, principal: Pri
     """A partner agent or group admin for their own partner, a coordinator for a municipality
     partner of theirs; rating again replaces."""
     session = uow.session
-    parsed, quarter = await _place(uow, principal, cmd.area, cmd.quarter, clock)
-    acting = await _acting_partner(session, principal)
-    permissions.may_rate(principal, parsed, acting, cmd.from_partner_id)
+
+    def may_rate(area: Area, acting: PartnerInfo | None) -> None:
+        permissions.may_rate(principal, area, acting, cmd.from_partner_id)
+
+    parsed, quarter, acting = await _place(uow, principal, cmd.area, cmd.quarter, clock, may_rate)
     errors = FieldErrors()
     rater = None if permissions.rates_as_coordinator(principal) else acting
     if rater is None:
@@ -301,7 +315,7 @@ async def partner_names(uow: UnitOfWork, ids: list[UUID]) -> dict[UUID, PartnerI
 async def report(uow: UnitOfWork, area: str, quarter: str, principal: Principal, clock: Clock) -> Report:
     """The printable review: the review as `area_review` shows it, the partners' names, and the
     area's goals of that year with their trends."""
-    parsed, q = await _place(uow, principal, area, quarter, clock)
+    parsed, q, _ = await _place(uow, principal, area, quarter, clock)
     now = clock.now()
     review = await _review(uow.session, parsed, q, now)
     names = await review_store.partners(uow.session, partner_ids(review))

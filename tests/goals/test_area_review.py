@@ -235,6 +235,11 @@ async def test_a_region_holds_its_review_together(goals: Goals, wire: Wire, infr
     assert (await rate(coordinator, group, 4, fromPartnerId=str(municipality))).status_code == 200
     assert (await rate(police_agent, police, 5)).status_code == 400  # not oneself
     assert (await rate(police_agent, youth, 5, fromPartnerId=str(youth))).status_code == 403
+    future_as_other = {"toPartnerId": str(youth), "score": 5, "fromPartnerId": str(youth)}
+    refused = await goals.client.post(
+        f"/v1/area-reviews/{wk}/2027-Q3/cooperation", json=future_as_other, headers=police_agent
+    )
+    assert refused.status_code == 403  # authorisation before validation
     assert (await rate(stranger, police, 2)).status_code == 403
     wrong = await rate(coordinator, youth, 6, fromPartnerId=str(police))
     assert wrong.status_code == 400 and {p["name"] for p in wrong.json()["invalidParams"]} == {"fromPartnerId", "score"}
