@@ -232,11 +232,21 @@ def render_html(report: Report) -> str:
 """
 
 
+class _SafeWriter:
+    """Cells a spreadsheet would run as a formula (=, +, -, @ first) are written as text."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list[object]) -> None:
+        self.writer.writerow([f"'{c}" if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in row])
+
+
 def render_csv(report: Report) -> str:
     """The figures in long form: section, subject, measure, value (one row each)."""
     r = report.review
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _SafeWriter(csv.writer(out, lineterminator="\r\n"))
     writer.writerow(["onderdeel", "onderwerp", "kenmerk", "waarde"])
     writer.writerow(["overleg", r["area"], "kwartaal", r["quarter"]])
     writer.writerow(["overleg", r["area"], "status", r["status"]])
