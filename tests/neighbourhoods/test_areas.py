@@ -214,6 +214,12 @@ async def test_the_loader_reads_a_cbs_geopackage_in_rd_new(demo: NeighbourhoodsA
         assert found.json()["area"]["code"] == "BU99990101"
 
 
+async def test_loading_unless_loaded_changes_nothing_once_the_municipality_has_areas(demo: NeighbourhoodsApp) -> None:
+    assert await load_file(demo.settings, DEMO_FILE, unless_loaded=True) == 0
+    r = await demo.client.get("/v1/areas/BU04791310", headers=demo.headers("resident"))
+    assert r.json()["name"] == "Peldersveld"
+
+
 async def test_a_reload_replaces_the_municipalitys_areas(demo: NeighbourhoodsApp, tmp_path: Path) -> None:
     def kaart(features: list[tuple[str, str]]) -> Path:
         path = tmp_path / "buurten.geojson"
