@@ -56,7 +56,7 @@ async def _raw_lookups(dsn: str, schema: str, seconds: float) -> float:
     return done / (time.monotonic() - started)
 
 
-async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool) -> None:
+async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool = False) -> None:
     p = (await system(database_url, bootstrap)).platform
     seconds = 3.0 if quick else 15.0
     p.processes[NAME] = Process(NAME, free_ports(1)[0])
