@@ -1,10 +1,13 @@
-"""`areaAt` lookups per second on the full demo boundaries (Zaanstad's 50 buurten, CBS 2014).
+"""`areaAt` lookups per second on the full demo boundaries (Zaanstad's 50 buurten, CBS 2014), and
+the service's side of `neighbourhoodSummary` (`GET /v1/summary` of a district with its buurten).
 
 The neighbourhoods service runs as a process of its own beside the shared platform (same
 database, topics and keys of this run) with the demo kaart loaded; the load generator sends
 `GET /v1/area-at` for a point in Peldersveld with a resident's token, 8 clients in a closed loop.
 Baseline, same run: the same PostGIS query (`ST_Covers` on the GiST-indexed boundaries) on plain
-asyncpg connections at the same concurrency.
+asyncpg connections at the same concurrency. The summary: Poelenburg (WK047912) with 20
+initiatives and 20 messages in its buurten this quarter, 8 clients; the gateway adds goals'
+counts to it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import secrets
 import time
 
 import asyncpg
+import httpx
 
 from bench.platform import Process
 from bench.report import Figure, Report
 from bench.system import Summary, run_load, system
 from services.neighbourhoods.app import Settings
 from services.neighbourhoods.areas import DEMO_FILE, load_file
+from shared.clock import AMSTERDAM, SYSTEM_CLOCK
 from shared.db import asyncpg_dsn
 from stack.testing import free_ports
 
@@ -54,6 +59,24 @@ async def _raw_lookups(dsn: str, schema: str, seconds: float) -> float:
     finally:
         await asyncio.gather(*(c.close() for c in connections))
     return done / (time.monotonic() - started)
+
+
+async def _fill_district(url: str, resident: str, coordinator: str, district: str, n: int) -> None:
+    """n initiatives and n messages in the district's buurten (not timed)."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for i in range(n):
+            area = f"BU{district[2:]}{(i % 4) * 10 + 10:02d}"
+            start = {"municipality": "GM0479", "area": area, "title": f"Initiatief {i}", "kind": "cleanup"}
+            r = await client.post("/v1/initiatives", json=start, headers={"Authorization": f"Bearer {resident}"})
+            r.raise_for_status()
+            message = {"area": area, "kind": "info", "title": f"Bericht {i}", "body": "Ter informatie."}
+            r = await client.post("/v1/messages", json=message, headers={"Authorization": f"Bearer {coordinator}"})
+            r.raise_for_status()
+
+
+def _quarter() -> str:
+    now = SYSTEM_CLOCK.now().astimezone(AMSTERDAM)
+    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
 
 
 async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool = False) -> None:
@@ -95,6 +118,23 @@ async def run(report: Report, database_url: str, bootstrap: str, *, quick: bool 
                 concurrency=CLIENTS,
                 p99=got.p99,
                 notes=f"{areas} areas loaded (demo kaart); p50 {got.p50:.1f} ms; {got.failed} failed",
+            )
+        )
+        district, n = "WK047912", 5 if quick else 20
+        await _fill_district(p.url(NAME), token, p.token("coordinator"), district, n)
+        summary_path = f"/v1/summary?area={district}&quarter={_quarter()}"
+        common = {"mode": "trivial", "url": p.url(NAME), "path": summary_path, "token": token}
+        summary = Summary.of(await run_load({**common, "concurrency": CLIENTS, "duration": seconds}), warmup=0.5)
+        report.add(
+            Figure(
+                SECTION,
+                f"GET /v1/summary p50 ({n}+{n} in a WK), {CLIENTS} clients",
+                summary.p50,
+                "ms",
+                concurrency=CLIENTS,
+                p99=summary.p99,
+                notes=f"{summary.rate:.0f} summaries/s; {summary.failed} failed; the gateway's neighbourhoodSummary"
+                " adds goals' counts",
             )
         )
     finally:
