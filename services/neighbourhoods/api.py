@@ -1,0 +1,40 @@
+"""REST for the neighbourhood: parse, call a handler, shape the answer (camelCase JSON). One router
+per concept, so the OpenAPI document groups them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.neighbourhoods import handlers
+from services.neighbourhoods.views import area_json
+from shared.auth import CurrentPrincipal
+from shared.http import JSONBody
+from shared.runtime import RuntimeDep
+
+area_router = APIRouter(prefix="/v1", tags=["areas"])
+routers = [area_router]
+
+
+@area_router.get("/areas/{code}", summary="An area: any well-formed CBS code of the caller's municipalities")
+async def get_area(code: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    async with runtime.uow() as uow:
+        area = await handlers.read_area(uow, code, principal)
+    return JSONBody(area_json(area))
+
+
+@area_router.get("/areas", summary="The loaded areas of a municipality (children of `parent` when given)")
+async def list_areas(
+    principal: CurrentPrincipal, runtime: RuntimeDep, municipality: str | None = None, parent: str | None = None
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        found = await handlers.list_areas(uow, handlers.ListAreas(municipality, parent), principal)
+    return JSONBody({"items": [area_json(a) for a in found]})
+
+
+@area_router.get("/area-at", summary="The loaded neighbourhood (BU) containing a point; null without boundaries")
+async def area_at(
+    principal: CurrentPrincipal, runtime: RuntimeDep, lat: float | None = None, lon: float | None = None
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        area = await handlers.locate(uow, handlers.Locate(lat, lon), principal)
+    return JSONBody({"area": area_json(area) if area else None})

@@ -1,0 +1,69 @@
+"""The neighbourhoods service's use cases, one plain async function each:
+`(uow, command, principal, clock)`. The API calls these; none of them knows HTTP. Aggregates raise
+their events and the unit of work writes them to the outbox when it commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.neighbourhoods import permissions
+from services.neighbourhoods.domain.areas import AreaInfo, check_area
+from services.neighbourhoods.store import areas as area_store
+from shared.areas import Level
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.errors import FieldErrors
+
+# --- areas ---------------------------------------------------------------------------------------
+
+
+async def read_area(uow: UnitOfWork, code: str, principal: Principal) -> AreaInfo:
+    """Any well-formed code of the caller's municipalities; its name where one was loaded."""
+    permissions.require(principal, "read")
+    errors = FieldErrors()
+    code = check_area(errors, "code", code)
+    errors.raise_if_any()
+    area = AreaInfo.of(code)
+    permissions.may_read(principal, area.municipality)
+    return await area_store.describe(uow.session, code)
+
+
+@dataclass(frozen=True)
+class ListAreas:
+    municipality: str | None
+    parent: str | None
+
+
+async def list_areas(uow: UnitOfWork, q: ListAreas, principal: Principal) -> list[AreaInfo]:
+    """The loaded areas of a municipality, or the children of a GM or WK in it."""
+    permissions.require(principal, "read")
+    errors = FieldErrors()
+    municipality = check_area(errors, "municipality", q.municipality, levels=(Level.MUNICIPALITY,))
+    parent = None
+    if q.parent is not None:
+        parent = check_area(errors, "parent", q.parent, levels=(Level.MUNICIPALITY, Level.DISTRICT))
+        if parent and municipality and AreaInfo.of(parent).municipality != municipality:
+            errors.add("parent", f"must lie in {municipality}")
+    errors.raise_if_any()
+    permissions.may_read(principal, municipality)
+    return await area_store.loaded(uow.session, municipality, parent)
+
+
+@dataclass(frozen=True)
+class Locate:
+    lat: float | None
+    lon: float | None
+
+
+async def locate(uow: UnitOfWork, q: Locate, principal: Principal) -> AreaInfo | None:
+    """The loaded neighbourhood containing the point; None where no boundaries are loaded."""
+    permissions.require(principal, "locate")
+    errors = FieldErrors()
+    if q.lat is None or not -90 <= q.lat <= 90:
+        errors.add("lat", "must be a latitude between -90 and 90 (WGS84)")
+    if q.lon is None or not -180 <= q.lon <= 180:
+        errors.add("lon", "must be a longitude between -180 and 180 (WGS84)")
+    errors.raise_if_any()
+    assert q.lat is not None and q.lon is not None
+    return await area_store.neighbourhood_at(uow.session, q.lat, q.lon)
