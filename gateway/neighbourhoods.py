@@ -99,7 +99,8 @@ def with_area_required(error: UpstreamError) -> UpstreamError:
         return error
     fields = [f for f in problem.fields if f.field != "area"]
     fields.insert(0, InputProblem("area", AREA_REQUIRED))
-    return UpstreamError(dataclasses.replace(problem, fields=tuple(fields)), error.body)
+    message = "; ".join(f"{f.field}: {f.message}" for f in fields)
+    return UpstreamError(dataclasses.replace(problem, message=message, fields=tuple(fields)), error.body)
 
 
 # --- calls ---------------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def test_a_report_without_area_is_told_why_on_area_with_the_other_fields_kept() 
         ("area", AREA_REQUIRED),
         ("description", "must not be empty"),
     ]
+    assert explained.message == f"area: {AREA_REQUIRED}; description: must not be empty"
     forbidden = UpstreamError(GatewayProblem("FORBIDDEN", "Not allowed", 403))
     assert with_area_required(forbidden) is forbidden
 
