@@ -146,7 +146,7 @@ async def test_health_metrics_and_openapi(gateway: httpx.AsyncClient) -> None:
     assert (await gateway.get("/metrics")).status_code == 200
     ready = await gateway.get("/readyz")
     assert ready.status_code == 503  # no service runs behind this gateway
-    assert set(ready.json()["checks"]) == {"signals", "partners", "goals", "notifications"}
+    assert set(ready.json()["checks"]) == {"signals", "partners", "goals", "notifications", "neighbourhoods"}
     spec = (await gateway.get("/v1/openapi.json")).json()
     assert set(spec["paths"]) == {
         "/v1/signals/{signal_id}",
