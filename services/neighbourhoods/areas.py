@@ -27,8 +27,10 @@ async def load_file(
     year: int | None = None,
     progress: Callable[[str], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    unless_loaded: bool = False,
 ) -> int:
-    """Load the file's areas (migrating the schema first); the number of areas loaded."""
+    """Load the file's areas (migrating the schema first); the number of areas loaded (0 when
+    `unless_loaded` and the file's municipalities have areas already)."""
     say = progress or (lambda _: None)
     found = kaart.read(path, year)
     skipped = f" ({found.skipped} rows without a CBS code skipped)" if found.skipped else ""
@@ -37,6 +39,10 @@ async def load_file(
     try:
         await db.migrate(MIGRATIONS)
         async with db.sessions() as session, session.begin():
+            municipalities = sorted({r.municipality for r in found.records})
+            if unless_loaded and await area_store.any_loaded(session, municipalities):
+                say(f"areas of {', '.join(municipalities)} are loaded already: nothing changed")
+                return 0
             total = len(found.records)
             count = await area_store.replace(
                 session, found.records, clock.now(), lambda done: say(f"  {done}/{total} areas written")
@@ -54,9 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     load = commands.add_parser("load", help="load a wijk- en buurtkaart (GeoPackage or GeoJSON)")
     load.add_argument("file", type=Path)
     load.add_argument("--year", type=int, default=None, help="the kaart's year when its rows do not say it")
+    load.add_argument(
+        "--unless-loaded", action="store_true", help="change nothing when the file's municipalities have areas"
+    )
     args = parser.parse_args(argv)
     try:
-        asyncio.run(load_file(Settings(), args.file, year=args.year, progress=print))
+        asyncio.run(load_file(Settings(), args.file, year=args.year, progress=print, unless_loaded=args.unless_loaded))
     except (OSError, kaart.UnreadableKaart) as exc:
         sys.exit(f"cannot load {args.file}: {exc}")
 

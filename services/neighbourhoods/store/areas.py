@@ -48,6 +48,13 @@ async def loaded(session: AsyncSession, municipality: str, parent: str | None) -
     return [_area(r) for r in rows.mappings()]
 
 
+async def any_loaded(session: AsyncSession, municipalities: Sequence[str]) -> bool:
+    found = await session.execute(
+        text("SELECT 1 FROM areas WHERE municipality = ANY(:m) LIMIT 1"), {"m": list(municipalities)}
+    )
+    return found.scalar() is not None
+
+
 async def neighbourhood_at(session: AsyncSession, lat: float, lon: float) -> AreaInfo | None:
     """The loaded neighbourhood (BU) whose boundary covers the point; None without boundaries."""
     s = await postgis_schema(session)
