@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from services.neighbourhoods import permissions
 from services.neighbourhoods.domain.areas import AreaInfo, check_area
 from services.neighbourhoods.store import areas as area_store
+from services.neighbourhoods.store.residents import Residences
 from shared.areas import Level
 from shared.auth import Principal
+from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.errors import FieldErrors
 
@@ -67,3 +69,54 @@ async def locate(uow: UnitOfWork, q: Locate, principal: Principal) -> AreaInfo |
     errors.raise_if_any()
     assert q.lat is not None and q.lon is not None
     return await area_store.neighbourhood_at(uow.session, q.lat, q.lon)
+
+
+# --- where residents live ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveIn:
+    """A resident (their pseudonym) naming, or no longer naming, a neighbourhood."""
+
+    resident: str
+    area: str
+
+
+async def my_neighbourhoods(uow: UnitOfWork, resident: str) -> list[AreaInfo]:
+    residence = await Residences(uow).get(resident)
+    described = await area_store.described(uow.session, residence.areas)
+    return [described[a] for a in residence.areas]
+
+
+def _neighbourhood(principal: Principal, code: str) -> str:
+    """The BU a resident names: role first (403), then the code's form (400), then municipality (404)."""
+    permissions.require(principal, "live_in")
+    errors = FieldErrors()
+    area = check_area(errors, "area", code, levels=(Level.NEIGHBOURHOOD,))
+    errors.raise_if_any()
+    permissions.require_in(principal, "live_in", AreaInfo.of(area).municipality)
+    return area
+
+
+async def join_neighbourhood(uow: UnitOfWork, cmd: LiveIn, principal: Principal, clock: Clock) -> AreaInfo:
+    """Idempotent; a fourth neighbourhood is a conflict."""
+    area = _neighbourhood(principal, cmd.area)
+    residences = Residences(uow)
+    residence = await residences.get(cmd.resident, for_update=True)
+    now = clock.now()
+    if residence.join(area, now):
+        await residences.save(residence, now)
+        await uow.commit()
+    return await area_store.describe(uow.session, area)
+
+
+async def leave_neighbourhood(uow: UnitOfWork, cmd: LiveIn, principal: Principal, clock: Clock) -> bool:
+    area = _neighbourhood(principal, cmd.area)
+    residences = Residences(uow)
+    residence = await residences.get(cmd.resident, for_update=True)
+    now = clock.now()
+    left = residence.leave(area, now)
+    if left:
+        await residences.save(residence, now)
+        await uow.commit()
+    return left
