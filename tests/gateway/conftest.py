@@ -209,6 +209,7 @@ async def platform(session_infra: Infra, receiver: Receiver) -> AsyncIterator[Pl
         "consumer_group_prefix": f"{infra.run_id}.{run}.",
         "public_base_url": urls["gateway"],
         "secrets_key": secrets.token_urlsafe(32),
+        "resident_ref_key": secrets.token_urlsafe(32),  # one key: goals and neighbourhoods derive the same pseudonym
     }
     hooks = {"webhook_allowed_hosts": "127.0.0.1", "webhook_allow_http_on_allowed": True}
     calls: Counter[tuple[str, str, str]] = Counter()
