@@ -163,3 +163,21 @@ async def app(infra: Infra, producer: AIOKafkaProducer) -> AsyncIterator[Neighbo
     clock = FixedClock(START)
     async with serve(create_app(settings, clock=clock)) as client:
         yield NeighbourhoodsApp(client, settings, Partners(infra, schema, producer), infra, clock)
+
+
+_districts: set[str] = set()
+
+
+def fresh_district() -> str:
+    """A district of GM0479 no other test of this session uses (letters: CBS's own never collide)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+    while True:
+        code = "WK0479" + "".join(secrets.choice(alphabet) for _ in range(2))
+        if code not in _districts:
+            _districts.add(code)
+            return code
+
+
+def bu(district: str, n: int) -> str:
+    """Neighbourhood `n` of a district: BU + the district's 6 characters + 2 digits."""
+    return f"BU{district[2:]}{n:02d}"

@@ -32,6 +32,26 @@ async def boundaries_loaded(app: NeighbourhoodsApp) -> bool:
     return bool(rows)
 
 
+def _inside(point: tuple[float, float], ring: list[list[float]]) -> bool:
+    """Ray casting on (lon, lat): whether the point lies inside the ring."""
+    lat, lon = point
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
+        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def test_the_point_lies_in_peldersveld_and_in_no_other_buurt_of_the_demo_file() -> None:
+    features = json.loads(DEMO_FILE.read_text())["features"]
+    holding = [
+        f["properties"]["code"]
+        for f in features
+        if f["properties"]["level"] == "buurt" and _inside(PELDERSVELD, f["geometry"]["coordinates"][0])
+    ]
+    assert holding == ["BU04791310"]
+
+
 async def test_area_at_finds_peldersveld_for_a_point_inside_it(demo: NeighbourhoodsApp) -> None:
     if not await boundaries_loaded(demo):
         pytest.skip("PostGIS is not installed on this server")

@@ -55,8 +55,3 @@ def check_area(errors: FieldErrors, field: str, code: object, *, levels: tuple[L
         errors.add(field, f"must be a {names}")
         return ""
     return area.code
-
-
-def lies_in_pattern(code: str) -> str:
-    """A SQL LIKE pattern on `substr(area, 3)`: the codes that are `code` or lie in it (GM0479 -> 0479%)."""
-    return code[2:] + "%"

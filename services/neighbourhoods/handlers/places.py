@@ -1,7 +1,4 @@
-"""The neighbourhoods service's use cases, one plain async function each:
-`(uow, command, principal, clock)`. The API calls these; none of them knows HTTP. Aggregates raise
-their events and the unit of work writes them to the outbox when it commits.
-"""
+"""Use cases of areas and of where residents live."""
 
 from __future__ import annotations
 
