@@ -8,7 +8,6 @@ validation, every invalid field at once."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.gateway.conftest import GM, Platform, fresh_area, reserve_district
@@ -66,14 +65,16 @@ def fields(body: dict[str, Any]) -> set[str]:
     return {f["field"] for f in body["errors"][0]["extensions"]["fields"]}
 
 
-async def until_accepted(send: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    """The answer of a write the service refuses (FORBIDDEN) until a partner's facts have reached it by event."""
+async def until_accepted(
+    platform: Platform, headers: dict[str, str], query: str, refused: str = "FORBIDDEN", **variables: Any
+) -> dict[str, Any]:
+    """The data of a write a service refuses (`refused`) until a partner's facts have reached it by event."""
     answers: list[dict[str, Any]] = []
 
     async def accepted() -> bool:
-        body = await send()
+        body = await platform.graphql(headers, query, **variables)
         answers.append(body)
-        assert codes(body) in ([], ["FORBIDDEN"]), body
+        assert codes(body) in ([], [refused]), body
         return not codes(body)
 
     await eventually(accepted, timeout=30, interval=0.2)
@@ -163,20 +164,21 @@ async def test_a_resident_finds_joins_and_leads_a_cleanup_the_municipality_pledg
     assert found["areaAt"] == {"code": BU, "name": "Peldersveld"}
     await platform.data(leader, "mutation($a: String!) { joinNeighbourhood(area: $a) { code } }", a=BU)
 
-    goal = await platform.data(
+    goal_input = {
+        "municipality": GM,
+        "area": WK,
+        "year": year,
+        "title": "Schoon Peldersveld",
+        "categories": ["LITTER_DUMPING"],
+        "indicators": [{"kind": "SIGNAL_COUNT", "category": "LITTER_DUMPING", "target": 10, "direction": "DECREASE"}],
+        "partnerIds": [municipality_id],
+    }
+    goal = await until_accepted(  # goals knows the partner by event: until then partnerIds is refused
+        platform,
         coordinator,
         "mutation($input: SetGoalInput!) { setGoal(input: $input) { id } }",
-        input={
-            "municipality": GM,
-            "area": WK,
-            "year": year,
-            "title": "Schoon Peldersveld",
-            "categories": ["LITTER_DUMPING"],
-            "indicators": [
-                {"kind": "SIGNAL_COUNT", "category": "LITTER_DUMPING", "target": 10, "direction": "DECREASE"}
-            ],
-            "partnerIds": [municipality_id],
-        },
+        refused="BAD_USER_INPUT",
+        input=goal_input,
     )
     goal_id = goal["setGoal"]["id"]
 
@@ -205,9 +207,12 @@ async def test_a_resident_finds_joins_and_leads_a_cleanup_the_municipality_pledg
     municipality_agent = platform.headers("partner_agent", partner_id=municipality_id)
     pledged = (
         await until_accepted(
-            lambda: platform.graphql(
-                municipality_agent, PLEDGE, id=initiative_id, kind="MATERIAL", note="50 grijpers bij de buurtbeheerder"
-            )
+            platform,
+            municipality_agent,
+            PLEDGE,
+            id=initiative_id,
+            kind="MATERIAL",
+            note="50 grijpers bij de buurtbeheerder",
         )
     )["pledgeSupport"]
     assert [(p["kind"], p["partner"]["id"], p["partner"]["kind"]) for p in pledged["pledges"]] == [
@@ -252,17 +257,16 @@ async def test_a_resident_finds_joins_and_leads_a_cleanup_the_municipality_pledg
     wijkagent = platform.headers("partner_agent", partner_id=police_id)
     warning = (
         await until_accepted(
-            lambda: platform.graphql(
-                wijkagent,
-                POST,
-                input={
-                    "area": WK,
-                    "kind": "WARNING",
-                    "title": "Inbraakgolf in Peldersveld",
-                    "body": "Sluit ramen en deuren, ook als u even weg bent. Zie iets verdachts? Bel 112.",
-                    "partnerId": police_id,
-                },
-            )
+            platform,
+            wijkagent,
+            POST,
+            input={
+                "area": WK,
+                "kind": "WARNING",
+                "title": "Inbraakgolf in Peldersveld",
+                "body": "Sluit ramen en deuren, ook als u even weg bent. Zie iets verdachts? Bel 112.",
+                "partnerId": police_id,
+            },
         )
     )["postNeighbourhoodMessage"]
     assert (warning["area"], warning["kind"], warning["partner"]["id"]) == (WK, "WARNING", police_id)
@@ -352,7 +356,7 @@ async def test_who_may_post_pledge_join_and_read_in_the_neighbourhood(platform: 
     resident = platform.headers("resident", sub=f"bewoner-{bu}")
     message = {"area": bu, "kind": "EVENT", "title": "Voetbaltoernooi", "body": "Woensdagmiddag op het trapveld."}
 
-    posted = await until_accepted(lambda: platform.graphql(agent, POST, input=message))
+    posted = await until_accepted(platform, agent, POST, input=message)
     assert posted["postNeighbourhoodMessage"]["partner"]["id"] == youth_id
     for title in ("Inloopavond", "Kookclub"):
         await platform.data(agent, POST, input={**message, "title": title})
@@ -463,3 +467,64 @@ async def test_invalid_input_is_refused_with_every_field_at_once(platform: Platf
 
     summary = await platform.graphql(resident, SUMMARY, area="WK0479XYZ", quarter="2026-Q9")
     assert {"area", "quarter"} <= fields(summary)
+
+
+async def test_a_summary_reads_partners_and_goals_in_batches_not_once_per_initiative(platform: Platform) -> None:
+    wk, bu = fresh_area()
+    year, quarter = quarter_now()
+    registered = await register(
+        platform,
+        name=f"Gemeente {wk}",
+        kind="MUNICIPALITY",
+        municipalities=[GM],
+        areas=[wk],
+        categories=["OTHER"],
+        acknowledgeWithinMinutes=60,
+    )
+    partner_id = registered["partner"]["id"]
+    agent = platform.headers("partner_agent", partner_id=partner_id)
+    resident = platform.headers("resident", sub=f"bewoner-{bu}")
+    goal_ids = []
+    for area in (wk, bu):
+        goal = {
+            "municipality": GM,
+            "area": area,
+            "year": year,
+            "title": f"Doel {area}",
+            "categories": ["OTHER"],
+            "indicators": [{"kind": "SIGNAL_COUNT", "category": "OTHER", "target": 1, "direction": "DECREASE"}],
+            "partnerIds": [partner_id],
+        }
+        set_goal = "mutation($input: SetGoalInput!) { setGoal(input: $input) { id } }"
+        coordinator = platform.headers("coordinator")
+        answer = await until_accepted(platform, coordinator, set_goal, refused="BAD_USER_INPUT", input=goal)
+        goal_ids.append(answer["setGoal"]["id"])
+    initiative_ids = []
+    for number in range(4):
+        started = await platform.data(
+            resident,
+            START,
+            input={
+                "municipality": GM,
+                "area": bu,
+                "title": f"Activiteit {number}",
+                "kind": "SOCIAL",
+                "goalId": goal_ids[number % 2],
+            },
+        )
+        initiative_ids.append(started["startInitiative"]["id"])
+    for initiative_id in initiative_ids:
+        await until_accepted(platform, agent, PLEDGE, id=initiative_id, kind="BUDGET", note=None)
+    await platform.data(agent, POST, input={"area": wk, "kind": "INFO", "title": "Spreekuur", "body": "Elke dinsdag."})
+
+    platform.calls.clear()
+    summary = (await platform.data(resident, SUMMARY, area=wk, quarter=quarter))["neighbourhoodSummary"]
+    assert sorted(i["id"] for i in summary["initiatives"]) == sorted(initiative_ids)
+    assert {i["goal"]["id"] for i in summary["initiatives"]} == set(goal_ids)
+    assert sorted(g["id"] for g in summary["goals"]) == sorted(goal_ids)  # the WK's and its BU's
+    assert {p["partner"]["id"] for i in summary["initiatives"] for p in i["pledges"]} == {partner_id}
+    calls = {(service, path): n for (service, _, path), n in platform.calls.items()}
+    assert calls[("neighbourhoods", "/v1/summary")] == 1
+    assert calls[("partners", "/v1/partners")] == 1  # four pledges and a message: one batch read
+    assert calls[("goals", "/v1/goals")] == 2  # the area's goals, and the initiatives' goals in one batch
+    assert calls[("goals", "/v1/area-statistics")] == 19  # all categories, then each in this and the last quarter
