@@ -114,7 +114,9 @@ def create_app(
         api_version=API_VERSION,
         routers=[rest.router, _graphql_router(parts)],
         lifespan=_lifespan(parts),
-        readiness={service: _service_check(parts.upstream, service) for service in SERVICES},
+        # Ready on its own: a service that is down fails only the fields it serves (a partial
+        # GraphQL error), so the gateway keeps taking reports while e.g. goals is away.
+        advisory={service: _service_check(parts.upstream, service) for service in SERVICES},
         log_requests=settings.log_requests,
         description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
     )

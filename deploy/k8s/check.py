@@ -553,6 +553,7 @@ ALERT_METRICS = (
     "wijkaanpak_outbox_pending",
     "wijkaanpak_outbox_oldest_unpublished_seconds",
     "wijkaanpak_outbox_parked_rows",
+    "wijkaanpak_kafka_reachable",
     "wijkaanpak_consumer_lag",
     "wijkaanpak_dlq_records_total",
     "wijkaanpak_webhook_attempts_total",

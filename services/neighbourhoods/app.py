@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     """`clock` is "now" for memberships, messages' expiry and initiatives (tests pin it)."""
     settings = settings or Settings()
+    if not settings.resident_ref_key:
+        # Residents are stored and published under this key's pseudonym: without it nothing works.
+        raise ValueError("RESIDENT_REF_KEY (or NEIGHBOURHOODS_RESIDENT_REF_KEY) is not set")
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     runtime.consume("partners", dict(consumers.HANDLERS))
     return create_service_app(

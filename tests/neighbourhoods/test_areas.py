@@ -3,15 +3,19 @@ point on real Zaanstad boundaries (CBS 2014, the demo file)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sqlite3
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from services.neighbourhoods.areas import DEMO_FILE, load_file
+from stack import REPO_ROOT
 from tests.neighbourhoods.conftest import NeighbourhoodsApp, invalid
 
 # A point inside Peldersveld (BU04791310, Zaanstad): PostGIS's ST_PointOnSurface of its 2014 boundary.
@@ -214,6 +218,12 @@ async def test_the_loader_reads_a_cbs_geopackage_in_rd_new(demo: NeighbourhoodsA
         assert found.json()["area"]["code"] == "BU99990101"
 
 
+async def test_loading_unless_loaded_changes_nothing_once_the_municipality_has_areas(demo: NeighbourhoodsApp) -> None:
+    assert await load_file(demo.settings, DEMO_FILE, unless_loaded=True) == 0
+    r = await demo.client.get("/v1/areas/BU04791310", headers=demo.headers("resident"))
+    assert r.json()["name"] == "Peldersveld"
+
+
 async def test_a_reload_replaces_the_municipalitys_areas(demo: NeighbourhoodsApp, tmp_path: Path) -> None:
     def kaart(features: list[tuple[str, str]]) -> Path:
         path = tmp_path / "buurten.geojson"
@@ -245,3 +255,24 @@ async def test_a_reload_replaces_the_municipalitys_areas(demo: NeighbourhoodsApp
         ("GM9998", None, 2021),
         ("WK999801", None, 2021),
     ]
+
+
+async def test_the_load_command_prints_its_progress_and_loads_unless_loaded(demo: NeighbourhoodsApp) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "NEIGHBOURHOODS_DATABASE_URL": demo.settings.database_url,
+        "NEIGHBOURHOODS_DB_SCHEMA": demo.settings.db_schema,
+    }
+    command = [sys.executable, "-m", "services.neighbourhoods.areas", "load", "--unless-loaded", str(DEMO_FILE)]
+    proc = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE, cwd=REPO_ROOT)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    assert "cbs-2014-GM0479.geojson: 70 areas" in out.decode()
+    assert "loaded already: nothing changed" in out.decode()
+    missing = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.neighbourhoods.areas", "load", "/nonexistent.gpkg",
+        env=env, stderr=asyncio.subprocess.PIPE, cwd=REPO_ROOT,
+    )  # fmt: skip
+    _, err = await missing.communicate()
+    assert missing.returncode != 0 and b"cannot load" in err

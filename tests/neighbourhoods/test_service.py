@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.neighbourhoods.conftest import NeighbourhoodsApp, fresh_district, invalid
+import pytest
+
+from services.neighbourhoods.app import create_app
+from tests.neighbourhoods.conftest import NeighbourhoodsApp, fresh_district, invalid, nbh_settings
 
 
 async def test_openapi_health_and_metrics_answer_without_a_token(app: NeighbourhoodsApp) -> None:
@@ -13,6 +16,11 @@ async def test_openapi_health_and_metrics_answer_without_a_token(app: Neighbourh
     assert (await app.client.get("/healthz")).status_code == 200
     assert (await app.client.get("/readyz")).status_code == 200
     assert "wijkaanpak_outbox" in (await app.client.get("/metrics")).text
+
+
+def test_the_service_refuses_to_start_without_the_resident_pseudonym_key(app: NeighbourhoodsApp) -> None:
+    with pytest.raises(ValueError, match="RESIDENT_REF_KEY"):
+        create_app(nbh_settings(app.infra, "neighbourhoods_nokey", resident_ref_key=""))
 
 
 async def test_a_retried_post_with_the_same_idempotency_key_answers_the_first_result(app: NeighbourhoodsApp) -> None:

@@ -51,3 +51,31 @@ async def test_a_service_role_uses_postgis_the_stack_created(tmp_path: Path) -> 
             await conn.close()
     finally:
         server.remove()
+
+
+@pytest.mark.slow
+async def test_the_neighbourhoods_role_migrates_and_loads_boundaries_without_superuser_rights(tmp_path: Path) -> None:
+    from services.neighbourhoods.app import Settings
+    from services.neighbourhoods.areas import DEMO_FILE, load_file
+
+    (port,) = free_ports(1)
+    server = PgServer(tmp_path / "pg", port, quiet=True)
+    try:
+        server.ensure_installed()
+        server.start()
+        if not server.ensure_postgis():
+            pytest.skip("PostGIS is not installed on this machine")
+        server.ensure_service_roles(["neighbourhoods"])
+        settings = Settings(database_url=server.service_url("neighbourhoods"), resident_ref_key="k")
+        assert await load_file(settings, DEMO_FILE) == 70
+        conn = await asyncpg.connect(server.service_url("neighbourhoods").replace("+asyncpg", ""))
+        try:
+            found = await conn.fetchval(
+                "SELECT code FROM areas WHERE postgis.ST_Covers(boundary,"
+                " postgis.ST_SetSRID(postgis.ST_MakePoint(4.842619091336563, 52.4444505), 4326))"
+            )
+            assert found == "BU04791310"
+        finally:
+            await conn.close()
+    finally:
+        server.remove()
