@@ -29,7 +29,10 @@ UNSET: Any = strawberry.UNSET
 @strawberry.input
 class ReportSignalInput:
     municipality: str
-    area: str
+    area: str | None = strawberry.field(
+        default=UNSET,
+        description="may be left out when lat/lon lie in a loaded neighbourhood: the report gets that neighbourhood",
+    )
     category: SignalCategory
     urgency: Urgency
     description: str

@@ -14,6 +14,7 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.add_validation_rules import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from gateway import inputs as gi
@@ -29,6 +30,7 @@ from gateway.enums import DeliveryStatus, SignalCategory, SignalSource, SignalSt
 from gateway.errors import ErrorCodes, log_unexpected
 from gateway.inputs import to_rest
 from gateway.limits import Limits, RateLimit, VariableCost, complexity_rule
+from gateway.neighbourhoods import NeighbourhoodMutation, NeighbourhoodQuery, place_report
 from gateway.settings import Settings
 from gateway.types import (
     Advice,
@@ -204,7 +206,7 @@ def _partner_result(row: dict[str, Any]) -> RegisterPartnerResult:
 class Mutation:
     @strawberry.mutation
     async def report_signal(self, info: Info, input: gi.ReportSignalInput) -> ReportSignalResult:
-        row = await ctx(info).post("signals", "/v1/signals", to_rest(input))  # clientRequestId: idempotent intake
+        row = await place_report(ctx(info), to_rest(input))  # clientRequestId: idempotent intake; area from lat/lon
         return ReportSignalResult(
             signal=Signal.from_rest(row["signal"]), duplicate=bool(row.get("duplicate")), advice=row.get("advice")
         )
@@ -424,8 +426,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         if not local:
             extensions.append(DisableIntrospection)
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, NeighbourhoodQuery)),
+        mutation=merge_types("Mutation", (Mutation, NeighbourhoodMutation)),
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not local),
