@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
 from services.signals.domain import COORDINATOR, REPORTER, SYSTEM, Signal, partner_actor
 from shared.auth import Principal
+from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role, SignalSource
 
 PARTNER_ROLES = (Role.PARTNER_AGENT, Role.INTEGRATION)
+
+
+class _HasMunicipalities(Protocol):
+    @property
+    def municipalities(self) -> Collection[str]: ...
+
 
 MAY: dict[str, frozenset[Role]] = {
     "report": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR, Role.PARTNER_AGENT}),
@@ -38,6 +46,9 @@ MAY: dict[str, frozenset[Role]] = {
     "involve": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
     "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
     "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
+    "feedback": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the escalated or an involved partner
+    "reference": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
+    "chain": frozenset({Role.COORDINATOR, Role.REGION_ADMIN}),  # who manages the partner
     "contacts": frozenset({Role.SERVICE}),
     "advice": frozenset(Role),  # any role: before a report is written
 }
@@ -198,3 +209,38 @@ def may_reopen(principal: Principal, signal: Signal) -> bool:
 
 def acting_partner(principal: Principal) -> str | None:
     return _acts_for(principal, *PARTNER_ROLES)
+
+
+def is_escalated_partner(principal: Principal, signal: Signal) -> bool:
+    """Staff or a system of the partner the signal is escalated to now."""
+    e = signal.escalation
+    return e is not None and acting_partner(principal) == str(e.partner_id)
+
+
+def may_add_feedback(principal: Principal, signal: Signal) -> bool:
+    """The partner it is escalated to, or an involved partner."""
+    return is_escalated_partner(principal, signal) or signal.involves(acting_partner(principal))
+
+
+def may_read_external_reference(principal: Principal, signal: Signal) -> bool:
+    """A partner's own case number: for those who may read the description."""
+    return may_read_description(principal, signal)
+
+
+def demand_manage_partner(principal: Principal, municipalities: Collection[str]) -> None:
+    """Setting a partner's chain, as the partners service lets the partner be managed: 404 when none
+    of its municipalities is the caller's, 403 unless a coordinator of every one of them (or a
+    region admin of all of them, for a partner spanning several)."""
+    if not municipalities or not principal.municipalities.intersection(municipalities):
+        raise NotFound("no such partner or municipality")
+    in_all = all(principal.acts_in(m) for m in municipalities)
+    if in_all and (principal.has(Role.COORDINATOR) or (principal.has(Role.REGION_ADMIN) and len(municipalities) > 1)):
+        return
+    raise Forbidden(
+        "requires role coordinator of every municipality of the partner, or region_admin for a partner spanning several"
+    )
+
+
+def may_read_chain(principal: Principal, chain: _HasMunicipalities) -> bool:
+    """Anyone acting in one of the chain's municipalities (a region's agreement, not a secret)."""
+    return principal.is_service or bool(principal.municipalities.intersection(chain.municipalities))

@@ -30,7 +30,9 @@ from services.signals.domain.routing import (
     route,
 )
 from services.signals.domain.signal import (
+    CHAIN,
     COORDINATOR,
+    EXTERNAL_REFERENCE_MAX,
     OPEN,
     QUESTION_EXPIRED,
     QUESTION_EXPIRY,
@@ -54,10 +56,12 @@ from services.signals.domain.signal import (
 __all__ = [
     "ACUTE_ADVICE",
     "AMSTERDAM",
+    "CHAIN",
     "COORDINATOR",
     "DESCRIPTION_MAX",
     "DUPLICATE_RADIUS_M",
     "DUPLICATE_WINDOW",
+    "EXTERNAL_REFERENCE_MAX",
     "OPEN",
     "QUESTION_EXPIRED",
     "QUESTION_EXPIRY",
