@@ -18,6 +18,7 @@ from services.signals.domain import (
     DESCRIPTION_MAX,
     EXTERNAL_REFERENCE_MAX,
     OPEN,
+    REPORTER,
     Original,
     Partner,
     Report,
@@ -351,8 +352,14 @@ class Reopen:
 
 
 async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Clock) -> Signal:
+    """Within the window of the latest resolution; a reporter's reopening goes straight back to the
+    partner it was last escalated to (a coordinator's waits for their escalation)."""
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "reopen", permissions.may_reopen)
-    signal.reopen(at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason, window=cmd.window)
+    actor, now = permissions.actor(principal, signal), clock.now()
+    signal.reopen(at=now, actor=actor, reason=cmd.reason, window=cmd.window)
+    last = signal.escalation
+    if actor == REPORTER and last is not None:
+        signal.escalate_again(await store.partner(uow.session, last.partner_id), at=now)
     return await _store(uow, signals, signal, "reopen", True)
 
 

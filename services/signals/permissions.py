@@ -204,7 +204,9 @@ def may_redirect(principal: Principal, signal: Signal) -> bool:
 
 
 def may_reopen(principal: Principal, signal: Signal) -> bool:
-    return principal.has(Role.COORDINATOR) or principal.sub == signal.reporter
+    """A coordinator, or a reporter of the signal (its reporting subject or an admin of its group);
+    not the reporters of its merged duplicates (CONTRACT.md rule 1)."""
+    return principal.has(Role.COORDINATOR) or is_reporter(principal, signal)
 
 
 def acting_partner(principal: Principal) -> str | None:

@@ -3,6 +3,7 @@ to reporters" and rule 6): no I/O."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
 
@@ -113,3 +114,15 @@ def test_the_external_reference_is_the_escalated_partners_and_setting_it_again_c
     assert not signal.set_external_reference(str(YOUTH.id), at=NOW, actor="partner:y", reference="JW-17")
     assert signal.external_reference == "JW-17"
     assert [h.action for h in signal.history].count("external_reference_set") == 1
+
+
+def test_a_reporters_reopening_goes_back_to_the_last_partner_while_it_takes_signals() -> None:
+    signal = escalated_to_youth()
+    signal.resolve(str(YOUTH.id), at=NOW + timedelta(hours=1), actor="partner:y", feedback="Gesproken")
+    signal.reopen(at=NOW + timedelta(days=1), actor="reporter", reason="Nog steeds")
+    assert not signal.escalate_again(COPS, at=NOW + timedelta(days=1)), "only the partner it was escalated to"
+    assert not signal.escalate_again(replace(YOUTH, active=False), at=NOW + timedelta(days=1))
+    assert signal.status == Status.REOPENED
+    assert signal.escalate_again(YOUTH, at=NOW + timedelta(days=1))
+    entry = signal.history[-1]
+    assert (signal.status, entry.actor, entry.note) == (Status.ESCALATED, "system", "heropend door melder")

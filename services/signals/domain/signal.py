@@ -48,6 +48,7 @@ QUESTION_EXPIRED = "vraag verlopen"  # the note when it does
 RATING_WINDOW = timedelta(days=14)  # reporters rate a resolution within this
 ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
 CHAIN = "keten"  # the note when a partner's chain passes a signal on
+REOPENED_BY_REPORTER = "heropend door melder"  # the note when a reporter's reopening escalates again
 EXTERNAL_REFERENCE_MAX = 200
 # Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
@@ -511,6 +512,17 @@ class Signal:
         e = self.escalation
         self._record("reopened", at, actor, Status.REOPENED, reason)
         self._raise(SignalReopened(**self.facts(), reopened_at=at, partner_id=e.partner_id if e else None))
+
+    def escalate_again(self, partner: Partner | None, *, at: datetime) -> bool:
+        """A reporter reopened it: back to the partner it was last escalated to, if that partner
+        still takes signals (else it waits for the coordinator). False when it stays reopened."""
+        e = self.escalation
+        if self.status != Status.REOPENED or e is None or partner is None or partner.id != e.partner_id:
+            return False
+        if not partner.takes_signals or self.municipality not in partner.municipalities:
+            return False
+        self.escalate(partner, at=at, actor=None, reason=REOPENED_BY_REPORTER, automatic=True)
+        return True
 
     def close(self, *, at: datetime) -> None:
         self._require("close", Status.RESOLVED)
