@@ -13,6 +13,8 @@ from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role, SignalSource
 
 PARTNER_ROLES = (Role.PARTNER_AGENT, Role.INTEGRATION)
+# An integration client bound to a group sees what the group's admins see (CONTRACT.md rule 6).
+GROUP_READERS = (Role.GROUP_ADMIN, Role.INTEGRATION)
 
 
 class _HasMunicipalities(Protocol):
@@ -104,7 +106,7 @@ def visibility(principal: Principal) -> list[Ground] | None:
         return None
     viewer = principal.sub
     grounds = [Ground(lambda s: s.reporter == viewer, "s.reporter = :viewer", {"viewer": viewer})]
-    if (group := _acts_for(principal, Role.GROUP_ADMIN)) is not None:
+    if (group := _acts_for(principal, *GROUP_READERS)) is not None:
         grounds.append(
             Ground(
                 lambda s: s.group_id is not None and str(s.group_id) == group,
@@ -156,15 +158,23 @@ def is_reporter(principal: Principal, signal: Signal) -> bool:
     return group is not None and signal.group_id is not None and str(signal.group_id) == group
 
 
+def reads_as_reporter(principal: Principal, signal: Signal) -> bool:
+    """Reads what the reporters read: a reporter, or an integration client bound to the signal's group."""
+    if is_reporter(principal, signal):
+        return True
+    group = _acts_for(principal, Role.INTEGRATION)
+    return group is not None and signal.group_id is not None and str(signal.group_id) == group
+
+
 def may_read_notes(principal: Principal, signal: Signal) -> bool:
     """History notes and the rejection reason: who may read the description, and the reporters."""
-    return may_read_description(principal, signal) or is_reporter(principal, signal)
+    return may_read_description(principal, signal) or reads_as_reporter(principal, signal)
 
 
 def may_read_questions(principal: Principal, signal: Signal) -> bool:
     """Questions and answers: who may read the description, and the signal's reporters (not the
     reporters of its merged duplicates)."""
-    return may_read_description(principal, signal) or is_reporter(principal, signal)
+    return may_read_description(principal, signal) or reads_as_reporter(principal, signal)
 
 
 def actor(principal: Principal, signal: Signal | None = None) -> str:
@@ -184,7 +194,7 @@ def may_read_group_message(principal: Principal, signal: Signal) -> bool:
     who may read the description."""
     if may_read_description(principal, signal):
         return True
-    group = _acts_for(principal, Role.GROUP_ADMIN)
+    group = _acts_for(principal, *GROUP_READERS)
     return group is not None and group in {str(g) for g in (signal.group_id, *signal.duplicate_group_ids) if g}
 
 
