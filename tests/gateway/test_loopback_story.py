@@ -175,3 +175,27 @@ async def test_a_group_forwards_the_police_ask_and_transfer_youth_work_resolves_
     # the reporter rates it
     rated = (await platform.data(admin, RATE, id=sid, c="Snel en netjes opgepakt"))["rateSignal"]
     assert rated["myRating"] == {"satisfied": True, "comment": "Snel en netjes opgepakt"}
+
+
+async def test_a_resident_reads_when_the_youth_workers_are_there_and_how_soon_they_answer(platform: Platform) -> None:
+    wk, _ = fresh_area()
+    youth = await register(
+        platform,
+        name=f"Jongerenwerk avonden {wk}",
+        kind="YOUTH_WORK",
+        municipalities=[GM],
+        areas=[wk],
+        categories=["YOUTH_NUISANCE"],
+        acknowledgeWithinMinutes=120,
+        availability=[{"weekday": 5, "from": "19:00", "until": "23:30"}],
+        webhookUrl=f"{platform.receiver_url}/youth-evenings/{wk}",
+    )
+    query = """query($id: ID!) { partner(id: $id) {
+      categories acknowledgeWithinMinutes availability { weekday from until } webhookUrl } }"""
+    seen = (await platform.data(platform.headers("resident"), query, id=youth["partner"]["id"]))["partner"]
+    assert seen == {
+        "categories": ["YOUTH_NUISANCE"],
+        "acknowledgeWithinMinutes": 120,
+        "availability": [{"weekday": 5, "from": "19:00", "until": "23:30"}],
+        "webhookUrl": None,  # channels stay the partner's and the coordinators'
+    }
