@@ -13,4 +13,3 @@ CREATE TABLE IF NOT EXISTS partner_chains (
     next_partners     uuid[] NOT NULL,
     updated_at        timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS signals_escalated ON signals (id) WHERE status = 'escalated';

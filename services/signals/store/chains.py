@@ -79,12 +79,16 @@ async def put_chain(
 
 
 # Escalated, not acknowledged, the current partner has a chain whose shortest step has passed and
-# whose next partners did not all have the signal before. The exact step (category, pauses) is the
-# domain's to decide.
+# whose next partners did not all have the signal before. Driven from the (few) chains through the
+# escalations' partner index, so it costs nothing where no chain is agreed. The exact step
+# (category, pauses) is the domain's to decide.
 CHAIN_DUE = (
-    "s.status = 'escalated' AND EXISTS (SELECT 1 FROM signal_escalations e JOIN partner_chains c"
-    " ON c.partner_id = e.partner_id WHERE e.signal_id = s.id"
-    " AND e.seq = (SELECT max(x.seq) FROM signal_escalations x WHERE x.signal_id = s.id)"
-    " AND e.acknowledged_at IS NULL AND e.at + make_interval(mins => c.min_after_minutes) <= :now"
-    " AND s.municipality = ANY(c.municipalities) AND NOT (c.next_partners <@ s.escalated_to))"
+    "s.status = 'escalated' AND s.id IN (SELECT e.signal_id FROM partner_chains c"
+    " JOIN signal_escalations e ON e.partner_id = c.partner_id"
+    " AND e.at <= CAST(:now AS timestamptz) - make_interval(mins => c.min_after_minutes)"
+    " WHERE e.acknowledged_at IS NULL"
+    " AND e.seq = (SELECT max(x.seq) FROM signal_escalations x WHERE x.signal_id = e.signal_id))"
+    " AND EXISTS (SELECT 1 FROM partner_chains c WHERE s.municipality = ANY(c.municipalities)"
+    " AND c.partner_id = (SELECT x.partner_id FROM signal_escalations x WHERE x.signal_id = s.id"
+    " ORDER BY x.seq DESC LIMIT 1) AND NOT (c.next_partners <@ s.escalated_to))"
 )
