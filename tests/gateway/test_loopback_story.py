@@ -123,8 +123,15 @@ async def test_a_group_forwards_the_police_ask_and_transfer_youth_work_resolves_
     ]
 
     # the police keep their case number and pass the signal on to youth work
-    noted = (await platform.data(cops, REFERENCE, id=sid, r="PL1300-2026-081234"))["setExternalReference"]
-    assert noted["externalReference"] == "PL1300-2026-081234"
+    noted = (await platform.data(cops, REFERENCE, id=sid, r="PL1300-2026-081233"))["setExternalReference"]
+    assert noted["externalReference"] == "PL1300-2026-081233"
+    edge = f"/v1/signals/{sid}/external-reference"  # a police system corrects it at the REST edge
+    blank = await platform.gateway.put(edge, json={"reference": " "}, headers=cops)
+    assert (blank.status_code, [p["name"] for p in blank.json()["invalidParams"]]) == (400, ["reference"])
+    fixed = await platform.gateway.put(edge, json={"reference": "PL1300-2026-081234"}, headers=cops)
+    assert fixed.status_code == 200, fixed.text
+    shown = (await platform.gateway.get(f"/v1/signals/{sid}", headers=cops)).json()
+    assert shown["externalReference"] == "PL1300-2026-081234"
     reason = "Jongerenwerk kent deze groep en gaat eerst in gesprek"
     moved = (await platform.data(cops, TRANSFER, id=sid, p=youth_id, r=reason))["transferSignal"]
     assert moved["status"] == "ESCALATED"
