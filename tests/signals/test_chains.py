@@ -158,3 +158,49 @@ async def test_the_escalated_and_an_involved_partner_add_feedback_and_only_the_e
         late = await app.client.post(f"/v1/signals/{sid}/feedback", json={"message": "Nog iets"}, headers=cop)
         assert late.status_code == 409
         assert [h["action"] for h in resolved.json()["history"]].count("feedback_added") == 1
+
+
+async def test_time_waiting_for_the_reporters_answer_does_not_count_towards_the_chain(ground: Ground) -> None:
+    (_, asked_area), (_, witness_area), (_, late_area) = fresh_area(), fresh_area(), fresh_area()
+    start = local("2026-12-05T20:00+01:00")
+    async with pinned(ground, start, **CHAINS) as (app, clock):
+        police = await app.partners.publish(areas=[asked_area, witness_area, late_area], kind=PartnerKind.POLICE)
+        youth = await app.partners.publish(
+            areas=[asked_area, witness_area, late_area], kind=PartnerKind.YOUTH_WORK, priority=10
+        )
+        chain = {"steps": [{"nextPartnerId": str(police), "afterMinutes": 30}]}
+        r = await app.client.put(f"/v1/partners/{youth}/chain", json=chain, headers=app.headers("coordinator"))
+        assert r.status_code == 200, r.text
+        resident = app.headers("resident")
+
+        async def escalated(area: str) -> str:
+            signal = await escalate(app, (await report(app, resident, area=area, category="youth_nuisance"))["id"])
+            assert signal["escalations"][0]["partnerId"] == str(youth)
+            sid: str = signal["id"]
+            return sid
+
+        asked, witness = await escalated(asked_area), await escalated(witness_area)
+        youth_agent = app.headers("partner_agent", partner_id=str(youth))
+        clock.advance(timedelta(minutes=10))
+        q = await app.client.post(f"/v1/signals/{asked}/question", json={"question": "Hoeveel?"}, headers=youth_agent)
+        assert q.status_code == 200, q.text
+        clock.advance(timedelta(minutes=10))
+        late = await escalated(late_area)  # due 50 minutes after the start
+
+        def passed(reader: TopicReader, sid: str) -> bool:
+            return any(e.subject == sid for e, _, _ in reader.seen)
+
+        async with TopicReader(app.infra, "signal.transferred") as reader:
+            clock.set(start + timedelta(minutes=30))
+            await reader.until(lambda _: passed(reader, witness))
+            assert not passed(reader, asked), "not while the question is open"
+            clock.set(start + timedelta(minutes=40))
+            a = await app.client.post(f"/v1/signals/{asked}/answer", json={"answer": "Vijf"}, headers=resident)
+            assert (a.status_code, a.json()["status"]) == (200, "escalated")
+            clock.set(start + timedelta(minutes=50))
+            await reader.until(lambda _: passed(reader, late))
+            assert not passed(reader, asked), "30 minutes of waiting do not count: due at 60"
+            clock.set(start + timedelta(minutes=60))
+            await reader.until(lambda _: passed(reader, asked))
+        moved = await get(app, asked)
+        assert moved["escalations"][-1]["at"] == z(start + timedelta(minutes=60))
