@@ -58,9 +58,9 @@ def _steps(chain: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _check_chain(
-    info: Info, chain: list[dict[str, Any]], municipalities: list[str], partner_id: str | None
+    info: Info, chain: list[dict[str, Any]], municipalities: list[str], partner_id: str | None, kind: str | None
 ) -> None:
-    body = {"partnerId": partner_id, "municipalities": municipalities, "steps": _steps(chain)}
+    body = {"partnerId": partner_id, "municipalities": municipalities, "steps": _steps(chain), "kind": kind}
     await ctx(info).post("signals", "/v1/partner-chains/validation", body)
 
 
@@ -76,7 +76,7 @@ async def register_partner(info: Info, body: dict[str, Any]) -> Row:
     chain = body.pop("chain", None)
     municipalities = list(body.get("municipalities") or [])
     if chain:
-        await _check_chain(info, chain, municipalities, None)
+        await _check_chain(info, chain, municipalities, None, body.get("kind"))
     row: Row = await ctx(info).post("partners", "/v1/partners", body)
     if chain:
         partner = row.get("partner", row)
@@ -94,7 +94,7 @@ async def update_partner(info: Info, partner_id: str, body: dict[str, Any]) -> R
     known = await c.get("partners", f"/v1/partners/{partner_id}")
     municipalities = list(known.get("municipalities") or [])
     if chain:
-        await _check_chain(info, chain, municipalities, partner_id)
+        await _check_chain(info, chain, municipalities, partner_id, known.get("kind"))
     row = await c.patch("partners", f"/v1/partners/{partner_id}", body) if body else known
     await _put_chain(info, partner_id, chain, municipalities)
     return row

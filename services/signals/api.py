@@ -123,6 +123,7 @@ class ChainStepBody(CamelBody):
 
 class ChainBody(CamelBody):
     partner_id: str | None = Field(default=None, description="validation only: the partner the steps are for")
+    kind: str | None = Field(default=None, description="the partner's kind, while this service does not know it yet")
     municipalities: list[str] | None = Field(
         default=None, description="the partner's municipalities, used while this service does not know the partner yet"
     )
@@ -528,6 +529,7 @@ def _chain_command(partner_id: UUID | None, body: ChainBody, *, keep: bool) -> h
         keep,
         tuple(body.municipalities or ()),
         tuple((s.category, s.next_partner_id, s.after_minutes) for s in body.steps or ()),
+        body.kind,
     )
 
 

@@ -39,7 +39,7 @@ from shared.clock import Clock
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from shared.events.codes import Category, Urgency
+from shared.events.codes import GROUP_KINDS, Category, Urgency
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -653,6 +653,7 @@ class SetChain:
     keep: bool  # False: only check the steps
     municipalities: tuple[str, ...]  # the partner's, as the partners service answered them
     steps: tuple[tuple[str | None, str | None, int | None], ...]
+    kind: str | None = None  # the partner's kind, as the partners service answered it
 
 
 async def set_chain(uow: UnitOfWork, cmd: SetChain, principal: Principal, clock: Clock) -> list[ChainStep]:
@@ -668,7 +669,10 @@ async def set_chain(uow: UnitOfWork, cmd: SetChain, principal: Principal, clock:
         except ValueError:
             continue
     found = {pid: p for pid in wanted if (p := await store.partner(uow.session, pid)) is not None}
-    errors, steps = chain_problems(cmd.steps, partner_id=cmd.partner_id, municipalities=municipalities, known=found)
+    group = known.is_group if known is not None else cmd.kind in {k.value for k in GROUP_KINDS}
+    errors, steps = chain_problems(
+        cmd.steps, partner_id=cmd.partner_id, municipalities=municipalities, known=found, group=group
+    )
     if errors:
         raise ValidationFailed(errors)
     if cmd.keep and cmd.partner_id is not None:

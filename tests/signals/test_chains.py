@@ -107,6 +107,12 @@ async def test_a_chain_is_set_by_who_manages_the_partner_with_every_problem_at_o
         )
         assert checked.status_code == 200, checked.text
         assert checked.json()["steps"] == [{"category": None, "nextPartnerId": str(youth), "afterMinutes": 5}]
+        as_group = await app.client.post(
+            "/v1/partner-chains/validation",
+            json={**unknown_yet, "kind": "whatsapp_group"},
+            headers=app.headers("coordinator"),
+        )
+        assert (as_group.status_code, fields(as_group)) == (400, ["chain"]), "a group is never escalated to"
 
 
 async def test_the_escalated_and_an_involved_partner_add_feedback_and_only_the_escalated_one_sets_its_reference(

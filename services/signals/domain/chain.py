@@ -66,13 +66,17 @@ def chain_problems(
     partner_id: UUID | None,
     municipalities: Sequence[str],
     known: dict[UUID, Partner],
+    group: bool = False,
 ) -> tuple[list[FieldError], list[ChainStep]]:
     """Check raw steps (category, next partner id, after minutes): every problem at once, with the
     field as `chain[i].<field>`; and the checked steps. The next partner is an active partner of
-    one of the municipalities, not a group and not the chained partner itself (CONTRACT.md rule 6)."""
+    one of the municipalities, not a group and not the chained partner itself (CONTRACT.md rule 6);
+    a group itself has no chain."""
     errors: list[FieldError] = []
     checked: list[ChainStep] = []
     seen: set[Category | None] = set()
+    if group and steps:
+        errors.append(FieldError("chain", "a WhatsApp or resident group is never escalated to: it has no chain"))
     if len(steps) > MAX_STEPS:
         errors.append(FieldError("chain", f"at most {MAX_STEPS} steps: one per category and one for any"))
     for i, (raw_category, raw_next, after) in enumerate(steps):
