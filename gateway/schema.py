@@ -18,6 +18,7 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from gateway import inputs as gi
+from gateway import loopback
 from gateway.domain import (
     BAD_USER_INPUT,
     NOT_FOUND,
@@ -288,13 +289,16 @@ class Mutation:
         """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
         return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))
 
+    add_feedback: Signal = strawberry.mutation(resolver=loopback.add_feedback)
+    set_external_reference: Signal = strawberry.mutation(resolver=loopback.set_external_reference)
+
     @strawberry.mutation
     async def register_partner(self, info: Info, input: gi.RegisterPartnerInput) -> RegisterPartnerResult:
-        return _partner_result(await ctx(info).post("partners", "/v1/partners", to_rest(input)))
+        return _partner_result(await loopback.register_partner(info, to_rest(input)))
 
     @strawberry.mutation
     async def update_partner(self, info: Info, id: strawberry.ID, input: gi.UpdatePartnerInput) -> Partner:
-        return Partner.from_rest(await ctx(info).patch("partners", f"/v1/partners/{id}", to_rest(input)))
+        return Partner.from_rest(await loopback.update_partner(info, id, to_rest(input)))
 
     @strawberry.mutation
     async def rotate_webhook_secret(self, info: Info, partner_id: strawberry.ID) -> RegisterPartnerResult:

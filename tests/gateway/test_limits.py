@@ -155,6 +155,8 @@ async def test_health_metrics_and_openapi(gateway: httpx.AsyncClient) -> None:
         "/v1/signals",
         "/v1/signals/{signal_id}/acknowledgement",
         "/v1/signals/{signal_id}/resolution",
+        "/v1/signals/{signal_id}/feedback",
+        "/v1/signals/{signal_id}/external-reference",
         "/v1/goals/{goal_id}",
         "/v1/goals/{goal_id}/trend.svg",
         "/v1/messages/{message_id}",
