@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from gateway.context import Row
 from gateway.enums import SignalCategory
+from gateway.neighbourhood_types import CategoryCount
 from gateway.types import Goal, GoalReview, Partner, ctx, load_partner, opt_float, opt_str, when
 
 
@@ -53,15 +54,11 @@ async def _partner(info: Info, partner_id: str) -> Partner:
     return partner
 
 
-@strawberry.type
-class CategoryCount:
-    category: SignalCategory
-    count: int
-    previous: int = strawberry.field(description="the quarter before")
-
-    @classmethod
-    def from_rest(cls, row: Row) -> CategoryCount:
-        return cls(category=SignalCategory(row["category"]), count=int(row["count"]), previous=int(row["previous"]))
+def category_count(row: Row) -> CategoryCount:
+    """One category's count (the type is the neighbourhood summary's: the contract has one)."""
+    return CategoryCount(
+        category=SignalCategory(row["category"]), count=int(row["count"]), previous=int(row["previous"])
+    )
 
 
 @strawberry.type
@@ -179,8 +176,8 @@ class AreaReview:
             quarter=str(row["quarter"]),
             status=AreaReviewStatus(row["status"]),
             partial=bool(row.get("partial", False)),
-            trends=[CategoryCount.from_rest(r) for r in row.get("trends") or []],
-            same_quarter_last_year=[CategoryCount.from_rest(r) for r in row.get("sameQuarterLastYear") or []],
+            trends=[category_count(r) for r in row.get("trends") or []],
+            same_quarter_last_year=[category_count(r) for r in row.get("sameQuarterLastYear") or []],
             partners=[PartnerResponsiveness.from_rest(r) for r in row.get("partners") or []],
             cooperation=[CooperationScore.from_rest(r) for r in row.get("cooperation") or []],
             agreements=[Agreement.from_rest(r) for r in row.get("agreements") or []],
