@@ -286,7 +286,8 @@ async def hold_area_review(uow: UnitOfWork, cmd: HoldReview, principal: Principa
     errors.raise_if_any()
     assert quarter is not None
     await _open_for_changes(session, parsed, quarter)
-    figures = await _figures(session, parsed, quarter)
+    # held before the quarter ended, its figures stay those of a partial quarter
+    figures = {**await _figures(session, parsed, quarter), "partial": not quarter.has_ended(now)}
     await review_store.hold(
         session, parsed.code, quarter, parsed.municipality, blank_is_none(cmd.notes), figures, principal.sub, now
     )

@@ -316,6 +316,10 @@ async def test_a_region_holds_its_review_together(goals: Goals, wire: Wire, infr
         goals.clock.set(datetime(2027, 4, 12, 9, 0, tzinfo=UTC))
         later = (await goals.client.get(f"/v1/area-reviews/{wk}/2027-Q2", headers=coordinator)).json()
         assert later["agreements"] == []
-        assert (await goals.client.get(url, headers=coordinator)).json()["partial"] is False
+        # held mid-quarter: its frozen figures stay those of a partial quarter
+        assert (await goals.client.get(url, headers=coordinator)).json()["partial"] is True
+        assert later["partial"] is True
+        ended = (await goals.client.get(f"/v1/area-reviews/{wk}/2027-Q1", headers=coordinator)).json()
+        assert (ended["status"], ended["partial"]) == ("open", False)
     finally:
         goals.clock.set(NOW)
