@@ -20,7 +20,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from gateway import rest, rest_loopback
+from gateway import rest, rest_loopback, review_rest
 from gateway.context import GatewayContext
 from gateway.errors import coded_all
 from gateway.feed import SignalFeed
@@ -112,7 +112,7 @@ def create_app(
         service="gateway",
         title="Wijkaanpak gateway: REST edge for partner systems",
         api_version=API_VERSION,
-        routers=[rest.router, rest_loopback.router, _graphql_router(parts)],
+        routers=[rest.router, rest_loopback.router, review_rest.router, _graphql_router(parts)],
         lifespan=_lifespan(parts),
         # Ready on its own: a service that is down fails only the fields it serves (a partial
         # GraphQL error), so the gateway keeps taking reports while e.g. goals is away.
@@ -122,6 +122,7 @@ def create_app(
     )
     if settings.is_local:
         app.add_middleware(GraphiQLPolicy)
+    app.add_middleware(review_rest.ReportPolicy)
     _expose(app, parts)
     return app
 

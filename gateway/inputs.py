@@ -142,6 +142,9 @@ class ProposeGoalInput:
     title: str
     description: str | None = UNSET
     categories: list[SignalCategory] | None = UNSET
+    contact_email: str | None = strawberry.field(
+        default=UNSET, description="where the proposer hears the decision (sealed; never shown or in an event)"
+    )
 
 
 @strawberry.input

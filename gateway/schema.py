@@ -18,7 +18,7 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from gateway import inputs as gi
-from gateway import loopback
+from gateway import loopback, reviews
 from gateway.domain import (
     BAD_USER_INPUT,
     NOT_FOUND,
@@ -186,6 +186,8 @@ class Query:
         )
         return Advice.from_rest(body)
 
+    area_review: reviews.AreaReview = strawberry.field(resolver=reviews.area_review)
+
     @strawberry.field
     def categories(self, info: Info) -> list[CategoryInfo]:
         ctx(info).principal  # noqa: B018 (every operation needs a valid token)
@@ -347,6 +349,13 @@ class Mutation:
         body = to_rest(input)
         goal_id = body.pop("goalId")
         return GoalReview.from_rest(await ctx(info).post("goals", f"/v1/goals/{goal_id}/reviews", body))
+
+    continue_goal: Goal = strawberry.mutation(resolver=reviews.continue_goal)
+    record_measurement: Goal = strawberry.mutation(resolver=reviews.record_measurement)
+    rate_cooperation: reviews.AreaReview = strawberry.mutation(resolver=reviews.rate_cooperation)
+    add_agreement: reviews.Agreement = strawberry.mutation(resolver=reviews.add_agreement)
+    update_agreement: reviews.Agreement = strawberry.mutation(resolver=reviews.update_agreement)
+    hold_area_review: reviews.AreaReview = strawberry.mutation(resolver=reviews.hold_area_review)
 
 
 def _present(**values: Any) -> dict[str, Any]:

@@ -467,6 +467,7 @@ class Measurement:
     value: float | None
     previous: float | None
     on_track: bool | None
+    partial: bool = strawberry.field(description="true while the quarter has not ended")
 
     @classmethod
     def from_rest(cls, row: Row) -> Measurement:
@@ -475,6 +476,7 @@ class Measurement:
             value=opt_float(row.get("value")),
             previous=opt_float(row.get("previous")),
             on_track=row.get("onTrack"),
+            partial=bool(row.get("partial", False)),
         )
 
 
@@ -581,6 +583,9 @@ class GoalProposal:
     categories: list[SignalCategory]
     support_count: int
     supported_by_me: bool
+    support_from_area: int = strawberry.field(
+        description="supports from residents who joined the area (for a WK: one of its BUs)"
+    )
     status: ProposalStatus
     decline_reason: str | None
     goal_id: strawberry.Private[str | None]
@@ -604,6 +609,7 @@ class GoalProposal:
             categories=categories(row.get("categories")),
             support_count=int(row.get("supportCount") or 0),
             supported_by_me=bool(row.get("supportedByMe", False)),
+            support_from_area=int(row.get("supportFromArea") or 0),
             status=ProposalStatus(row["status"]),
             decline_reason=opt_str(row.get("declineReason")),
             goal_id=opt_str(row.get("goalId")),
