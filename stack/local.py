@@ -21,6 +21,7 @@ from stack import (
     stack_lock,
 )
 from stack import services as svc
+from stack.browser import ensure_chromium
 from stack.kafka import KafkaBroker
 from stack.keys import KEYS_DIR, ensure_dev_keys
 from stack.pg import PgServer
@@ -92,6 +93,7 @@ def _infra() -> None:
 
 def infra(*, respect_external: bool = True) -> None:
     """PostgreSQL (database, roles, schemas) + Kafka (topics) + dev keys; no-op parts that run."""
+    ensure_chromium()
     if respect_external and external_infra():
         ensure_dev_keys(KEYS_DIR)
         say("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS are set: using those, starting no servers")

@@ -13,7 +13,6 @@ import csv
 import io
 import re
 import secrets
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from services.goals.app import create_app as create_goals
 from services.partners.app import Settings as PartnersSettings
 from services.partners.app import create_app as create_partners
 from shared.clock import FixedClock
+from stack.browser import chromium
 from tests.gateway.conftest import GM, free_socket, uvicorn_on
 from tests.goals.conftest import Wire
 from tests.goals.test_area_review import Story, minutes
@@ -141,7 +141,7 @@ def codes(body: dict[str, Any]) -> list[str]:
 
 async def chromium_render(html: Path, shot: Path) -> str:
     """The page as headless Chromium renders it (its DOM after layout), with a screenshot."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    binary = chromium()
     if binary is None:
         pytest.fail("headless Chromium is needed to check the printable review (apt-get install -y chromium)")
     common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1240,3400"]
