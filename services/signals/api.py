@@ -31,7 +31,7 @@ from shared.errors import FieldError, FieldErrors, Forbidden, NotFound, Validati
 from shared.events.codes import Category, Role, SignalSource, SignalStatus, Urgency
 from shared.http import JSONBody
 from shared.observability import get_logger
-from shared.pagination import decode_keyset, listing, page_size, parse_ids
+from shared.pagination import MAX_IDS, decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(tags=["signals"])
@@ -249,6 +249,15 @@ async def _list(
     return JSONBody(listing([signal_json(s, principal, now) for s in signals], total, last))
 
 
+def _references(value: str | None, errors: FieldErrors) -> list[str] | None:
+    if value is None:
+        return None
+    found = [r.strip() for r in value.split(",") if r.strip()]
+    if len(found) > MAX_IDS:
+        errors.add("references", f"at most {MAX_IDS} references")
+    return found
+
+
 @router.get("/v1/signals", summary="List signals (filters, cursor pagination)")
 async def list_signals(
     principal: CurrentPrincipal,
@@ -263,11 +272,13 @@ async def list_signals(
     since: datetime | None = None,
     until: datetime | None = None,
     ids: str | None = None,
+    references: str | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> JSONBody:
     """Newest first; with `partnerId` the signals escalated to that partner, oldest escalation
-    first (a catch-up feed). `ids` is a batch read: without `first` it answers all of them."""
+    first (a catch-up feed). `ids` (and `references`, for Open311) is a batch read: without
+    `first` it answers all of them."""
     demand(principal, *permissions.roles_for("read"), municipality=municipality)
     municipalities = [municipality] if municipality else sorted(principal.municipalities)
     errors = FieldErrors()
@@ -287,12 +298,13 @@ async def list_signals(
         except ValueError:
             errors.add("partnerId", "must be a partner id (uuid)")
     wanted = parse_ids(ids, errors)
+    by_reference = _references(references, errors)
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             errors.add(name, "must carry a time zone (RFC 3339)")
     errors.raise_if_any()
     clauses, params = permissions.visibility_clauses(principal)
-    size = first if first is not None else max(50, min(len(wanted or []), 200))
+    size = first if first is not None else max(50, min(len(wanted or []) + len(by_reference or []), 200))
     q = store.Query(
         municipalities=municipalities,
         area=area,
@@ -304,6 +316,7 @@ async def list_signals(
         since=since,
         until=until,
         ids=wanted,
+        references=by_reference,
         visibility=clauses,
         params=params,
     )

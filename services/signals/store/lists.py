@@ -39,6 +39,7 @@ class Query:
     since: datetime | None = None
     until: datetime | None = None
     ids: list[UUID] | None = None
+    references: list[str] | None = None
     reporter: str | None = None
     visibility: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
@@ -85,8 +86,12 @@ def _where(q: Query, now: datetime) -> Where:
         where.add(unrouted if q.unrouted else "s.routed_partner_id IS NOT NULL")
     where.given(q.since, "s.reported_at >= :since", since=q.since)
     where.given(q.until, "s.reported_at < :until", until=q.until)
-    if q.ids is not None:
-        where.add("s.id = ANY(CAST(:ids AS uuid[]))", ids=uuid_array(q.ids))
+    if q.ids is not None or q.references is not None:  # a batch read by ids, references or both
+        where.add(
+            "(s.id = ANY(CAST(:ids AS uuid[])) OR s.reference = ANY(CAST(:references AS text[])))",
+            ids=uuid_array(q.ids or []),
+            references=text_array(q.references or []),
+        )
     where.given(q.reporter, "s.reporter = :reporter", reporter=q.reporter)
     return where
 
