@@ -67,9 +67,11 @@ def test_env() -> dict[str, str]:
 def _infra() -> None:
     ensure_dev_keys(KEYS_DIR)
     pg = local_pg()
-    pg.ensure_installed()
+    pg.ensure_installed(postgis=True)
     pg.init()
     pg.start()
+    if not pg.ensure_postgis():
+        say("PostGIS is not available: areas work on codes alone (no boundaries, areaAt answers null)")
     pg.ensure_service_roles(SERVICE_NAMES)
     say(f"PostgreSQL ready: {pg.admin_url}")
     kafka = local_kafka()
