@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
@@ -24,7 +25,7 @@ from services.signals.views import signal_json
 from shared import idempotency
 from shared.auth import CurrentPrincipal, Principal, demand
 from shared.bodies import CamelBody
-from shared.clock import Clock
+from shared.clock import Clock, rfc3339
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
@@ -249,6 +250,24 @@ async def _list(
     return JSONBody(listing([signal_json(s, principal, now) for s in signals], total, last))
 
 
+def _bbox(value: str | None, errors: FieldErrors) -> tuple[float, float, float, float] | None:
+    """`minLon,minLat,maxLon,maxLat` in WGS84 (CONTRACT.md rule 15)."""
+    if value is None:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        errors.add("bbox", "must be minLon,minLat,maxLon,maxLat: four numbers")
+        return None
+    min_lon, min_lat, max_lon, max_lat = box
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        errors.add("bbox", "must be minLon,minLat,maxLon,maxLat in WGS84, each minimum at most its maximum")
+        return None
+    return min_lon, min_lat, max_lon, max_lat
+
+
 def _references(value: str | None, errors: FieldErrors) -> list[str] | None:
     if value is None:
         return None
@@ -273,6 +292,7 @@ async def list_signals(
     until: datetime | None = None,
     ids: str | None = None,
     references: str | None = None,
+    bbox: str | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> JSONBody:
@@ -299,6 +319,7 @@ async def list_signals(
             errors.add("partnerId", "must be a partner id (uuid)")
     wanted = parse_ids(ids, errors)
     by_reference = _references(references, errors)
+    box = _bbox(bbox, errors)
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             errors.add(name, "must carry a time zone (RFC 3339)")
@@ -317,10 +338,72 @@ async def list_signals(
         until=until,
         ids=wanted,
         references=by_reference,
+        bbox=box,
         visibility=clauses,
         params=params,
     )
     return await _list(runtime, principal, q, size, after)
+
+
+MAP_LIMIT = 5000
+FINAL = frozenset({SignalStatus.REJECTED.value, SignalStatus.MERGED.value, SignalStatus.CLOSED.value})
+
+
+def _coarse(value: float, final: bool) -> float:
+    """A final signal's position to about 50 m (CONTRACT.md rule 15)."""
+    return round(value * 2000) / 2000 if final else value
+
+
+@router.get(
+    "/v1/signals.geojson",
+    summary="The signals with a location in a bounding box, as GeoJSON (newest first, at most 5,000)",
+    response_class=JSONBody,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def signals_geojson(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    municipality: str = "",
+    bbox: str = "",
+    status: str | None = None,
+) -> JSONBody:
+    demand(principal, *permissions.roles_for("read"), municipality=municipality or None)
+    errors = FieldErrors()
+    if not municipality:
+        errors.add("municipality", "must not be empty")
+    statuses = _statuses(status, errors)
+    if not bbox:
+        errors.add("bbox", "must not be empty")
+    box = _bbox(bbox or None, errors)
+    errors.raise_if_any()
+    clauses, params = permissions.visibility_clauses(principal)
+    q = store.Query(municipalities=[municipality], statuses=statuses, bbox=box, visibility=clauses, params=params)
+    async with runtime.uow() as uow:
+        points, truncated = await store.map_points(uow.session, q, limit=MAP_LIMIT, now=runtime.clock.now())
+    features = [
+        {
+            "type": "Feature",
+            "id": str(p.id),
+            "geometry": {
+                "type": "Point",
+                "coordinates": [_coarse(p.lon, p.status in FINAL), _coarse(p.lat, p.status in FINAL)],
+            },
+            "properties": {
+                "id": str(p.id),
+                "reference": p.reference,
+                "area": p.area,
+                "category": p.category,
+                "urgency": p.urgency,
+                "status": p.status,
+                "reportedAt": rfc3339(p.reported_at),
+            },
+        }
+        for p in points
+    ]
+    body: dict[str, object] = {"type": "FeatureCollection", "features": features}
+    if truncated:
+        body["truncated"] = True
+    return JSONBody(body, media_type="application/geo+json")
 
 
 @router.get("/v1/signals/mine", summary="The caller's own signals")

@@ -152,6 +152,7 @@ async def test_health_metrics_and_openapi(gateway: httpx.AsyncClient) -> None:
     assert set(spec["paths"]) == {
         "/v1/signals/{signal_id}",
         "/v1/signals",
+        "/v1/signals.geojson",
         "/v1/signals/{signal_id}/acknowledgement",
         "/v1/signals/{signal_id}/resolution",
         "/v1/goals/{goal_id}",
