@@ -180,9 +180,10 @@ async def test_open311_errors_come_in_open311_form_with_the_status_of_their_code
     in_url = await platform.gateway.post(f"{base}/requests.json", params={"api_key": bearer(resident)}, data=form)
     assert "never in the URL" in open311_errors(in_url, 400)[0]
     missing = {k: v for k, v in form.items() if k != "jurisdiction_id"}
-    assert "jurisdiction_id" in open311_errors(
-        await platform.gateway.post(f"{base}/requests.json", data=missing, headers=resident), 400
-    )[0]
+    assert (
+        "jurisdiction_id"
+        in open311_errors(await platform.gateway.post(f"{base}/requests.json", data=missing, headers=resident), 400)[0]
+    )
     elsewhere = {**form, "jurisdiction_id": "GM0363", "service_code": "potholes"}
     assert open311_errors(await platform.gateway.post(f"{base}/requests.json", data=elsewhere, headers=resident), 404)
     wrong = {**form, "service_code": "potholes", "lat": "north"}
