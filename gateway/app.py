@@ -19,7 +19,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from gateway import graphiql, open311, rest
+from gateway import graphiql, open311, rest, rest_loopback
 from gateway.context import GatewayContext
 from gateway.errors import coded_all
 from gateway.feed import SignalFeed
@@ -90,9 +90,11 @@ def create_app(
         service="gateway",
         title="Wijkaanpak gateway: REST edge for partner systems",
         api_version=API_VERSION,
-        routers=[rest.router, graphql, open311.build_router(graphql.schema)],
+        routers=[rest.router, rest_loopback.router, graphql, open311.build_router(graphql.schema)],
         lifespan=_lifespan(parts),
-        readiness={service: _service_check(parts.upstream, service) for service in SERVICES},
+        # Ready on its own: a service that is down fails only the fields it serves (a partial
+        # GraphQL error), so the gateway keeps taking reports while e.g. goals is away.
+        advisory={service: _service_check(parts.upstream, service) for service in SERVICES},
         log_requests=settings.log_requests,
         description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
     )

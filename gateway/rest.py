@@ -152,3 +152,13 @@ async def get_goal(goal_id: str, request: Request, caller: Caller) -> Response:
 )
 async def goal_trend(goal_id: str, request: Request, caller: Caller) -> Response:
     return await _relay(request, caller, "goals", "GET", f"/v1/goals/{goal_id}/trend.svg")
+
+
+@router.get("/messages/{message_id}", summary="A neighbourhood message (where its webhooks' dataref points)")
+async def get_message(message_id: str, request: Request, caller: Caller) -> Response:
+    return await _relay(request, caller, "neighbourhoods", "GET", f"/v1/messages/{message_id}")
+
+
+@router.get("/initiatives/{initiative_id}", summary="A residents' initiative (where its webhooks' dataref points)")
+async def get_initiative(initiative_id: str, request: Request, caller: Caller) -> Response:
+    return await _relay(request, caller, "neighbourhoods", "GET", f"/v1/initiatives/{initiative_id}")

@@ -14,9 +14,11 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.add_validation_rules import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from gateway import inputs as gi
+from gateway import loopback
 from gateway.domain import (
     BAD_USER_INPUT,
     NOT_FOUND,
@@ -29,6 +31,7 @@ from gateway.enums import DeliveryStatus, SignalCategory, SignalSource, SignalSt
 from gateway.errors import ErrorCodes, log_unexpected
 from gateway.inputs import to_rest
 from gateway.limits import Limits, RateLimit, VariableCost, complexity_rule
+from gateway.neighbourhoods import NeighbourhoodMutation, NeighbourhoodQuery, place_report
 from gateway.settings import Settings
 from gateway.types import (
     Advice,
@@ -207,7 +210,7 @@ def _partner_result(row: dict[str, Any]) -> RegisterPartnerResult:
 class Mutation:
     @strawberry.mutation
     async def report_signal(self, info: Info, input: gi.ReportSignalInput) -> ReportSignalResult:
-        row = await ctx(info).post("signals", "/v1/signals", to_rest(input))  # clientRequestId: idempotent intake
+        row = await place_report(ctx(info), to_rest(input))  # clientRequestId: idempotent intake; area from lat/lon
         return ReportSignalResult(
             signal=Signal.from_rest(row["signal"]), duplicate=bool(row.get("duplicate")), advice=row.get("advice")
         )
@@ -289,13 +292,16 @@ class Mutation:
         """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
         return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))
 
+    add_feedback: Signal = strawberry.mutation(resolver=loopback.add_feedback)
+    set_external_reference: Signal = strawberry.mutation(resolver=loopback.set_external_reference)
+
     @strawberry.mutation
     async def register_partner(self, info: Info, input: gi.RegisterPartnerInput) -> RegisterPartnerResult:
-        return _partner_result(await ctx(info).post("partners", "/v1/partners", to_rest(input)))
+        return _partner_result(await loopback.register_partner(info, to_rest(input)))
 
     @strawberry.mutation
     async def update_partner(self, info: Info, id: strawberry.ID, input: gi.UpdatePartnerInput) -> Partner:
-        return Partner.from_rest(await ctx(info).patch("partners", f"/v1/partners/{id}", to_rest(input)))
+        return Partner.from_rest(await loopback.update_partner(info, id, to_rest(input)))
 
     @strawberry.mutation
     async def rotate_webhook_secret(self, info: Info, partner_id: strawberry.ID) -> RegisterPartnerResult:
@@ -427,8 +433,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         if not local:
             extensions.append(DisableIntrospection)
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, NeighbourhoodQuery)),
+        mutation=merge_types("Mutation", (Mutation, NeighbourhoodMutation)),
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not local),

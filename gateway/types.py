@@ -6,7 +6,7 @@ Cross-service fields resolve through the request's DataLoaders (see `gateway.con
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.types import Info
@@ -27,6 +27,9 @@ from gateway.enums import (
     SignalStatus,
     Urgency,
 )
+
+if TYPE_CHECKING:
+    from gateway.loopback import ChainStep
 
 
 def ctx(info: Info) -> GatewayContext:
@@ -116,6 +119,13 @@ class Partner:
             webhook_url=opt_str(row.get("webhookUrl")),
             email=opt_str(row.get("email")),
         )
+
+    @strawberry.field
+    async def chain(self, info: Info) -> list[Annotated[ChainStep, strawberry.lazy("gateway.loopback")]]:
+        """Who a signal not acknowledged in time goes to next, as the region agreed."""
+        from gateway.loopback import chain_of  # the chain lives with the loop-back additions
+
+        return await chain_of(info, str(self.id))
 
 
 async def load_partner(info: Info, partner_id: str | None) -> Partner | None:
@@ -283,6 +293,9 @@ class Signal:
     my_rating: Rating | None = strawberry.field(
         description="the caller's own rating (a reporter's; a merged duplicate's reporter rates the original)"
     )
+    external_reference: str | None = strawberry.field(
+        default=None, description="the escalated partner's own case number; for those who may read the description"
+    )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
     involved_partner_ids: strawberry.Private[list[str]]
@@ -354,6 +367,7 @@ class Signal:
             involved_partner_ids=[str(p) for p in row.get("involvedPartnerIds") or []],
             original_row=row.get("original"),
             restricted=restricted,
+            external_reference=None if restricted else opt_str(row.get("externalReference")),
         )
 
 

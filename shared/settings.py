@@ -49,6 +49,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_requests: bool = True
     startup_wait_seconds: float = 30.0
+    kafka_probe_seconds: float = Field(default=10.0, gt=0)  # how often wijkaanpak_kafka_reachable is measured
 
     # Retention of the messaging tables (shared.retention), in days; 0 keeps rows for ever.
     # The inbox must outlive every redelivery: see shared.retention before shortening it.

@@ -33,6 +33,7 @@ LOGS_DIR = STACK_DIR / "logs"
 RUN_DIR = STACK_DIR / "run"
 SMTP_PID = RUN_DIR / "smtp.pid"
 SMTP_MARKER = "stack.smtp"
+DEMO_AREAS = REPO_ROOT / "services" / "neighbourhoods" / "data" / "cbs-2014-GM0479.geojson"
 
 
 class StackError(RuntimeError):
@@ -172,6 +173,27 @@ def _seed() -> None:
         raise StackError(f"seeding failed ({result.returncode}); {log}:\n{tail(log)}")
 
 
+def _load_demo_areas() -> None:
+    """Zaanstad's wijken and buurten (CBS 2014) with their boundaries, unless already loaded."""
+    if not svc.module_exists("services.neighbourhoods.areas"):
+        return
+    spec = next(s for s in svc.all_specs() if s.name == "neighbourhoods")
+    say("loading the demo region's areas (python -m services.neighbourhoods.areas load --unless-loaded)")
+    log = LOGS_DIR / "areas.log"
+    with log.open("ab") as out:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.neighbourhoods.areas", "load", "--unless-loaded", str(DEMO_AREAS)],
+            env=svc.service_env(spec),
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=180,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise StackError(f"loading the demo areas failed ({result.returncode}); {log}:\n{tail(log)}")
+
+
 def _print_summary(running: list[svc.ServiceSpec]) -> None:
     say("the local stack is up:")
     names = {s.name for s in running}
@@ -215,6 +237,7 @@ def up() -> None:
         _wait_ready(starting)
         if specs:
             _seed()
+            _load_demo_areas()
         _print_summary(specs)
 
 

@@ -199,6 +199,9 @@ class PgServer:
 
     def _install_postgis(self) -> None:
         """Debian's `postgresql-<major>-postgis-3`; without it the services work on area codes alone."""
+        if not self.major_version.isdigit():
+            self._log(f"PostGIS not found and {self.bin_dir} is not Debian's layout: areas work on codes alone")
+            return
         package = f"postgresql-{self.major_version}-postgis-3"
         self._log(f"PostGIS not found: apt-get install -y {package} (takes a minute)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

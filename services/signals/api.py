@@ -21,6 +21,7 @@ from services.signals.domain import (
     area_problem,
     check_report,
 )
+from services.signals.domain.chain import ChainStep
 from services.signals.views import signal_json
 from shared import idempotency
 from shared.auth import CurrentPrincipal, Principal, demand
@@ -105,6 +106,29 @@ class InvolvementBody(CamelBody):
 class RatingBody(CamelBody):
     satisfied: bool | None = None
     comment: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
+class FeedbackBody(CamelBody):
+    message: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
+class ExternalReferenceBody(CamelBody):
+    reference: str | None = Field(default=None, description="1..200 characters, e.g. a police case number")
+
+
+class ChainStepBody(CamelBody):
+    category: str | None = Field(default=None, description="the step for this category; null: any category")
+    next_partner_id: str | None = None
+    after_minutes: int | None = Field(default=None, description="not acknowledged this long after the escalation")
+
+
+class ChainBody(CamelBody):
+    partner_id: str | None = Field(default=None, description="validation only: the partner the steps are for")
+    kind: str | None = Field(default=None, description="the partner's kind, while this service does not know it yet")
+    municipalities: list[str] | None = Field(
+        default=None, description="the partner's municipalities, used while this service does not know the partner yet"
+    )
+    steps: list[ChainStepBody] | None = None
 
 
 class MergeBody(CamelBody):
@@ -557,6 +581,98 @@ async def involve(signal_id: str, body: InvolvementBody, principal: CurrentPrinc
 async def rate(signal_id: str, body: RatingBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
     cmd = handlers.Rate(_uuid(signal_id), body.satisfied, body.comment)
     return await _change(runtime, principal, handlers.rate, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/feedback",
+    summary="Add feedback for the reporters (the partner it is escalated to, or an involved one; while open)",
+)
+async def add_feedback(
+    signal_id: str, body: FeedbackBody, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> JSONBody:
+    cmd = handlers.AddFeedback(_uuid(signal_id), body.message)
+    return await _change(runtime, principal, handlers.add_feedback, cmd)
+
+
+@router.put(
+    "/v1/signals/{signal_id}/external-reference",
+    summary="Record the partner's own case number, e.g. a police case number (the partner it is escalated to)",
+)
+async def set_external_reference(
+    signal_id: str, body: ExternalReferenceBody, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> JSONBody:
+    cmd = handlers.SetExternalReference(_uuid(signal_id), body.reference)
+    return await _change(runtime, principal, handlers.set_external_reference, cmd)
+
+
+# --- chains --------------------------------------------------------------------------------------
+
+
+def _steps_json(steps: list[ChainStep]) -> list[dict[str, object]]:
+    return [
+        {
+            "category": s.category.value if s.category else None,
+            "nextPartnerId": str(s.next_partner_id),
+            "afterMinutes": s.after_minutes,
+        }
+        for s in steps
+    ]
+
+
+def _chain_command(partner_id: UUID | None, body: ChainBody, *, keep: bool) -> handlers.SetChain:
+    return handlers.SetChain(
+        partner_id,
+        keep,
+        tuple(body.municipalities or ()),
+        tuple((s.category, s.next_partner_id, s.after_minutes) for s in body.steps or ()),
+        body.kind,
+    )
+
+
+@router.put(
+    "/v1/partners/{partner_id}/chain",
+    summary="Replace a partner's chain (who may manage the partner); no steps removes it",
+)
+async def set_chain(partner_id: str, body: ChainBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    demand(principal, *permissions.roles_for("chain"))
+    pid = _uuid(partner_id)
+    async with runtime.uow() as uow:
+        steps = await handlers.set_chain(uow, _chain_command(pid, body, keep=True), principal, runtime.clock)
+    return JSONBody({"partnerId": str(pid), "steps": _steps_json(steps)})
+
+
+@router.post(
+    "/v1/partner-chains/validation",
+    summary="Check chain steps before a partner is registered or updated (its municipalities given); nothing is stored",
+)
+async def check_chain(body: ChainBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    demand(principal, *permissions.roles_for("chain"))
+    async with runtime.uow() as uow:
+        pid = _optional_uuid(body.partner_id)
+        steps = await handlers.set_chain(uow, _chain_command(pid, body, keep=False), principal, runtime.clock)
+    return JSONBody({"partnerId": body.partner_id, "steps": _steps_json(steps)})
+
+
+def _optional_uuid(value: str | None) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ValidationFailed([FieldError("partnerId", "must be a partner id (uuid)")]) from None
+
+
+@router.get(
+    "/v1/partner-chains", summary="The chains of partners (?ids=a,b); none for partners the caller may not know"
+)
+async def read_chains(principal: CurrentPrincipal, runtime: RuntimeDep, ids: str = "") -> JSONBody:
+    demand(principal, *permissions.roles_for("read"))
+    errors = FieldErrors()
+    wanted = parse_ids(ids, errors) or []
+    errors.raise_if_any()
+    async with runtime.uow() as uow:
+        found = await handlers.read_chains(uow, wanted, principal)
+    return JSONBody({"results": [{"partnerId": str(pid), "steps": _steps_json(steps)} for pid, steps in found.items()]})
 
 
 # --- internal ------------------------------------------------------------------------------------

@@ -204,7 +204,8 @@ class SignalTransferred(SignalFacts):
     event_type = "signal.transferred"
     summary = (
         "The signal was transferred to another partner (by the partner it was escalated to, or a"
-        " coordinator), who must acknowledge it by `acknowledgeBy`; the reason stays in the signals service."
+        " coordinator; or, `automatic`, by the chain the region agreed for that partner), who must"
+        " acknowledge it by `acknowledgeBy`; the reason stays in the signals service."
     )
     partner_id: UUID = Field(description="the partner it is escalated to now")
     previous_partner_id: UUID | None = None
