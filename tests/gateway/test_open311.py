@@ -211,3 +211,20 @@ async def test_open311_errors_come_in_open311_form_with_the_status_of_their_code
         f"{base}/requests/SIG-1999-000001.json", params={"jurisdiction_id": GM}, headers=resident
     )
     assert open311_errors(unknown, 404)
+
+
+async def test_a_point_alone_lands_in_its_buurt_where_boundaries_are_loaded(platform: Platform) -> None:
+    """reportSignal's own rule (CONTRACT.md "The neighbourhood"): without attribute[area] the
+    loaded boundaries place the point; outside every boundary the area is asked for."""
+    resident = platform.headers("resident")
+    app = GeoReportClient(platform.gateway, GM, api_key=bearer(resident))
+    await app.discover()
+    poelenburg = {"lat": "52.436", "long": "4.848"}  # inside buurt Poelenburg on the demo kaart
+    created = await app.post_form(service_code="traffic_safety", description="Drempel los", **poelenburg)
+    assert created.status_code == 201, created.text
+    reference = created.json()[0]["service_request_id"]
+    mine = (await platform.data(resident, "{ mySignals { nodes { reference area } } }"))["mySignals"]["nodes"]
+    assert {"reference": reference, "area": "BU04791210"} in mine
+    dam = {"lat": "52.3731", "long": "4.8922"}  # Amsterdam: outside every loaded boundary
+    outside = await app.post_form(service_code="traffic_safety", description="Drempel los", **dam)
+    assert any("attribute[area]" in d for d in open311_errors(outside, 400))
