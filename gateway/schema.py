@@ -89,8 +89,10 @@ class Query:
         unrouted: bool | None = UNSET,
         first: int | None = 50,
         after: str | None = UNSET,
+        bbox: list[float] | None = UNSET,  # [minLon, minLat, maxLon, maxLat], WGS84, edges inclusive
     ) -> SignalConnection:
         statuses = given(status)
+        box = given(bbox)
         body = await ctx(info).get(
             "signals",
             "/v1/signals",
@@ -103,6 +105,7 @@ class Query:
             unrouted=given(unrouted),
             first=first if first is not None else 50,
             after=given(after),
+            bbox=",".join(str(v) for v in box) if box is not None else None,
         )
         return SignalConnection.from_rest(body)
 

@@ -40,7 +40,7 @@ from shared.events.catalog import EventData, dlq_topic
 from shared.events.envelope import CloudEvent, parse, to_json
 from shared.kafka import header
 from shared.metrics import consumer_lag, dlq_records, events_consumed
-from shared.observability import get_logger, set_traceparent
+from shared.observability import consuming, get_logger
 from shared.tasks import sleep_or_stop
 
 log = get_logger(__name__)
@@ -357,8 +357,8 @@ class ConsumerRunner:
             if event.envelope.id not in new:
                 continue
             new.discard(event.envelope.id)  # the same event twice in one batch runs once
-            set_traceparent(event.traceparent)
-            await self.handlers[event.event_type](uow, event)
+            with consuming(event.topic, event.traceparent):
+                await self.handlers[event.event_type](uow, event)
             applied += 1
         return applied
 

@@ -23,7 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.consumer import is_transient
 from shared.errors import DomainError, FieldError, ValidationFailed
 from shared.metrics import http_requests
-from shared.observability import actor_var, continue_trace, current_traceparent, get_logger
+from shared.observability import (
+    actor_var,
+    configure_tracing,
+    continue_trace,
+    current_traceparent,
+    get_logger,
+    instrument_app,
+)
 
 PROBLEM = "application/problem+json"
 log = get_logger("http")
@@ -247,4 +254,6 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(ConventionsMiddleware, service=service, api_version=api_version, log_requests=log_requests)
+    if configure_tracing(service):  # only with OTEL_EXPORTER_OTLP_ENDPOINT (or a test's provider)
+        instrument_app(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
@@ -25,14 +26,14 @@ from services.signals.views import signal_json
 from shared import idempotency
 from shared.auth import CurrentPrincipal, Principal, demand
 from shared.bodies import CamelBody
-from shared.clock import Clock
+from shared.clock import Clock, rfc3339
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
 from shared.events.codes import Category, Role, SignalSource, SignalStatus, Urgency
 from shared.http import JSONBody
 from shared.observability import get_logger
-from shared.pagination import decode_keyset, listing, page_size, parse_ids
+from shared.pagination import MAX_IDS, decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(tags=["signals"])
@@ -273,6 +274,33 @@ async def _list(
     return JSONBody(listing([signal_json(s, principal, now) for s in signals], total, last))
 
 
+def _bbox(value: str | None, errors: FieldErrors) -> tuple[float, float, float, float] | None:
+    """`minLon,minLat,maxLon,maxLat` in WGS84 (CONTRACT.md rule 15)."""
+    if value is None:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        errors.add("bbox", "must be minLon,minLat,maxLon,maxLat: four numbers")
+        return None
+    min_lon, min_lat, max_lon, max_lat = box
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        errors.add("bbox", "must be minLon,minLat,maxLon,maxLat in WGS84, each minimum at most its maximum")
+        return None
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _references(value: str | None, errors: FieldErrors) -> list[str] | None:
+    if value is None:
+        return None
+    found = [r.strip() for r in value.split(",") if r.strip()]
+    if len(found) > MAX_IDS:
+        errors.add("references", f"at most {MAX_IDS} references")
+    return found
+
+
 @router.get("/v1/signals", summary="List signals (filters, cursor pagination)")
 async def list_signals(
     principal: CurrentPrincipal,
@@ -287,11 +315,14 @@ async def list_signals(
     since: datetime | None = None,
     until: datetime | None = None,
     ids: str | None = None,
+    references: str | None = None,
+    bbox: str | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> JSONBody:
     """Newest first; with `partnerId` the signals escalated to that partner, oldest escalation
-    first (a catch-up feed). `ids` is a batch read: without `first` it answers all of them."""
+    first (a catch-up feed). `ids` (and `references`, for Open311) is a batch read: without
+    `first` it answers all of them."""
     demand(principal, *permissions.roles_for("read"), municipality=municipality)
     municipalities = [municipality] if municipality else sorted(principal.municipalities)
     errors = FieldErrors()
@@ -311,12 +342,14 @@ async def list_signals(
         except ValueError:
             errors.add("partnerId", "must be a partner id (uuid)")
     wanted = parse_ids(ids, errors)
+    by_reference = _references(references, errors)
+    box = _bbox(bbox, errors)
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             errors.add(name, "must carry a time zone (RFC 3339)")
     errors.raise_if_any()
     clauses, params = permissions.visibility_clauses(principal)
-    size = first if first is not None else max(50, min(len(wanted or []), 200))
+    size = first if first is not None else max(50, min(len(wanted or []) + len(by_reference or []), 200))
     q = store.Query(
         municipalities=municipalities,
         area=area,
@@ -328,10 +361,73 @@ async def list_signals(
         since=since,
         until=until,
         ids=wanted,
+        references=by_reference,
+        bbox=box,
         visibility=clauses,
         params=params,
     )
     return await _list(runtime, principal, q, size, after)
+
+
+MAP_LIMIT = 5000
+FINAL = frozenset({SignalStatus.REJECTED.value, SignalStatus.MERGED.value, SignalStatus.CLOSED.value})
+
+
+def _coarse(value: float, final: bool) -> float:
+    """A final signal's position to about 50 m (CONTRACT.md rule 15)."""
+    return round(value * 2000) / 2000 if final else value
+
+
+@router.get(
+    "/v1/signals.geojson",
+    summary="The signals with a location in a bounding box, as GeoJSON (newest first, at most 5,000)",
+    response_class=JSONBody,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def signals_geojson(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    municipality: str = "",
+    bbox: str = "",
+    status: str | None = None,
+) -> JSONBody:
+    demand(principal, *permissions.roles_for("read"), municipality=municipality or None)
+    errors = FieldErrors()
+    if not municipality:
+        errors.add("municipality", "must not be empty")
+    statuses = _statuses(status, errors)
+    if not bbox:
+        errors.add("bbox", "must not be empty")
+    box = _bbox(bbox or None, errors)
+    errors.raise_if_any()
+    clauses, params = permissions.visibility_clauses(principal)
+    q = store.Query(municipalities=[municipality], statuses=statuses, bbox=box, visibility=clauses, params=params)
+    async with runtime.uow() as uow:
+        points, truncated = await store.map_points(uow.session, q, limit=MAP_LIMIT, now=runtime.clock.now())
+    features = [
+        {
+            "type": "Feature",
+            "id": str(p.id),
+            "geometry": {
+                "type": "Point",
+                "coordinates": [_coarse(p.lon, p.status in FINAL), _coarse(p.lat, p.status in FINAL)],
+            },
+            "properties": {
+                "id": str(p.id),
+                "reference": p.reference,
+                "area": p.area,
+                "category": p.category,
+                "urgency": p.urgency,
+                "status": p.status,
+                "reportedAt": rfc3339(p.reported_at),
+            },
+        }
+        for p in points
+    ]
+    body: dict[str, object] = {"type": "FeatureCollection", "features": features}
+    if truncated:
+        body["truncated"] = True
+    return JSONBody(body, media_type="application/geo+json")
 
 
 @router.get("/v1/signals/mine", summary="The caller's own signals")

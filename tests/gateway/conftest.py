@@ -196,7 +196,13 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def platform(session_infra: Infra, receiver: Receiver) -> AsyncIterator[Platform]:
-    infra = session_infra  # one platform serves the whole session, on topics of its own
+    async with running_platform(session_infra, receiver) as running:  # one platform serves the whole session
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_platform(infra: Infra, receiver: Receiver) -> AsyncIterator[Platform]:
+    """The four services and the gateway on topics and schemas of their own, until the block ends."""
     run = f"gw{secrets.token_hex(3)}"
     prefix = f"{infra.topic_prefix}{run}."
     await ensure_topics(infra.kafka, prefix, partitions=3)
