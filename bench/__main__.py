@@ -8,7 +8,7 @@ import os
 import sys
 import traceback
 
-from bench import catchup, dashboard, endtoend, intake, messaging, profile, system
+from bench import areas, catchup, dashboard, endtoend, intake, messaging, profile, review, system
 from bench.report import Report
 from tests.support import LOCAL_DATABASE_URL, LOCAL_KAFKA
 
@@ -17,7 +17,9 @@ SECTIONS = {
     "intake": intake.run,
     "end-to-end": endtoend.run,
     "dashboard": dashboard.run,
+    "area-review": review.run,
     "profile": profile.run,
+    "neighbourhoods": areas.run,
     # last: the backlog it leaves (deliveries not yet sent) must not weigh on the other figures
     "catch-up": catchup.run,
     "rss": profile.rss,

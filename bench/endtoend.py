@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import system
 from bench.platform import MUNICIPALITIES
-from bench.png import SECOND, Panel, Series, plot
+from bench.plots import SECOND, Panel, Series, plot
 from bench.report import RESULTS_DIR, Figure, Report, percentile
 from bench.system import TARGET, Summary, run_load
 from shared.kafka import create_topics, idempotent_producer

@@ -13,14 +13,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, WebSocket
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from gateway import rest
+from gateway import graphiql, open311, rest, rest_loopback, review_rest
 from gateway.context import GatewayContext
 from gateway.errors import coded_all
 from gateway.feed import SignalFeed
@@ -37,34 +36,12 @@ log = get_logger("gateway")
 API_VERSION = "1.0.0"
 
 
-_GRAPHIQL_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com;"
-    b" style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https:; connect-src 'self' ws: wss:"
-)
-
-
-class GraphiQLPolicy:
-    """The local stack's GraphiQL page loads its scripts from unpkg: relax the CSP for that page only."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/graphql":
-            await self.app(scope, receive, send)
-            return
-
-        async def relaxed(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != b"content-security-policy"]
-                message["headers"] = [*headers, (b"content-security-policy", _GRAPHIQL_CSP)]
-            await send(message)
-
-        await self.app(scope, receive, relaxed)
-
-
 class GatewayRouter(GraphQLRouter[GatewayContext, None]):
     suggestions = False
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.page()  # its scripts and styles served by the gateway: works offline
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         result.errors = coded_all(result.errors, suggestions=self.suggestions)
@@ -108,18 +85,22 @@ def create_app(
         Upstream(settings, transports),
         SignalFeed(settings) if settings.subscriptions_enabled else None,
     )
+    graphql = _graphql_router(parts)
     app = create_service_app(
         service="gateway",
         title="Wijkaanpak gateway: REST edge for partner systems",
         api_version=API_VERSION,
-        routers=[rest.router, _graphql_router(parts)],
+        routers=[rest.router, rest_loopback.router, review_rest.router, graphql, open311.build_router(graphql.schema)],
         lifespan=_lifespan(parts),
-        readiness={service: _service_check(parts.upstream, service) for service in SERVICES},
+        # Ready on its own: a service that is down fails only the fields it serves (a partial
+        # GraphQL error), so the gateway keeps taking reports while e.g. goals is away.
+        advisory={service: _service_check(parts.upstream, service) for service in SERVICES},
         log_requests=settings.log_requests,
         description="GraphQL at /graphql (see docs/gateway.md); this document covers the REST edge under /v1.",
     )
     if settings.is_local:
-        app.add_middleware(GraphiQLPolicy)
+        graphiql.install(app)
+    app.add_middleware(review_rest.ReportPolicy)
     _expose(app, parts)
     return app
 

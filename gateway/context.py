@@ -51,6 +51,7 @@ class GatewayContext(BaseContext):
         self.goals: DataLoader[str, Row | None] = DataLoader(self._load_goals)
         self.deliveries: DataLoader[str, list[Row]] = DataLoader(self._load_deliveries)
         self.reviews: DataLoader[str, list[Row]] = DataLoader(self._load_reviews)
+        self.chains: DataLoader[str, list[Row]] = DataLoader(self._load_chains)
 
     def authorize(self, authorization: str | None) -> Principal:
         """Verify `authorization` (a subscription's `connection_init`) as this context's caller."""
@@ -129,6 +130,14 @@ class GatewayContext(BaseContext):
             by_goal.setdefault(str(row["goalId"]), []).append(row)
         return [by_goal[key] for key in keys]
 
+    async def _load_chains(self, keys: list[str]) -> list[list[Row]]:
+        """Partners' chain steps, kept by signals (`/v1/partner-chains?ids=`)."""
+        unique = list(dict.fromkeys(keys))
+        chunks = [unique[i : i + MAX_PAGE] for i in range(0, len(unique), MAX_PAGE)]
+        answers = await asyncio.gather(*(self.get("signals", "/v1/partner-chains", ids=",".join(c)) for c in chunks))
+        steps = {str(r["partnerId"]): list(r.get("steps") or []) for a in answers for r in a.get("results") or []}
+        return [steps.get(key, []) for key in keys]
+
     async def _load_deliveries(self, keys: list[str]) -> list[list[Row]]:
         """Deliveries per signal (notifications reads them by one signal id at a time)."""
         answers = await asyncio.gather(*(self._deliveries_of(key) for key in keys), return_exceptions=True)
@@ -148,5 +157,5 @@ class GatewayContext(BaseContext):
 
     def forget_loaded(self) -> None:
         """A long-lived subscription reads afresh for every event."""
-        for loader in (self.partners, self.signals, self.goals, self.deliveries, self.reviews):
+        for loader in (self.partners, self.signals, self.goals, self.deliveries, self.reviews, self.chains):
             loader.clear_all()

@@ -24,12 +24,25 @@ from gateway.enums import (
 )
 
 UNSET: Any = strawberry.UNSET
+CHAIN = "a signal escalated to this partner and not acknowledged in time goes to the step's next partner"
+
+
+@strawberry.input
+class ChainStepInput:
+    category: SignalCategory | None = strawberry.field(default=UNSET, description="null: any category")
+    next_partner_id: strawberry.ID
+    after_minutes: int = strawberry.field(
+        description="not acknowledged this long after the escalation (time waiting for a reporter not counted)"
+    )
 
 
 @strawberry.input
 class ReportSignalInput:
     municipality: str
-    area: str
+    area: str | None = strawberry.field(
+        default=UNSET,
+        description="may be left out when lat/lon lie in a loaded neighbourhood: the report gets that neighbourhood",
+    )
     category: SignalCategory
     urgency: Urgency
     description: str
@@ -70,6 +83,7 @@ class RegisterPartnerInput:
     priority: int | None = 0
     webhook_url: str | None = UNSET
     email: str | None = UNSET
+    chain: list[ChainStepInput] | None = strawberry.field(default=UNSET, description=CHAIN)
 
 
 @strawberry.input
@@ -84,6 +98,7 @@ class UpdatePartnerInput:
     webhook_url: str | None = UNSET
     email: str | None = UNSET
     active: bool | None = UNSET
+    chain: list[ChainStepInput] | None = strawberry.field(default=UNSET, description=CHAIN + "; empty removes it")
 
 
 @strawberry.input
@@ -127,6 +142,9 @@ class ProposeGoalInput:
     title: str
     description: str | None = UNSET
     categories: list[SignalCategory] | None = UNSET
+    contact_email: str | None = strawberry.field(
+        default=UNSET, description="where the proposer hears the decision (sealed; never shown or in an event)"
+    )
 
 
 @strawberry.input

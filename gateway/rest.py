@@ -105,6 +105,23 @@ async def list_signals(
     return JSONBody({"results": body.get("results", []), "next": body.get("next")})
 
 
+@router.get(
+    "/signals.geojson",
+    summary="The signals with a location in a bounding box the caller may see, as GeoJSON (for map front-ends)",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def signals_geojson(
+    request: Request,
+    caller: Caller,
+    municipality: str,
+    bbox: Annotated[str, Query(description="minLon,minLat,maxLon,maxLat (WGS84, edges inclusive)")],
+    status: Annotated[str | None, Query(description="comma-separated statuses, lower case")] = None,
+) -> Response:
+    params = {"municipality": municipality, "bbox": bbox, "status": status}
+    return await _relay(request, caller, "signals", "GET", "/v1/signals.geojson", params=params)
+
+
 @router.post("/signals/{signal_id}/acknowledgement", summary="Acknowledge (idempotent for the same partner)")
 async def acknowledge(
     signal_id: str, request: Request, caller: Caller, body: Annotated[AcknowledgementBody, Body()]
@@ -135,3 +152,13 @@ async def get_goal(goal_id: str, request: Request, caller: Caller) -> Response:
 )
 async def goal_trend(goal_id: str, request: Request, caller: Caller) -> Response:
     return await _relay(request, caller, "goals", "GET", f"/v1/goals/{goal_id}/trend.svg")
+
+
+@router.get("/messages/{message_id}", summary="A neighbourhood message (where its webhooks' dataref points)")
+async def get_message(message_id: str, request: Request, caller: Caller) -> Response:
+    return await _relay(request, caller, "neighbourhoods", "GET", f"/v1/messages/{message_id}")
+
+
+@router.get("/initiatives/{initiative_id}", summary="A residents' initiative (where its webhooks' dataref points)")
+async def get_initiative(initiative_id: str, request: Request, caller: Caller) -> Response:
+    return await _relay(request, caller, "neighbourhoods", "GET", f"/v1/initiatives/{initiative_id}")

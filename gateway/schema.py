@@ -14,9 +14,11 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.add_validation_rules import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from gateway import inputs as gi
+from gateway import loopback, reviews
 from gateway.domain import (
     BAD_USER_INPUT,
     NOT_FOUND,
@@ -29,6 +31,7 @@ from gateway.enums import DeliveryStatus, SignalCategory, SignalSource, SignalSt
 from gateway.errors import ErrorCodes, log_unexpected
 from gateway.inputs import to_rest
 from gateway.limits import Limits, RateLimit, VariableCost, complexity_rule
+from gateway.neighbourhoods import NeighbourhoodMutation, NeighbourhoodQuery, place_report
 from gateway.settings import Settings
 from gateway.types import (
     Advice,
@@ -86,8 +89,10 @@ class Query:
         unrouted: bool | None = UNSET,
         first: int | None = 50,
         after: str | None = UNSET,
+        bbox: list[float] | None = UNSET,  # [minLon, minLat, maxLon, maxLat], WGS84, edges inclusive
     ) -> SignalConnection:
         statuses = given(status)
+        box = given(bbox)
         body = await ctx(info).get(
             "signals",
             "/v1/signals",
@@ -100,6 +105,7 @@ class Query:
             unrouted=given(unrouted),
             first=first if first is not None else 50,
             after=given(after),
+            bbox=",".join(str(v) for v in box) if box is not None else None,
         )
         return SignalConnection.from_rest(body)
 
@@ -183,6 +189,8 @@ class Query:
         )
         return Advice.from_rest(body)
 
+    area_review: reviews.AreaReview = strawberry.field(resolver=reviews.area_review)
+
     @strawberry.field
     def categories(self, info: Info) -> list[CategoryInfo]:
         ctx(info).principal  # noqa: B018 (every operation needs a valid token)
@@ -204,7 +212,7 @@ def _partner_result(row: dict[str, Any]) -> RegisterPartnerResult:
 class Mutation:
     @strawberry.mutation
     async def report_signal(self, info: Info, input: gi.ReportSignalInput) -> ReportSignalResult:
-        row = await ctx(info).post("signals", "/v1/signals", to_rest(input))  # clientRequestId: idempotent intake
+        row = await place_report(ctx(info), to_rest(input))  # clientRequestId: idempotent intake; area from lat/lon
         return ReportSignalResult(
             signal=Signal.from_rest(row["signal"]), duplicate=bool(row.get("duplicate")), advice=row.get("advice")
         )
@@ -286,13 +294,16 @@ class Mutation:
         """A reporter rates the resolution (RESOLVED or CLOSED, within 14 days of it); rating again replaces."""
         return await _signal_action(info, id, "rating", _present(satisfied=satisfied, comment=comment))
 
+    add_feedback: Signal = strawberry.mutation(resolver=loopback.add_feedback)
+    set_external_reference: Signal = strawberry.mutation(resolver=loopback.set_external_reference)
+
     @strawberry.mutation
     async def register_partner(self, info: Info, input: gi.RegisterPartnerInput) -> RegisterPartnerResult:
-        return _partner_result(await ctx(info).post("partners", "/v1/partners", to_rest(input)))
+        return _partner_result(await loopback.register_partner(info, to_rest(input)))
 
     @strawberry.mutation
     async def update_partner(self, info: Info, id: strawberry.ID, input: gi.UpdatePartnerInput) -> Partner:
-        return Partner.from_rest(await ctx(info).patch("partners", f"/v1/partners/{id}", to_rest(input)))
+        return Partner.from_rest(await loopback.update_partner(info, id, to_rest(input)))
 
     @strawberry.mutation
     async def rotate_webhook_secret(self, info: Info, partner_id: strawberry.ID) -> RegisterPartnerResult:
@@ -341,6 +352,13 @@ class Mutation:
         body = to_rest(input)
         goal_id = body.pop("goalId")
         return GoalReview.from_rest(await ctx(info).post("goals", f"/v1/goals/{goal_id}/reviews", body))
+
+    continue_goal: Goal = strawberry.mutation(resolver=reviews.continue_goal)
+    record_measurement: Goal = strawberry.mutation(resolver=reviews.record_measurement)
+    rate_cooperation: reviews.AreaReview = strawberry.mutation(resolver=reviews.rate_cooperation)
+    add_agreement: reviews.Agreement = strawberry.mutation(resolver=reviews.add_agreement)
+    update_agreement: reviews.Agreement = strawberry.mutation(resolver=reviews.update_agreement)
+    hold_area_review: reviews.AreaReview = strawberry.mutation(resolver=reviews.hold_area_review)
 
 
 def _present(**values: Any) -> dict[str, Any]:
@@ -424,8 +442,8 @@ def build_schema(settings: Settings | None = None) -> GatewaySchema:
         if not local:
             extensions.append(DisableIntrospection)
     return GatewaySchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, NeighbourhoodQuery)),
+        mutation=merge_types("Mutation", (Mutation, NeighbourhoodMutation)),
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not local),

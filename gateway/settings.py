@@ -8,7 +8,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
-SERVICES: tuple[str, ...] = ("signals", "partners", "goals", "notifications")
+SERVICES: tuple[str, ...] = ("signals", "partners", "goals", "notifications", "neighbourhoods")
 
 
 class Settings(ServiceSettings):
@@ -19,6 +19,7 @@ class Settings(ServiceSettings):
     service_urls_partners: str = "http://127.0.0.1:8002"
     service_urls_goals: str = "http://127.0.0.1:8003"
     service_urls_notifications: str = "http://127.0.0.1:8004"
+    service_urls_neighbourhoods: str = "http://127.0.0.1:8005"
 
     upstream_timeout_seconds: float = 10.0
     upstream_connect_timeout_seconds: float = 2.0

@@ -6,7 +6,7 @@ Cross-service fields resolve through the request's DataLoaders (see `gateway.con
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.types import Info
@@ -27,6 +27,9 @@ from gateway.enums import (
     SignalStatus,
     Urgency,
 )
+
+if TYPE_CHECKING:
+    from gateway.loopback import ChainStep
 
 
 def ctx(info: Info) -> GatewayContext:
@@ -116,6 +119,13 @@ class Partner:
             webhook_url=opt_str(row.get("webhookUrl")),
             email=opt_str(row.get("email")),
         )
+
+    @strawberry.field
+    async def chain(self, info: Info) -> list[Annotated[ChainStep, strawberry.lazy("gateway.loopback")]]:
+        """Who a signal not acknowledged in time goes to next, as the region agreed."""
+        from gateway.loopback import chain_of  # the chain lives with the loop-back additions
+
+        return await chain_of(info, str(self.id))
 
 
 async def load_partner(info: Info, partner_id: str | None) -> Partner | None:
@@ -283,6 +293,9 @@ class Signal:
     my_rating: Rating | None = strawberry.field(
         description="the caller's own rating (a reporter's; a merged duplicate's reporter rates the original)"
     )
+    external_reference: str | None = strawberry.field(
+        default=None, description="the escalated partner's own case number; for those who may read the description"
+    )
     duplicate_of_id: strawberry.Private[str | None]
     routed_partner_id: strawberry.Private[str | None]
     involved_partner_ids: strawberry.Private[list[str]]
@@ -354,6 +367,7 @@ class Signal:
             involved_partner_ids=[str(p) for p in row.get("involvedPartnerIds") or []],
             original_row=row.get("original"),
             restricted=restricted,
+            external_reference=None if restricted else opt_str(row.get("externalReference")),
         )
 
 
@@ -453,6 +467,7 @@ class Measurement:
     value: float | None
     previous: float | None
     on_track: bool | None
+    partial: bool = strawberry.field(description="true while the quarter has not ended")
 
     @classmethod
     def from_rest(cls, row: Row) -> Measurement:
@@ -461,6 +476,7 @@ class Measurement:
             value=opt_float(row.get("value")),
             previous=opt_float(row.get("previous")),
             on_track=row.get("onTrack"),
+            partial=bool(row.get("partial", False)),
         )
 
 
@@ -567,6 +583,9 @@ class GoalProposal:
     categories: list[SignalCategory]
     support_count: int
     supported_by_me: bool
+    support_from_area: int = strawberry.field(
+        description="supports from residents who joined the area (for a WK: one of its BUs)"
+    )
     status: ProposalStatus
     decline_reason: str | None
     goal_id: strawberry.Private[str | None]
@@ -590,6 +609,7 @@ class GoalProposal:
             categories=categories(row.get("categories")),
             support_count=int(row.get("supportCount") or 0),
             supported_by_me=bool(row.get("supportedByMe", False)),
+            support_from_area=int(row.get("supportFromArea") or 0),
             status=ProposalStatus(row["status"]),
             decline_reason=opt_str(row.get("declineReason")),
             goal_id=opt_str(row.get("goalId")),

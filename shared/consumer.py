@@ -57,7 +57,7 @@ from shared.metrics import (
     dlq_records,
     events_consumed,
 )
-from shared.observability import get_logger, set_traceparent
+from shared.observability import consuming, get_logger
 from shared.tasks import sleep_or_stop
 
 log = get_logger(__name__)
@@ -481,15 +481,16 @@ class ConsumerRunner:
 
     async def _run_handler(self, uow: UnitOfWork, event: ReceivedEvent, *, careful: bool) -> bool:
         """Run the event's handler; False when it cannot apply the event yet and the event now waits."""
-        set_traceparent(event.traceparent)
         handler = self.handlers[event.event_type]
         if not careful:
-            await handler(uow, event)
+            with consuming(event.topic, event.traceparent):
+                await handler(uow, event)
             return True
         events, seen = len(uow.events), len(uow.seen)
         try:
-            async with uow.session.begin_nested():
-                await handler(uow, event)
+            with consuming(event.topic, event.traceparent):
+                async with uow.session.begin_nested():
+                    await handler(uow, event)
             return True
         except Exception as exc:
             if not is_transient(exc) or is_database_outage(exc):
@@ -619,11 +620,11 @@ class ConsumerRunner:
 
     async def _try_waiting(self, uow: UnitOfWork, event: ReceivedEvent) -> str | None:
         """Run a waiting event's handler in a savepoint: None when applied, else why it still waits."""
-        set_traceparent(event.traceparent)
         events, seen = len(uow.events), len(uow.seen)
         try:
-            async with uow.session.begin_nested():
-                await self.handlers[event.event_type](uow, event)
+            with consuming(event.topic, event.traceparent):
+                async with uow.session.begin_nested():
+                    await self.handlers[event.event_type](uow, event)
             return None
         except Exception as exc:
             if not is_transient(exc) or is_database_outage(exc):

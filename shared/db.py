@@ -3,6 +3,7 @@ migrations runner, and the unit of work that commits state and outbox rows toget
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
@@ -58,6 +59,8 @@ class Database:
             connect_args={"server_settings": {"search_path": schema}},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._probe_conn: asyncpg.Connection | None = None
+        self._probe_lock = asyncio.Lock()
 
     @property
     def notify_channel(self) -> str:
@@ -70,6 +73,24 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def probe(self, timeout: float = 2.0) -> None:
+        """Readiness: `SELECT 1` on a connection of the probe's own, outside the pool, so a pool
+        saturated by load does not make the pod unready (that would only move the load to the
+        other pods). The connection is kept and opened again when a restart broke it."""
+        async with self._probe_lock:
+            try:
+                if self._probe_conn is None or self._probe_conn.is_closed():
+                    self._probe_conn = await asyncio.wait_for(self.connect_raw(), timeout)
+                await self._probe_conn.fetchval("SELECT 1", timeout=timeout)
+            except BaseException:
+                await self._close_probe()
+                raise
+
+    async def _close_probe(self) -> None:
+        conn, self._probe_conn = self._probe_conn, None
+        if conn is not None:
+            conn.terminate()
 
     async def migrate(self, *migration_dirs: Path) -> list[str]:
         """Apply the shared then the service's `NNNN_name.sql` files once each, under a lock."""
@@ -102,6 +123,7 @@ class Database:
         return applied
 
     async def dispose(self) -> None:
+        await self._close_probe()
         await self.engine.dispose()
 
 

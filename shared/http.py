@@ -23,7 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.consumer import is_transient
 from shared.errors import DomainError, FieldError, ValidationFailed
 from shared.metrics import http_requests
-from shared.observability import actor_var, continue_trace, current_traceparent, get_logger
+from shared.observability import (
+    actor_var,
+    configure_tracing,
+    continue_trace,
+    current_traceparent,
+    get_logger,
+    instrument_app,
+)
 
 PROBLEM = "application/problem+json"
 log = get_logger("http")
@@ -180,24 +187,37 @@ class ConventionsMiddleware:
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
+def health_router(
+    checks: dict[str, ReadinessCheck], advisory: dict[str, ReadinessCheck] | None = None
+) -> APIRouter:
+    """`/readyz` fails only on `checks`; `advisory` ones (what this pod depends on but can serve
+    without, e.g. the gateway's upstreams) are reported in the body as `degraded`."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
     async def healthz() -> JSONBody:
         return JSONBody({"status": "ok"})
 
-    @router.get("/readyz")
-    async def readyz() -> JSONBody:
+    async def run(table: dict[str, ReadinessCheck]) -> dict[str, str]:
         results: dict[str, str] = {}
-        for name, check in checks.items():
+        for name, check in table.items():
             try:
                 await check()
                 results[name] = "ok"
             except Exception as exc:
                 results[name] = f"unavailable: {type(exc).__name__}"
+        return results
+
+    @router.get("/readyz")
+    async def readyz() -> JSONBody:
+        results = await run(checks)
         ready = all(v == "ok" for v in results.values())
-        body = {"status": "ok" if ready else "unavailable", "checks": results}
+        body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": results}
+        if advisory:
+            depends = await run(advisory)
+            body["dependencies"] = depends
+            if ready and any(v != "ok" for v in depends.values()):
+                body["status"] = "degraded"
         return JSONBody(body, status_code=200 if ready else 503)
 
     @router.get("/metrics")
@@ -215,6 +235,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     readiness: dict[str, ReadinessCheck] | None = None,
+    advisory: dict[str, ReadinessCheck] | None = None,
     log_requests: bool = True,
     description: str = "",
 ) -> FastAPI:
@@ -229,8 +250,10 @@ def create_service_app(
         default_response_class=JSONBody,
     )
     install_error_handlers(app)
-    app.include_router(health_router(readiness or {}))
+    app.include_router(health_router(readiness or {}, advisory))
     for router in routers:
         app.include_router(router)
     app.add_middleware(ConventionsMiddleware, service=service, api_version=api_version, log_requests=log_requests)
+    if configure_tracing(service):  # only with OTEL_EXPORTER_OTLP_ENDPOINT (or a test's provider)
+        instrument_app(app)
     return app

@@ -12,6 +12,9 @@ outbox_pending = Gauge("wijkaanpak_outbox_pending", "Outbox rows not yet publish
 outbox_oldest_seconds = Gauge(
     "wijkaanpak_outbox_oldest_unpublished_seconds", "Age of the oldest unpublished outbox row (0: none)", ["service"]
 )
+kafka_reachable = Gauge(
+    "wijkaanpak_kafka_reachable", "1 while the service's producer gets the broker's metadata, else 0", ["service"]
+)
 outbox_parked = Gauge("wijkaanpak_outbox_parked_rows", "Outbox rows parked: Kafka refused them for good", ["service"])
 events_consumed = Counter("wijkaanpak_events_consumed_total", "Events handled by a consumer", ["consumer", "result"])
 dlq_records = Counter("wijkaanpak_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"])

@@ -52,7 +52,7 @@ from sqlalchemy import text
 
 from shared.db import Database, lock_key
 from shared.metrics import events_published, outbox_oldest_seconds, outbox_parked, outbox_pending
-from shared.observability import get_logger
+from shared.observability import get_logger, kafka_trace_headers, resumed
 from shared.tasks import sleep_or_stop
 
 log = get_logger(__name__)
@@ -265,11 +265,12 @@ class OutboxRelay:
             if row["topic"] in missing:
                 outcomes[i] = missing[row["topic"]]
                 continue
-            headers = [("traceparent", row["traceparent"].encode())] if row["traceparent"] else []
+            headers = kafka_trace_headers(row["traceparent"])
             try:
-                in_flight[i] = await self.producer.send(
-                    row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
-                )
+                with resumed(row["traceparent"]):
+                    in_flight[i] = await self.producer.send(
+                        row["topic"], value=row["payload"].encode(), key=row["key"].encode(), headers=headers
+                    )
             except _REFUSED as exc:  # e.g. larger than max_request_size: refused before the wire
                 outcomes[i] = exc
             except UnknownTopicOrPartitionError as exc:  # after the producer's bounded metadata wait

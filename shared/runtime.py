@@ -25,6 +25,7 @@ from shared.clock import SYSTEM_CLOCK, Clock
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database, UnitOfWork
 from shared.kafka import idempotent_producer
+from shared.metrics import kafka_reachable
 from shared.observability import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import ServiceSettings
@@ -74,12 +75,14 @@ class ServiceRuntime:
         self._consumer_specs: list[tuple[str, dict[str, Handler], bool]] = []
         self.periodic: list[Periodic] = []
         self.stop = asyncio.Event()
-        self.booted = False
+        self.booted = False  # migrations ran: the API can serve
+        self.messaging = False  # producer, relay and consumers started
         self._boot: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         if configure_logs:
             configure_logging(self.name, settings.log_level)
         self.every("messaging-retention", settings.messaging_retention_interval_seconds, self.purge_messaging)
+        self.every("kafka-probe", settings.kafka_probe_seconds, self._probe_kafka)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.settings.source, self.settings.topic_prefix, self.clock)
@@ -109,24 +112,37 @@ class ServiceRuntime:
         self.periodic.append(Periodic(name, seconds, tick))
 
     async def start(self, wait_seconds: float = 30.0) -> None:
-        """Boot in the background: migrations, producer, then relay, consumers, periodic tasks.
+        """Boot in the background: migrations, then messaging (producer, relay, consumers) and the
+        periodic tasks.
 
-        Waits up to `wait_seconds` for the boot; if the database or broker is still away, the
-        process serves `/healthz` and an unready `/readyz` while the boot keeps retrying.
+        The API serves as soon as the migrations ran: intake writes to the outbox, which is the
+        point of having one, so a broker that is away delays publishing but never a request.
+        Waits up to `wait_seconds` for the database; while it is away the process serves
+        `/healthz` and an unready `/readyz` and the boot keeps retrying.
         """
         self._boot = asyncio.create_task(self._boot_with_retry(), name=f"{self.name}:boot")
         await asyncio.wait({self._boot}, timeout=wait_seconds)
 
     async def _boot_with_retry(self) -> None:
+        await self._retrying("service_boot_retry", self._migrate)
+        if self.stop.is_set():
+            return
+        self.booted = True
+        for task in self.periodic:
+            self._spawn(task.name, every(self.stop, task.seconds, task.tick, task.name))
+        await self._retrying("messaging_start_retry", self._start_messaging)
+        log.info("service_started", service=self.name, consumers=[c.name for c in self.consumers])
+
+    async def _retrying(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
         delay = self.settings.retry_initial_seconds
         while not self.stop.is_set():
             try:
-                await self._boot_once()
+                await step()
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("service_boot_retry", service=self.name, error=type(exc).__name__, delay=delay)
+                log.warning(what, service=self.name, error=type(exc).__name__, delay=delay)
                 if self.producer is not None:
                     with contextlib.suppress(Exception):
                         await self.producer.stop()
@@ -135,8 +151,10 @@ class ServiceRuntime:
                     return
                 delay = min(delay * 2, self.settings.retry_max_seconds)
 
-    async def _boot_once(self) -> None:
+    async def _migrate(self) -> None:
         await self.db.migrate(*([self.migrations] if self.migrations else []))
+
+    async def _start_messaging(self) -> None:
         s = self.settings
         self.producer = idempotent_producer(s.kafka_bootstrap_servers, client_id=f"{self.name}-relay")
         await self.producer.start()
@@ -171,10 +189,16 @@ class ServiceRuntime:
             )
             self.consumers.append(runner)
             self._spawn(f"consumer:{consumer}", runner.run(self.stop))
-        for task in self.periodic:
-            self._spawn(task.name, every(self.stop, task.seconds, task.tick, task.name))
-        self.booted = True
-        log.info("service_started", service=self.name, consumers=[c.name for c in self.consumers])
+        self.messaging = True
+
+    async def _probe_kafka(self) -> None:
+        """`wijkaanpak_kafka_reachable`: a metric and an alert, not a readiness check (see readiness)."""
+        try:
+            await self.kafka_ready()
+        except Exception:
+            kafka_reachable.labels(self.name).set(0)
+        else:
+            kafka_reachable.labels(self.name).set(1)
 
     def _spawn(self, name: str, coro: Awaitable[None]) -> None:
         async def guarded() -> None:
@@ -220,7 +244,7 @@ class ServiceRuntime:
 
     async def booted_ready(self) -> None:
         if not self.booted:
-            raise RuntimeError("still starting: migrations or broker connection pending")
+            raise RuntimeError("still starting: database migrations pending")
 
     def current_producer(self) -> AIOKafkaProducer:
         """The producer in use: the relay's, which it replaces when the broker lost its state."""
@@ -233,7 +257,11 @@ class ServiceRuntime:
         await asyncio.wait_for(self.current_producer().client.fetch_all_metadata(), timeout=3)
 
     def readiness(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"started": self.booted_ready, "database": self.db.ping, "kafka": self.kafka_ready}
+        """Ready means "this pod can serve its own API": migrated, and its database answers on the
+        probe's own connection (a saturated pool is load, not unreadiness). Kafka is not asked:
+        while the broker is away the outbox holds the events, and `wijkaanpak_kafka_reachable`
+        with its alert tells the operator."""
+        return {"started": self.booted_ready, "database": self.db.probe}
 
     def lifespan(self) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
         @contextlib.asynccontextmanager

@@ -56,6 +56,7 @@ class ServiceSettings(BaseSettings):
     # consumer_wait_retry_max_seconds, and goes to the DLQ once it waited consumer_wait_deadline_hours.
     consumer_wait_retry_max_seconds: float = Field(default=300.0, gt=0)
     consumer_wait_deadline_hours: float = Field(default=24.0, gt=0)
+    kafka_probe_seconds: float = Field(default=10.0, gt=0)  # how often wijkaanpak_kafka_reachable is measured
 
     # Retention of the messaging tables (shared.retention), in days; 0 keeps rows for ever.
     # The inbox must outlive every redelivery: see shared.retention before shortening it.

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_DIR = REPO_ROOT / ".stack"
 
-SERVICE_NAMES = ("signals", "partners", "goals", "notifications")
+SERVICE_NAMES = ("signals", "partners", "goals", "notifications", "neighbourhoods")
 
 
 def say(message: str) -> None:

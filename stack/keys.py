@@ -1,7 +1,8 @@
 """Dev identity: one RSA key pair for the local stack, a JWKS the services trust, RS256 tokens.
 
 `.stack/keys/private.pem` signs; `.stack/keys/jwks.json` (kid = RFC 7638 thumbprint) verifies;
-`.stack/keys/secrets.key` is the services' `SECRETS_KEY`. All made once, never rotated by `up`.
+`.stack/keys/secrets.key` is the services' `SECRETS_KEY`, `.stack/keys/resident-ref.key` the
+platform's `RESIDENT_REF_KEY`. All made once, never rotated by `up`.
 """
 
 from __future__ import annotations
@@ -80,9 +81,20 @@ def ensure_secrets_key(directory: Path) -> str:
     return path.read_text().strip()
 
 
+def ensure_resident_ref_key(directory: Path) -> str:
+    """A random key made once (`resident-ref.key`): the platform's RESIDENT_REF_KEY, shared by the
+    services that meet the same resident (shared.crypto.resident_ref)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "resident-ref.key"
+    if not path.exists():
+        _write_private(path, (base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n").encode())
+    return path.read_text().strip()
+
+
 def ensure_dev_keys(directory: Path = KEYS_DIR) -> KeyPaths:
     paths = generate_keypair(directory)
     ensure_secrets_key(directory)
+    ensure_resident_ref_key(directory)
     return paths
 
 

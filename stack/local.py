@@ -21,6 +21,7 @@ from stack import (
     stack_lock,
 )
 from stack import services as svc
+from stack.browser import ensure_chromium
 from stack.kafka import KafkaBroker
 from stack.keys import KEYS_DIR, ensure_dev_keys
 from stack.pg import PgServer
@@ -33,6 +34,7 @@ LOGS_DIR = STACK_DIR / "logs"
 RUN_DIR = STACK_DIR / "run"
 SMTP_PID = RUN_DIR / "smtp.pid"
 SMTP_MARKER = "stack.smtp"
+DEMO_AREAS = REPO_ROOT / "services" / "neighbourhoods" / "data" / "cbs-2014-GM0479.geojson"
 
 
 class StackError(RuntimeError):
@@ -67,9 +69,11 @@ def test_env() -> dict[str, str]:
 def _infra() -> None:
     ensure_dev_keys(KEYS_DIR)
     pg = local_pg()
-    pg.ensure_installed()
+    pg.ensure_installed(postgis=True)
     pg.init()
     pg.start()
+    if not pg.ensure_postgis():
+        say("PostGIS is not available: areas work on codes alone (no boundaries, areaAt answers null)")
     pg.ensure_service_roles(SERVICE_NAMES)
     say(f"PostgreSQL ready: {pg.admin_url}")
     kafka = local_kafka()
@@ -89,6 +93,7 @@ def _infra() -> None:
 
 def infra(*, respect_external: bool = True) -> None:
     """PostgreSQL (database, roles, schemas) + Kafka (topics) + dev keys; no-op parts that run."""
+    ensure_chromium()
     if respect_external and external_infra():
         ensure_dev_keys(KEYS_DIR)
         say("DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS are set: using those, starting no servers")
@@ -170,6 +175,27 @@ def _seed() -> None:
         raise StackError(f"seeding failed ({result.returncode}); {log}:\n{tail(log)}")
 
 
+def _load_demo_areas() -> None:
+    """Zaanstad's wijken and buurten (CBS 2014) with their boundaries, unless already loaded."""
+    if not svc.module_exists("services.neighbourhoods.areas"):
+        return
+    spec = next(s for s in svc.all_specs() if s.name == "neighbourhoods")
+    say("loading the demo region's areas (python -m services.neighbourhoods.areas load --unless-loaded)")
+    log = LOGS_DIR / "areas.log"
+    with log.open("ab") as out:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.neighbourhoods.areas", "load", "--unless-loaded", str(DEMO_AREAS)],
+            env=svc.service_env(spec),
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=180,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise StackError(f"loading the demo areas failed ({result.returncode}); {log}:\n{tail(log)}")
+
+
 def _print_summary(running: list[svc.ServiceSpec]) -> None:
     say("the local stack is up:")
     names = {s.name for s in running}
@@ -213,6 +239,7 @@ def up() -> None:
         _wait_ready(starting)
         if specs:
             _seed()
+            _load_demo_areas()
         _print_summary(specs)
 
 

@@ -28,6 +28,12 @@ SUPERUSER = "wijkaanpak"
 SUPERUSER_PASSWORD = "wijkaanpak-dev"
 DATABASE = "wijkaanpak"
 
+# Where PostGIS is created (local stack, test databases, k8s): its own schema, usable by every role.
+POSTGIS_SQL = (
+    "CREATE SCHEMA IF NOT EXISTS postgis; GRANT USAGE ON SCHEMA postgis TO PUBLIC;"
+    " CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA postgis"
+)
+
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 # Static tuning, written once into postgresql.conf; port, socket folder and listen address are
@@ -169,8 +175,9 @@ class PgServer:
             raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
         return result
 
-    def ensure_installed(self) -> None:
-        """Find the server binaries; install Debian's `postgresql` when there are none."""
+    def ensure_installed(self, *, postgis: bool = False) -> None:
+        """Find the server binaries; install Debian's `postgresql` when there are none (and, with
+        `postgis`, its PostGIS package when that is missing)."""
         if find_bin_dir() is None:
             self._log("PostgreSQL not found: apt-get update && apt-get install -y postgresql (takes a minute)")
             env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -179,6 +186,32 @@ class PgServer:
         self._bin = find_bin_dir()
         if self._bin is None:
             raise RuntimeError("initdb still not found after installing postgresql")
+        if postgis and not self.postgis_installed():
+            self._install_postgis()
+
+    @property
+    def major_version(self) -> str:
+        """The major version, from Debian's layout: "15" for /usr/lib/postgresql/15/bin."""
+        return self.bin_dir.parent.name
+
+    def postgis_installed(self) -> bool:
+        return Path(f"/usr/share/postgresql/{self.major_version}/extension/postgis.control").exists()
+
+    def _install_postgis(self) -> None:
+        """Debian's `postgresql-<major>-postgis-3`; without it the services work on area codes alone."""
+        if not self.major_version.isdigit():
+            self._log(f"PostGIS not found and {self.bin_dir} is not Debian's layout: areas work on codes alone")
+            return
+        package = f"postgresql-{self.major_version}-postgis-3"
+        self._log(f"PostGIS not found: apt-get install -y {package} (takes a minute)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "--no-install-recommends", package]
+        try:
+            if subprocess.run(install, env=env, check=False).returncode != 0:
+                subprocess.run(["apt-get", "update"], check=True, env=env)
+                subprocess.run(install, check=True, env=env)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            self._log(f"PostGIS could not be installed ({exc}); areas work on codes alone, without boundaries")
 
     def is_initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
@@ -365,6 +398,18 @@ class PgServer:
         _check_ident(name)
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
             self.psql(f'CREATE DATABASE "{name}"')
+
+    def ensure_postgis(self, database: str = DATABASE) -> bool:
+        """`CREATE EXTENSION postgis` (as the superuser) when the server has it; False when not.
+
+        It lives in a schema `postgis` every role may use, so services' migrations (run as their own
+        role, whose search_path is their own schema) can name `postgis.geometry`.
+        """
+        _check_ident(database)
+        if self.psql("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'", database=database) != "1":
+            return False
+        self.psql(POSTGIS_SQL, database=database)
+        return True
 
     def ensure_service_roles(self, names: Iterable[str], *, database: str = DATABASE) -> None:
         """One login role and one schema per service; the role owns its schema and nothing else.

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stack import REPO_ROOT, SERVICE_NAMES, STACK_DIR, env_int, kafka_port, pg_port, smtp_port
-from stack.keys import AUDIENCE, ISSUER, KEYS_DIR, ensure_dev_keys, ensure_secrets_key
+from stack.keys import AUDIENCE, ISSUER, KEYS_DIR, ensure_dev_keys, ensure_resident_ref_key, ensure_secrets_key
 from stack.proc import running_pid, spawn, terminate
 
-DEFAULT_PORTS = {"gateway": 8000, "signals": 8001, "partners": 8002, "goals": 8003, "notifications": 8004}
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "signals": 8001,
+    "partners": 8002,
+    "goals": 8003,
+    "notifications": 8004,
+    "neighbourhoods": 8005,
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ def port_of(name: str) -> int:
 
 
 def all_specs() -> list[ServiceSpec]:
-    """The four services, then the gateway (started last, stopped first)."""
+    """The services, then the gateway (started last, stopped first)."""
     specs = [ServiceSpec(name, f"services.{name}.app", port_of(name)) for name in SERVICE_NAMES]
     specs.append(ServiceSpec("gateway", "gateway.app", port_of("gateway")))
     return specs
@@ -83,6 +90,8 @@ def service_env(spec: ServiceSpec | None, *, keys_dir: Path = KEYS_DIR) -> dict[
             "SERVICE_TOKEN_KID": keys.kid,
             "WK_ENV": "local",
             "SECRETS_KEY": ensure_secrets_key(keys_dir),
+            # One platform key (neighbourhoods and goals derive the same resident pseudonym from it).
+            "RESIDENT_REF_KEY": ensure_resident_ref_key(keys_dir),
             "PYTHONUNBUFFERED": "1",
         }
     )

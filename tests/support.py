@@ -148,7 +148,23 @@ async def create_database(admin_url: str, name: str) -> str:
         await conn.close()
     from sqlalchemy.engine import make_url
 
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    await ensure_postgis(url)
+    return url
+
+
+async def ensure_postgis(url: str) -> bool:
+    """PostGIS in the database as the local stack has it (stack.pg.POSTGIS_SQL), when the server has it."""
+    from stack.pg import POSTGIS_SQL
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'"):
+            return False
+        await conn.execute(POSTGIS_SQL)
+        return True
+    finally:
+        await conn.close()
 
 
 async def drop_database(admin_url: str, name: str) -> None:

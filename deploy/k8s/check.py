@@ -61,8 +61,8 @@ GO_FALLBACK = Path("/usr/local/go/bin/go")
 # The oldest Kubernetes minor we support and the newest kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.33", "1.37")
 
-SERVICES = ("gateway", "signals", "partners", "goals", "notifications")
-DB_SERVICES = ("signals", "partners", "goals", "notifications")
+SERVICES = ("gateway", "signals", "partners", "goals", "notifications", "neighbourhoods")
+DB_SERVICES = ("signals", "partners", "goals", "notifications", "neighbourhoods")
 HPA_SERVICES = ("gateway", "signals")
 
 Obj = dict[str, Any]
@@ -553,6 +553,7 @@ ALERT_METRICS = (
     "wijkaanpak_outbox_pending",
     "wijkaanpak_outbox_oldest_unpublished_seconds",
     "wijkaanpak_outbox_parked_rows",
+    "wijkaanpak_kafka_reachable",
     "wijkaanpak_consumer_lag",
     "wijkaanpak_consumer_waiting_oldest_seconds",
     "wijkaanpak_consumer_wait_expired_total",

@@ -3,33 +3,57 @@ JSON). One router per concept, so the OpenAPI document groups them."""
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, WithJsonSchema
 
-from services.goals import handlers, permissions
-from services.goals.bodies import AdoptionIn, DeclineIn, GoalIn, GoalPatch, ProposalIn, ReviewIn, codes
+from services.goals import handlers, permissions, review_api
+from services.goals.bodies import (
+    AdoptionIn,
+    ContinuationIn,
+    DeclineIn,
+    GoalIn,
+    GoalPatch,
+    ManualMeasurementIn,
+    ProposalIn,
+    ReviewIn,
+    codes,
+)
 from services.goals.chart import trend_svg
 from services.goals.domain import CooperationInput, GoalChanges, ProposalInput, ReviewInput
 from services.goals.views import goal_json, proposal_json, review_json
 from shared.auth import CurrentPrincipal
 from shared.clock import ClockDep
+from shared.crypto import SecretBox
 from shared.errors import FieldErrors
 from shared.events.codes import GoalStatus
 from shared.http import JSONBody
 from shared.idempotency import request_hash
 from shared.pagination import Keyset, listing, page_size, parse_ids
-from shared.runtime import RuntimeDep
+from shared.runtime import RuntimeDep, ServiceRuntime
 
 goals = APIRouter(prefix="/v1", tags=["goals"])
 reviews = APIRouter(prefix="/v1", tags=["reviews"])
 proposals = APIRouter(prefix="/v1", tags=["proposals"])
-routers = [goals, reviews, proposals]
+internal = APIRouter(prefix="/internal/v1", tags=["internal"])
+routers = [goals, reviews, proposals, review_api.router, internal]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 ProposalStatus = Annotated[str, WithJsonSchema({"type": "string", "enum": ["open", "adopted", "declined"]})]
+
+
+@functools.cache
+def _secret_box(key_material: str) -> SecretBox:
+    return SecretBox(key_material)
+
+
+def _box(runtime: ServiceRuntime) -> SecretBox | None:
+    """Proposers' addresses are sealed with the service's SECRETS_KEY (None when none is configured)."""
+    key = runtime.settings.secrets_key
+    return _secret_box(key) if key else None
 
 
 def _once(key: str | None, body: BaseModel) -> handlers.Once:
@@ -109,6 +133,29 @@ async def update_goal(
     )
     async with runtime.uow() as uow:
         goal = await handlers.update_goal(uow, handlers.UpdateGoal(goal_id, changes), principal, clock)
+    return JSONBody(goal_json(goal))
+
+
+@goals.post(
+    "/goals/{goal_id}/continuation",
+    status_code=201,
+    summary="The goal again in the next year, each baseline its last measured value (coordinator)",
+)
+async def continue_goal(
+    goal_id: UUID, body: ContinuationIn, principal: permissions.Manager, runtime: RuntimeDep, clock: ClockDep
+) -> JSONBody:
+    async with runtime.uow() as uow:
+        goal = await handlers.continue_goal(uow, handlers.ContinueGoal(goal_id, body.year), principal, clock)
+    return JSONBody(goal_json(goal), status_code=201)
+
+
+@goals.post("/goals/{goal_id}/measurements", summary="Record the value of a manual indicator in a quarter")
+async def record_measurement(
+    goal_id: UUID, body: ManualMeasurementIn, principal: permissions.Manager, runtime: RuntimeDep, clock: ClockDep
+) -> JSONBody:
+    cmd = handlers.RecordMeasurement(goal_id, body.indicator, body.quarter, body.value, body.source)
+    async with runtime.uow() as uow:
+        goal = await handlers.record_measurement(uow, cmd, principal, clock)
     return JSONBody(goal_json(goal))
 
 
@@ -211,9 +258,12 @@ async def list_reviews(
 async def propose_goal(
     body: ProposalIn, principal: permissions.Proposer, runtime: RuntimeDep, clock: ClockDep, key: IdempotencyKey = None
 ) -> JSONBody:
-    raw = ProposalInput(body.municipality, body.area, body.year, body.title, body.description, body.categories)
+    raw = ProposalInput(
+        body.municipality, body.area, body.year, body.title, body.description, body.categories, body.contact_email
+    )
     async with runtime.uow() as uow:
-        created = await handlers.propose(uow, handlers.Propose(raw, _once(key, body)), principal, clock)
+        cmd = handlers.Propose(raw, _once(key, body))
+        created = await handlers.propose(uow, cmd, principal, clock, box=_box(runtime))
     return _created(created)
 
 
@@ -248,7 +298,9 @@ async def support_proposal(
     proposal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep, clock: ClockDep
 ) -> JSONBody:
     async with runtime.uow() as uow:
-        p = await handlers.support(uow, handlers.Support(proposal_id), principal, clock)
+        p = await handlers.support(
+            uow, handlers.Support(proposal_id), principal, clock, resident_ref_key=runtime.settings.resident_ref_key
+        )
     return JSONBody(proposal_json(p, principal))
 
 
@@ -286,3 +338,10 @@ async def decline_proposal(
     async with runtime.uow() as uow:
         p = await handlers.decline(uow, handlers.Decline(proposal_id, body.reason), principal, clock)
     return JSONBody(proposal_json(p, principal))
+
+
+@internal.get("/goal-proposals/{proposal_id}/contact", summary="The proposer's address (notifications only)")
+async def proposal_contact(proposal_id: UUID, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    async with runtime.uow() as uow:
+        email = await handlers.read_contact(uow, proposal_id, principal, _box(runtime))
+    return JSONBody({"email": email})

@@ -31,6 +31,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
     runtime.consume("partners", dict.fromkeys(consumers.PARTNER_EVENTS, consumers.on_partner))
     runtime.consume("statistics", dict.fromkeys(consumers.SIGNAL_EVENTS, consumers.on_signal))
+    runtime.consume("residents", dict.fromkeys(consumers.RESIDENT_EVENTS, consumers.on_resident))
+    runtime.consume("ratings", dict.fromkeys(consumers.RATING_EVENTS, consumers.on_rating))
+    runtime.consume("responsiveness", dict.fromkeys(consumers.RESPONSIVENESS_EVENTS, consumers.on_responsiveness))
+    runtime.consume("initiatives", dict.fromkeys(consumers.INITIATIVE_EVENTS, consumers.on_initiative))
     runtime.every(
         "review-due",
         settings.review_due_interval_seconds,

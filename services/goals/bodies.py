@@ -100,7 +100,21 @@ class ProposalIn(CamelBody):
     title: str
     description: str | None = None
     categories: list[CategoryCode] = []
+    contact_email: str | None = Field(
+        default=None, description="where the proposer hears the decision; sealed, never shown or in an event"
+    )
+
+
+class ContinuationIn(CamelBody):
+    year: int = Field(description="the year after the goal's year")
 
 
 class DeclineIn(CamelBody):
     reason: str
+
+
+class ManualMeasurementIn(CamelBody):
+    indicator: int = Field(description="the position in the goal's indicators (a `manual` one)")
+    quarter: str = Field(description="YYYY-Qn", examples=["2026-Q4"])
+    value: float
+    source: str = Field(description="where the value comes from, e.g. CBS Veiligheidsmonitor 2026")

@@ -12,10 +12,13 @@ import pygal
 from pygal.style import Style
 
 from services.goals.domain import Goal, Indicator, Quarter
+from services.goals.domain.indicators import SHARES
 from shared.events import labels
 from shared.events.codes import IndicatorKind
 
 WIDTH, HEIGHT = 800, 420
+# pygal places a bottom legend at the very edge of its viewBox: give it room below, or it is cut
+LEGEND_ROOM = 48
 
 STYLE = Style(
     background="white",
@@ -28,9 +31,21 @@ STYLE = Style(
     major_label_font_size=13,
 )
 _XML_DECLARATION = re.compile(r"^<\?xml[^>]*\?>\s*")
+_VIEW_BOX = re.compile(r'viewBox="0 0 (\d+) (\d+)"')
+
+
+def with_legend_room(svg: str) -> str:
+    """The chart's viewBox (its first) grown by LEGEND_ROOM, so the bottom legend shows whole."""
+    return _VIEW_BOX.sub(lambda m: f'viewBox="0 0 {m.group(1)} {int(m.group(2)) + LEGEND_ROOM}"', svg, count=1)
+
+
+# What residents and coordinators do, not what is reported: no categories to name.
+UNSCOPED = frozenset({IndicatorKind.INITIATIVES, IndicatorKind.PARTICIPANTS, IndicatorKind.MANUAL})
 
 
 def indicator_title(indicator: Indicator, goal: Goal) -> str:
+    if indicator.kind in UNSCOPED:
+        return labels.label(indicator.kind)
     categories = indicator.categories(goal.categories)
     scope = ", ".join(labels.in_sentence(c) for c in categories) if categories else "alle categorieën"
     return f"{labels.label(indicator.kind)}: {scope}"
@@ -39,7 +54,7 @@ def indicator_title(indicator: Indicator, goal: Goal) -> str:
 def _scaled(indicator: Indicator, value: float | None) -> float | None:
     if value is None:
         return None
-    return round(value * 100, 1) if indicator.kind is IndicatorKind.RESOLVED_SHARE else round(value, 1)
+    return round(value * 100, 1) if indicator.kind in SHARES else round(value, 1)
 
 
 def _chart(goal: Goal, indicator: Indicator | None, values: list[float | None]) -> str:
@@ -84,15 +99,16 @@ def _chart(goal: Goal, indicator: Indicator | None, values: list[float | None]) 
 
 def trend_svg(goal: Goal, series: list[tuple[Indicator, list[float | None]]]) -> str:
     charts = [_chart(goal, indicator, values) for indicator, values in series] or [_chart(goal, None, [])]
-    height = HEIGHT * len(charts)
+    slot = HEIGHT + LEGEND_ROOM
+    height = slot * len(charts)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}"'
         f' viewBox="0 0 {WIDTH} {height}" role="img">',
         f"<title>Trend van het doel {_escape(goal.title)}</title>",
     ]
     for i, svg in enumerate(charts):
-        parts.append(f'<svg x="0" y="{i * HEIGHT}" width="{WIDTH}" height="{HEIGHT}">')
-        parts.append(_XML_DECLARATION.sub("", svg))
+        parts.append(f'<svg x="0" y="{i * slot}" width="{WIDTH}" height="{slot}">')
+        parts.append(with_legend_room(_XML_DECLARATION.sub("", svg)))
         parts.append("</svg>")
     parts.append("</svg>")
     return "\n".join(parts)

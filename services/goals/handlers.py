@@ -29,6 +29,7 @@ from services.goals.domain import (
     ReviewExists,
     ReviewInput,
     candidate_partner_ids,
+    check_manual_measurement,
     check_room_for_active_goal,
     new_goal,
     parse_categories,
@@ -36,11 +37,13 @@ from services.goals.domain import (
     review_due_quarter,
     validate_review,
 )
+from services.goals.domain import continue_goal as domain_continue_goal
 from services.goals.store import GoalFilter, GoalStore, ProposalStore
 from services.goals.views import goal_json, proposal_json, review_json
 from shared import areas, idempotency
 from shared.auth import Principal
 from shared.clock import Clock
+from shared.crypto import SecretBox, resident_ref
 from shared.db import UnitOfWork
 from shared.errors import FieldErrors, NotFound
 from shared.events.codes import Category, Role
@@ -66,7 +69,7 @@ class Created:
     status: int = 201
 
 
-async def _create_once(
+async def create_once(
     uow: UnitOfWork, once: Once, scope: str, create: Callable[[], Awaitable[dict[str, Any]]]
 ) -> Created:
     """The first answer again when the key was used before; else create, keep the answer, commit."""
@@ -133,7 +136,7 @@ async def set_goal(uow: UnitOfWork, cmd: SetGoal, principal: Principal, clock: C
     async def create() -> dict[str, Any]:
         return goal_json(await _add_goal(uow, cmd.goal, clock.now(), None))
 
-    return await _create_once(uow, cmd.once, f"goals.set:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.set:{principal.sub}", create)
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ async def measure_goal(
     q = parse_quarter(errors, "quarter", quarter) if quarter else Quarter.of(clock.now())
     errors.raise_if_any()
     assert q is not None
-    return await measurements.measurements(uow.session, goal, q)
+    return await measurements.measurements(uow.session, goal, q, clock.now())
 
 
 async def goal_trend(
@@ -222,8 +225,51 @@ async def area_statistics(uow: UnitOfWork, q: AreaStatistics, principal: Princip
     categories = parse_categories(errors, "category", q.categories)
     errors.raise_if_any()
     assert quarter is not None
-    stats = await read_models.quarter_stats(uow.session, q.area, categories, [quarter])
+    stats = await read_models.quarter_stats(
+        uow.session, q.area, categories, [quarter], ratings=False, initiatives=False
+    )
     return AreaQuarter(q.area, quarter, categories, stats[quarter])
+
+
+@dataclass(frozen=True)
+class ContinueGoal:
+    goal_id: UUID
+    year: int
+
+
+async def continue_goal(uow: UnitOfWork, cmd: ContinueGoal, principal: Principal, clock: Clock) -> Goal:
+    """The goal again in the next year, baselines its last measured values; the three-goal rule holds."""
+    goals = GoalStore(uow)
+    goal = await _managed_goal(goals, cmd.goal_id, principal)
+    now = clock.now()
+    last = await measurements.last_values(uow.session, goal, now)
+    successor = domain_continue_goal(goal, cmd.year, last, goal_id=uuid4(), now=now)
+    await _check_room(goals, successor)
+    await goals.add(successor)
+    await uow.commit()
+    return successor
+
+
+@dataclass(frozen=True)
+class RecordMeasurement:
+    goal_id: UUID
+    indicator: int
+    quarter: str
+    value: float
+    source: str
+
+
+async def record_measurement(uow: UnitOfWork, cmd: RecordMeasurement, principal: Principal, clock: Clock) -> Goal:
+    """A coordinator's value for a `manual` indicator in a quarter that has begun; again replaces it."""
+    goals = GoalStore(uow)
+    goal = await _managed_goal(goals, cmd.goal_id, principal)
+    now = clock.now()
+    quarter = check_manual_measurement(goal, cmd.indicator, cmd.quarter, cmd.value, cmd.source, now)
+    await read_models.record_manual(
+        uow.session, goal.id, cmd.indicator, quarter, cmd.value, cmd.source.strip(), principal.sub, now
+    )
+    await uow.commit()
+    return goal
 
 
 # --- reviews -------------------------------------------------------------------------------------
@@ -244,14 +290,14 @@ async def record_review(uow: UnitOfWork, cmd: RecordReview, principal: Principal
     async def create() -> dict[str, Any]:
         now = clock.now()
         decision = validate_review(goal, cmd.review, now)
-        snapshot = await measurements.measurements(uow.session, goal, decision.quarter)
+        snapshot = await measurements.measurements(uow.session, goal, decision.quarter, now)
         review = goal.review(decision, review_id=uuid4(), measurements=snapshot, by=principal.sub, at=now)
         if not await goals.add_review(review):
             raise ReviewExists(review.quarter)
         await goals.save(goal)
         return review_json(review)
 
-    return await _create_once(uow, cmd.once, f"goals.review:{cmd.goal_id}:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.review:{cmd.goal_id}:{principal.sub}", create)
 
 
 async def goal_reviews(uow: UnitOfWork, goal_id: UUID, principal: Principal) -> list[Review]:
@@ -286,7 +332,10 @@ class Propose:
     once: Once
 
 
-async def propose(uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Clock) -> Created:
+async def propose(
+    uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Clock, *, box: SecretBox | None = None
+) -> Created:
+    """An open proposal; the proposer's address (if given) is sealed, never in an event or a log."""
     permissions.may_propose(principal, cmd.proposal.municipality)
     group_id = permissions.acting_partner(principal) if principal.has(Role.GROUP_ADMIN) else None
 
@@ -294,10 +343,14 @@ async def propose(uow: UnitOfWork, cmd: Propose, principal: Principal, clock: Cl
         proposal = Proposal.propose(
             cmd.proposal, proposal_id=uuid4(), proposer=principal.sub, group_id=group_id, now=clock.now()
         )
-        await ProposalStore(uow).add(proposal)
+        email = cmd.proposal.contact_email
+        if email is not None and box is None:
+            raise RuntimeError("a contact address was given but no SECRETS_KEY is configured")
+        sealed = box.seal(email.strip(), str(proposal.id)) if box is not None and email is not None else None
+        await ProposalStore(uow).add(proposal, sealed)
         return proposal_json(proposal, principal)
 
-    return await _create_once(uow, cmd.once, f"goals.propose:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.propose:{principal.sub}", create)
 
 
 async def read_proposal(uow: UnitOfWork, proposal_id: UUID, principal: Principal) -> Proposal:
@@ -328,13 +381,17 @@ class Support:
     proposal_id: UUID
 
 
-async def support(uow: UnitOfWork, cmd: Support, principal: Principal, clock: Clock) -> Proposal:
-    """Once per resident: supporting again changes nothing."""
+async def support(
+    uow: UnitOfWork, cmd: Support, principal: Principal, clock: Clock, *, resident_ref_key: str = ""
+) -> Proposal:
+    """Once per resident: supporting again changes nothing. The supporter's pseudonym (the one
+    neighbourhoods gives them) counts them in `supportFromArea` where they joined."""
     proposals = ProposalStore(uow)
     p = await _readable_proposal(proposals, cmd.proposal_id, principal)
     permissions.may_propose(principal, p.municipality)
     p.check_open()
-    await proposals.add_support(p.id, principal.sub, clock.now())
+    ref = resident_ref(resident_ref_key, principal.sub) if resident_ref_key else None
+    await proposals.add_support(p.id, principal.sub, ref, clock.now())
     p = await _readable_proposal(proposals, cmd.proposal_id, principal)
     await uow.commit()
     return p
@@ -382,7 +439,7 @@ async def adopt(uow: UnitOfWork, cmd: Adopt, principal: Principal, clock: Clock)
         await proposals.save(p)
         return goal_json(goal)
 
-    return await _create_once(uow, cmd.once, f"goals.adopt:{cmd.proposal_id}:{principal.sub}", create)
+    return await create_once(uow, cmd.once, f"goals.adopt:{cmd.proposal_id}:{principal.sub}", create)
 
 
 @dataclass(frozen=True)
@@ -400,6 +457,20 @@ async def decline(uow: UnitOfWork, cmd: Decline, principal: Principal, clock: Cl
     await proposals.save(p)
     await uow.commit()
     return p
+
+
+async def read_contact(uow: UnitOfWork, proposal_id: UUID, principal: Principal, box: SecretBox | None) -> str | None:
+    """The proposer's address, opened for the notifications service only (to tell the decision)."""
+    permissions.may_read_contacts(principal)
+    proposals = ProposalStore(uow)
+    p = await _readable_proposal(proposals, proposal_id, principal)
+    sealed = await proposals.contact(p.id)
+    if sealed is None:
+        return None
+    if box is None:
+        raise RuntimeError("contacts are sealed but no SECRETS_KEY is configured")
+    log.info("proposal_contact_read", proposal_id=str(p.id), reader=principal.sub)
+    return box.open(sealed, str(p.id))
 
 
 # --- periodic work -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from shared.pagination import Keyset
 
 # --- goals ---------------------------------------------------------------------------------------
 
-_GOAL_COLUMNS = (
+GOAL_COLUMNS = (
     "id, municipality, area, year, title, description, theme, categories, indicators, partner_ids,"
     " status, proposal_id, version, created_at, updated_at"
 )
@@ -95,14 +95,14 @@ class GoalStore:
 
     async def get(self, goal_id: UUID, *, for_update: bool = False) -> Goal | None:
         lock = " FOR UPDATE" if for_update else ""
-        sql = text(f"SELECT {_GOAL_COLUMNS} FROM goals WHERE id = :id{lock}")
+        sql = text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE id = :id{lock}")
         row = (await self.session.execute(sql, {"id": goal_id})).mappings().first()
         return self._tracked(row) if row else None
 
     async def add(self, goal: Goal) -> None:
         await self.session.execute(
             text(
-                f"INSERT INTO goals ({_GOAL_COLUMNS}) VALUES (:id, :municipality, :area, :year, :title, :description,"
+                f"INSERT INTO goals ({GOAL_COLUMNS}) VALUES (:id, :municipality, :area, :year, :title, :description,"
                 " :theme, :categories, CAST(:indicators AS jsonb), :partner_ids, :status, :proposal_id, :version,"
                 " :created_at, :updated_at)"
             ),
@@ -158,7 +158,7 @@ class GoalStore:
             page += " AND (created_at, id) > (:after_at, :after_id)"
             params.update(after_at=after[0], after_id=after[1])
         rows = await self.session.execute(
-            text(f"SELECT {_GOAL_COLUMNS} FROM goals WHERE {page} ORDER BY created_at, id LIMIT :limit"),
+            text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE {page} ORDER BY created_at, id LIMIT :limit"),
             {**params, "limit": limit},
         )
         return [goal_from_row(r) for r in rows.mappings()], int(total)
@@ -212,7 +212,7 @@ class GoalStore:
         if not ids:
             return []
         locked = await self.session.execute(
-            text(f"SELECT {_GOAL_COLUMNS} FROM goals WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}
+            text(f"SELECT {GOAL_COLUMNS} FROM goals WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"), {"ids": ids}
         )
         return [self._tracked(r) for r in locked.mappings()]
 
@@ -223,6 +223,9 @@ _PROPOSAL_SELECT = (
     "SELECT p.id, p.municipality, p.area, p.year, p.title, p.description, p.categories, p.proposer, p.group_id,"
     " p.status, p.decline_reason, p.goal_id, p.proposed_at,"
     " (SELECT count(*) FROM proposal_supports s WHERE s.proposal_id = p.id) AS support_count,"
+    " (SELECT count(*) FROM proposal_supports s WHERE s.proposal_id = p.id AND s.supporter_ref IN"
+    "   (SELECT r.resident FROM area_residents r WHERE r.joined AND (r.area = p.area OR r.district = p.area))"
+    " ) AS support_from_area,"
     " EXISTS (SELECT 1 FROM proposal_supports s WHERE s.proposal_id = p.id AND s.supporter = :me) AS supported_by_me"
     " FROM proposals p"
 )
@@ -253,12 +256,12 @@ class ProposalStore:
         self.uow.track(proposal)
         return proposal
 
-    async def add(self, p: Proposal) -> None:
+    async def add(self, p: Proposal, contact_sealed: bytes | None = None) -> None:
         await self.session.execute(
             text(
                 "INSERT INTO proposals (id, municipality, area, year, title, description, categories, proposer,"
-                " group_id, status, proposed_at) VALUES (:id, :municipality, :area, :year, :title, :description,"
-                " :categories, :proposer, :group_id, 'open', :proposed_at)"
+                " group_id, status, proposed_at, contact_sealed) VALUES (:id, :municipality, :area, :year, :title,"
+                " :description, :categories, :proposer, :group_id, 'open', :proposed_at, :contact)"
             ),
             {
                 "id": p.id,
@@ -271,9 +274,18 @@ class ProposalStore:
                 "proposer": p.proposer,
                 "group_id": p.group_id,
                 "proposed_at": p.proposed_at,
+                "contact": contact_sealed,
             },
         )
         self.uow.track(p)
+
+    async def contact(self, proposal_id: UUID) -> bytes | None:
+        """The proposer's sealed address, if they left one."""
+        row = await self.session.execute(
+            text("SELECT contact_sealed FROM proposals WHERE id = :id"), {"id": proposal_id}
+        )
+        found = row.scalar()
+        return bytes(found) if found is not None else None
 
     async def save(self, p: Proposal) -> None:
         """Its decision: adopted into a goal, or declined with a reason."""
@@ -313,11 +325,12 @@ class ProposalStore:
         )
         return [_proposal(r) for r in rows.mappings()], int(total)
 
-    async def add_support(self, proposal_id: UUID, supporter: str, at: datetime) -> None:
+    async def add_support(self, proposal_id: UUID, supporter: str, ref: str | None, at: datetime) -> None:
+        """`ref`: the supporter's resident pseudonym, to count them where they live."""
         await self.session.execute(
             text(
-                "INSERT INTO proposal_supports (proposal_id, supporter, supported_at) VALUES (:id, :who, :at)"
-                " ON CONFLICT DO NOTHING"
+                "INSERT INTO proposal_supports (proposal_id, supporter, supporter_ref, supported_at)"
+                " VALUES (:id, :who, :ref, :at) ON CONFLICT DO NOTHING"
             ),
-            {"id": proposal_id, "who": supporter, "at": at},
+            {"id": proposal_id, "who": supporter, "ref": ref, "at": at},
         )

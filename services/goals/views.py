@@ -55,6 +55,7 @@ def proposal_json(p: Proposal, principal: Principal) -> dict[str, Any]:
         "categories": p.categories,
         "groupId": str(p.group_id) if p.group_id else None,
         "supportCount": p.support_count,
+        "supportFromArea": p.support_from_area,
         "supportedByMe": p.supported_by_me,
         "status": p.status,
         "declineReason": p.decline_reason if permissions.sees_decline_reason(principal, p.proposer) else None,

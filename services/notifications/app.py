@@ -34,6 +34,7 @@ class Settings(ServiceSettings):
 
     service_urls_partners: str = "http://127.0.0.1:8002"
     service_urls_signals: str = "http://127.0.0.1:8001"
+    service_urls_neighbourhoods: str = "http://127.0.0.1:8005"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_username: str | None = None
@@ -68,10 +69,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     # httpx logs every request's full url at INFO: a partner's webhook url may carry a token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime.consume("channels", consumers.channel_handlers())
+    runtime.consume("signals", consumers.signal_handlers())
     runtime.consume("deliveries", consumers.delivery_handlers(settings.public_base_url), ordered=True)
     peers = Peers(
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,
+        neighbourhoods_url=settings.service_urls_neighbourhoods,
         token=runtime.service_tokens.token,
         secrets_cache_seconds=settings.secrets_cache_seconds,
     )

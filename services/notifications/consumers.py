@@ -9,11 +9,12 @@ from services.notifications import domain, handlers
 from services.notifications.store import channels
 from shared.consumer import Handler, PermanentError, ReceivedEvent
 from shared.db import UnitOfWork
-from shared.events.catalog import PartnerDeactivated, PartnerFacts
+from shared.events.catalog import PartnerDeactivated, PartnerFacts, SignalReceived
 from shared.observability import get_logger
 
 log = get_logger(__name__)
 PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated")
+SIGNAL_EVENTS = ("signal.received",)
 
 
 async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
@@ -60,6 +61,18 @@ async def on_notifiable(uow: UnitOfWork, event: ReceivedEvent, *, public_base_ur
 def channel_handlers() -> dict[str, Handler]:
     """Its own consumer group, so deliveries waiting for a partner never block the partner's event."""
     return {t: on_partner for t in PARTNER_EVENTS}
+
+
+async def on_signal_received(uow: UnitOfWork, event: ReceivedEvent) -> None:
+    data = event.data
+    if not isinstance(data, SignalReceived):
+        raise PermanentError(f"not a received signal: {event.event_type}")
+    await handlers.remember_signal(uow, data)
+
+
+def signal_handlers() -> dict[str, Handler]:
+    """Its own consumer group too: a delivery waiting for a signal's group never blocks it."""
+    return {t: on_signal_received for t in SIGNAL_EVENTS}
 
 
 def delivery_handlers(public_base_url: str) -> dict[str, Handler]:

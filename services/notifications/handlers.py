@@ -18,6 +18,7 @@ import orjson
 
 from services.notifications import permissions
 from services.notifications.domain import (
+    AUDIENCE_BY_AREA_OF_EVERY_KIND,
     PING,
     SOURCE,
     Attempt,
@@ -34,7 +35,7 @@ from services.notifications.domain import (
     cloud_event,
     named_partners,
 )
-from services.notifications.store import channels, queue
+from services.notifications.store import channels, queue, signals
 from services.notifications.store.deliveries import DeliveryFilter, DeliveryStore, NewDeliveries
 from services.notifications.views import DeliveryOut
 from shared import idempotency
@@ -42,6 +43,7 @@ from shared.auth import Principal
 from shared.clock import Clock
 from shared.consumer import NotYet
 from shared.db import UnitOfWork
+from shared.events.catalog import SignalClosed, SignalMerged, SignalReceived, SignalRejected
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -66,15 +68,19 @@ async def plan_deliveries(uow: UnitOfWork, event: EventToDeliver, clock: Clock, 
     """One delivery per target and channel; waits (`NotYet`) for partners the read model lacks."""
     data = event.data
     municipality = data.municipality or event.municipality
-    named = named_partners(data)
-    partners = await channels.candidates(uow.session, named, municipality)
+    seen = await _seen(uow, data)
+    named = named_partners(data, signal_group=seen.group_id)
+    every_kind = data.event_type in AUDIENCE_BY_AREA_OF_EVERY_KIND
+    partners = await channels.candidates(uow.session, named, municipality, every_kind=every_kind)
     missing = {str(v) for v in named} - {str(p.partner_id) for p in partners}
     if missing:
         # Every partner id comes from partner events; the channels consumer has not read it yet.
         log.warning("partners_not_yet_known", event_id=str(event.event_id), partner_ids=sorted(missing))
         raise NotYet(f"partners {sorted(missing)} not in the channels read model yet")
     facts = data.model_dump(mode="json", by_alias=True)  # the event's data as on the wire, kept for the mails
-    targets = audience(data.event_type, facts, partners)
+    if seen.original_reference is not None:
+        facts["originalReference"] = seen.original_reference  # a code, for the merged notice (never in a webhook)
+    targets = audience(data.event_type, facts, partners, signal_group=seen.group_id)
     if not targets:
         return []
     subject = data.aggregate_id()
@@ -94,6 +100,37 @@ async def plan_deliveries(uow: UnitOfWork, event: EventToDeliver, clock: Clock, 
         await queue.notify_workers(uow.session, uow.db.schema)
         log.info("deliveries_planned", event_id=str(event.event_id), event_type=data.event_type, count=len(created))
     return created
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the signals read model adds to an event that does not say it."""
+
+    group_id: UUID | None = None
+    original_reference: str | None = None
+
+
+async def _seen(uow: UnitOfWork, data: Notifiable) -> Seen:
+    """The group of a merged, rejected or closed signal, and a merged signal's original's reference.
+
+    A signal merged at intake (`automatic`) left its `signal.received` in the same transaction:
+    until the signals consumer has it, the event waits. Otherwise a signal never seen (reported
+    before this read model existed) is told to its reporters only, without the group."""
+    if not isinstance(data, SignalMerged | SignalRejected | SignalClosed):
+        return Seen()
+    original = data.duplicate_of if isinstance(data, SignalMerged) else None
+    found = await signals.seen(uow.session, [data.signal_id, *([original] if original else [])])
+    own = found.get(data.signal_id)
+    if own is None and isinstance(data, SignalMerged) and data.automatic:
+        log.warning("signal_not_yet_known", signal_id=str(data.signal_id))
+        raise NotYet(f"signal {data.signal_id} not in the signals read model yet")
+    into = found.get(original) if original else None
+    return Seen(own.group_id if own else None, into.reference if into else None)
+
+
+async def remember_signal(uow: UnitOfWork, data: SignalReceived) -> None:
+    """The signals read model: reference and reporting group of every signal reported."""
+    await signals.remember(uow.session, data.signal_id, data.reference, data.group_id, data.received_at)
 
 
 # --- reads ---------------------------------------------------------------------------------------

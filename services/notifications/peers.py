@@ -1,7 +1,8 @@
-"""The two internal reads, with this service's own credentials (role `service`).
+"""The internal reads, with this service's own credentials (role `service`).
 
 Webhook secrets come from partners (cached at most `secrets_cache_seconds`, at most 60 s);
-reporters' addresses come from signals at the moment a mail is sent and are never stored.
+reporters' addresses come from signals, and an initiative leader's address from neighbourhoods,
+at the moment a mail is sent, and are never stored.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ class Peers:
         *,
         partners_url: str,
         signals_url: str,
+        neighbourhoods_url: str = "http://127.0.0.1:8005",
         token: Callable[[], str],
         secrets_cache_seconds: float = MAX_SECRETS_CACHE_SECONDS,
         timeout_seconds: float = 5.0,
     ) -> None:
         self.partners_url = partners_url.rstrip("/")
         self.signals_url = signals_url.rstrip("/")
+        self.neighbourhoods_url = neighbourhoods_url.rstrip("/")
         self.token = token
         self.cache_seconds = min(secrets_cache_seconds, MAX_SECRETS_CACHE_SECONDS)
         self.client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
@@ -84,3 +87,9 @@ class Peers:
                 reporter = str(item.get("reporter") or "anon-" + hashlib.sha256(email.encode()).hexdigest()[:16])
                 found.append(Contact(reporter, email))
         return found
+
+    async def leader_contact(self, initiative_id: str) -> str | None:
+        """The address the initiative's leader gave (None: they gave none); read for one mail."""
+        body = await self._get(f"{self.neighbourhoods_url}/v1/initiatives/{initiative_id}/leader-contact")
+        email = body.get("email")
+        return email if isinstance(email, str) and email else None

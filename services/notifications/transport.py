@@ -2,7 +2,8 @@
 
 Webhooks: the url is checked again at send time and the request goes to the address that was
 checked (the name kept for Host and TLS), signed with every valid secret (Standard Webhooks).
-E-mail to reporters: their addresses are read from signals at send time, never stored.
+E-mail to reporters and initiative leaders: their addresses are read from signals and
+neighbourhoods at send time, never stored.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class Transport:
         try:
             if delivery.target == domain.REPORTER:
                 return await self._mail_reporters(delivery, mailed, deadline)
+            if delivery.target == domain.LEADER:
+                return await self._mail_leader(delivery)
             if delivery.partner_id is None:
                 return Result(Outcome.REFUSED, error="no_target")
             if partner is None or not partner.active:
@@ -98,8 +101,9 @@ class Transport:
                 return await self._post_webhook(delivery, partner)
             if not partner.email:
                 return Result(Outcome.REFUSED, error="no_channel")
-            mail = domain.partner_mail(delivery.event_type, delivery.data, self._link(delivery))
-            await self._mail(partner.email, mail)
+            to_group = partner.kind in domain.GROUP_KINDS and delivery.event_type in domain.REPORTER_STEPS
+            compose = domain.group_mail if to_group else domain.partner_mail
+            await self._mail(partner.email, compose(delivery.event_type, delivery.data, self._link(delivery)))
             return Result(Outcome.DELIVERED)
         except PeerUnavailable as exc:
             return Result(Outcome.RETRY, error=f"peer_unavailable:{exc}")
@@ -194,6 +198,13 @@ class Transport:
             if mailed is not None:
                 await mailed(contact.reporter)
         return Result(Outcome.DELIVERED, error=None if contacts else "no_contacts", done_recipients=done)
+
+    async def _mail_leader(self, delivery: Delivery) -> Result:
+        email = await self.peers.leader_contact(delivery.subject)
+        if email is None:
+            return Result(Outcome.DELIVERED, error="no_contacts")
+        await self._mail(email, domain.leader_mail(delivery.event_type, delivery.data, self._link(delivery)))
+        return Result(Outcome.DELIVERED)
 
     async def _mail(self, to: str, mail: Mail) -> None:
         message = EmailMessage()

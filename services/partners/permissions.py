@@ -5,7 +5,8 @@
 | read a partner, full               | coordinator or region admin of one of its municipalities; its own     |
 |                                    | partner agents, integration clients and (for a group) group admins;  |
 |                                    | services                                                             |
-| read a partner, names/kinds/areas  | any other user acting in one of its municipalities                   |
+| read a partner, names/kinds/areas, | any other user acting in one of its municipalities                   |
+| categories, availability, ack time |                                                                      |
 | register, update, deactivate,      | a coordinator of every municipality it lists; a region admin of all  |
 | rotate the secret, manage contacts | of them when it spans more than one                                  |
 | read contacts                      | coordinators and region admins of its municipalities; its own agents |

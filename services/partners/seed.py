@@ -47,7 +47,7 @@ DEMO_PARTNERS = [
         name="Jongerenwerk Poelenburg",
         kind="youth_work",
         municipalities=[ZAANSTAD],
-        areas=["WK047901", "WK047902"],
+        areas=["WK047912"],  # Poelenburg (CBS 2014)
         categories=["youth_nuisance"],
         acknowledge_within_minutes=120,
         availability=[
@@ -62,7 +62,7 @@ DEMO_PARTNERS = [
         name="Buurtapp Peldersveld",
         kind="whatsapp_group",
         municipalities=[ZAANSTAD],
-        areas=["BU04790101"],
+        areas=["BU04791310"],  # Peldersveld (CBS 2014)
         categories=[],  # a group reports and hears back: it handles nothing and is never routed to
         email="buurtapp.peldersveld@example.nl",
     ),

@@ -1,5 +1,6 @@
 """How a partner and a contact are shown (camelCase JSON), to whom: limited readers see names,
-kinds and areas only (`permissions.view_of`)."""
+kinds, areas and the public service information (categories, availability, acknowledgement
+time) only (`permissions.view_of`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from shared.events.codes import Urgency
 
 
 def show_partner(partner: Partner, view: View) -> dict[str, Any]:
-    """The partner as `view` may see it: limited readers get names, kinds and areas only."""
+    """The partner as `view` may see it: limited readers get names, kinds, areas and the public
+    service information only."""
     shown: dict[str, Any] = {
         "id": str(partner.id),
         "name": partner.name,
@@ -24,22 +26,24 @@ def show_partner(partner: Partner, view: View) -> dict[str, Any]:
         "active": partner.active,
     }
     full = view is View.FULL
+    # public service information: residents may know what a partner handles, when it is there and
+    # how soon it answers (e.g. when the youth workers are on the street)
     shown.update(
         {
-            "categories": [c.value for c in partner.categories] if full else None,
+            "categories": [c.value for c in partner.categories],
+            "acknowledgeWithinMinutes": partner.acknowledge_within_minutes,
+            "availability": [{"weekday": w.weekday, "from": w.start, "until": w.until} for w in partner.availability],
+        }
+    )
+    shown.update(
+        {
             "autoEscalate": [c.value for c in partner.auto_escalate] if full else None,
-            "acknowledgeWithinMinutes": partner.acknowledge_within_minutes if full else None,
             "acknowledgeWithinMinutesByUrgency": (
                 {
                     u.value: partner.acknowledge_within_minutes_by_urgency[u]
                     for u in Urgency
                     if u in partner.acknowledge_within_minutes_by_urgency
                 }
-                if full
-                else None
-            ),
-            "availability": (
-                [{"weekday": w.weekday, "from": w.start, "until": w.until} for w in partner.availability]
                 if full
                 else None
             ),

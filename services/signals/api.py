@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Annotated, TypeVar
@@ -20,18 +21,19 @@ from services.signals.domain import (
     area_problem,
     check_report,
 )
+from services.signals.domain.chain import ChainStep
 from services.signals.views import signal_json
 from shared import idempotency
 from shared.auth import CurrentPrincipal, Principal, demand
 from shared.bodies import CamelBody
-from shared.clock import Clock
+from shared.clock import Clock, rfc3339
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, FieldErrors, Forbidden, NotFound, ValidationFailed
 from shared.events.codes import Category, Role, SignalSource, SignalStatus, Urgency
 from shared.http import JSONBody
 from shared.observability import get_logger
-from shared.pagination import decode_keyset, listing, page_size, parse_ids
+from shared.pagination import MAX_IDS, decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
 router = APIRouter(tags=["signals"])
@@ -104,6 +106,29 @@ class InvolvementBody(CamelBody):
 class RatingBody(CamelBody):
     satisfied: bool | None = None
     comment: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
+class FeedbackBody(CamelBody):
+    message: str | None = Field(default=None, description="1..2000 characters; never in an event or webhook")
+
+
+class ExternalReferenceBody(CamelBody):
+    reference: str | None = Field(default=None, description="1..200 characters, e.g. a police case number")
+
+
+class ChainStepBody(CamelBody):
+    category: str | None = Field(default=None, description="the step for this category; null: any category")
+    next_partner_id: str | None = None
+    after_minutes: int | None = Field(default=None, description="not acknowledged this long after the escalation")
+
+
+class ChainBody(CamelBody):
+    partner_id: str | None = Field(default=None, description="validation only: the partner the steps are for")
+    kind: str | None = Field(default=None, description="the partner's kind, while this service does not know it yet")
+    municipalities: list[str] | None = Field(
+        default=None, description="the partner's municipalities, used while this service does not know the partner yet"
+    )
+    steps: list[ChainStepBody] | None = None
 
 
 class MergeBody(CamelBody):
@@ -249,6 +274,33 @@ async def _list(
     return JSONBody(listing([signal_json(s, principal, now) for s in signals], total, last))
 
 
+def _bbox(value: str | None, errors: FieldErrors) -> tuple[float, float, float, float] | None:
+    """`minLon,minLat,maxLon,maxLat` in WGS84 (CONTRACT.md rule 15)."""
+    if value is None:
+        return None
+    try:
+        box = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        errors.add("bbox", "must be minLon,minLat,maxLon,maxLat: four numbers")
+        return None
+    min_lon, min_lat, max_lon, max_lat = box
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        errors.add("bbox", "must be minLon,minLat,maxLon,maxLat in WGS84, each minimum at most its maximum")
+        return None
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _references(value: str | None, errors: FieldErrors) -> list[str] | None:
+    if value is None:
+        return None
+    found = [r.strip() for r in value.split(",") if r.strip()]
+    if len(found) > MAX_IDS:
+        errors.add("references", f"at most {MAX_IDS} references")
+    return found
+
+
 @router.get("/v1/signals", summary="List signals (filters, cursor pagination)")
 async def list_signals(
     principal: CurrentPrincipal,
@@ -263,11 +315,14 @@ async def list_signals(
     since: datetime | None = None,
     until: datetime | None = None,
     ids: str | None = None,
+    references: str | None = None,
+    bbox: str | None = None,
     first: int | None = None,
     after: str | None = None,
 ) -> JSONBody:
     """Newest first; with `partnerId` the signals escalated to that partner, oldest escalation
-    first (a catch-up feed). `ids` is a batch read: without `first` it answers all of them."""
+    first (a catch-up feed). `ids` (and `references`, for Open311) is a batch read: without
+    `first` it answers all of them."""
     demand(principal, *permissions.roles_for("read"), municipality=municipality)
     municipalities = [municipality] if municipality else sorted(principal.municipalities)
     errors = FieldErrors()
@@ -287,12 +342,14 @@ async def list_signals(
         except ValueError:
             errors.add("partnerId", "must be a partner id (uuid)")
     wanted = parse_ids(ids, errors)
+    by_reference = _references(references, errors)
+    box = _bbox(bbox, errors)
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             errors.add(name, "must carry a time zone (RFC 3339)")
     errors.raise_if_any()
     clauses, params = permissions.visibility_clauses(principal)
-    size = first if first is not None else max(50, min(len(wanted or []), 200))
+    size = first if first is not None else max(50, min(len(wanted or []) + len(by_reference or []), 200))
     q = store.Query(
         municipalities=municipalities,
         area=area,
@@ -304,10 +361,73 @@ async def list_signals(
         since=since,
         until=until,
         ids=wanted,
+        references=by_reference,
+        bbox=box,
         visibility=clauses,
         params=params,
     )
     return await _list(runtime, principal, q, size, after)
+
+
+MAP_LIMIT = 5000
+FINAL = frozenset({SignalStatus.REJECTED.value, SignalStatus.MERGED.value, SignalStatus.CLOSED.value})
+
+
+def _coarse(value: float, final: bool) -> float:
+    """A final signal's position to about 50 m (CONTRACT.md rule 15)."""
+    return round(value * 2000) / 2000 if final else value
+
+
+@router.get(
+    "/v1/signals.geojson",
+    summary="The signals with a location in a bounding box, as GeoJSON (newest first, at most 5,000)",
+    response_class=JSONBody,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+async def signals_geojson(
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    municipality: str = "",
+    bbox: str = "",
+    status: str | None = None,
+) -> JSONBody:
+    demand(principal, *permissions.roles_for("read"), municipality=municipality or None)
+    errors = FieldErrors()
+    if not municipality:
+        errors.add("municipality", "must not be empty")
+    statuses = _statuses(status, errors)
+    if not bbox:
+        errors.add("bbox", "must not be empty")
+    box = _bbox(bbox or None, errors)
+    errors.raise_if_any()
+    clauses, params = permissions.visibility_clauses(principal)
+    q = store.Query(municipalities=[municipality], statuses=statuses, bbox=box, visibility=clauses, params=params)
+    async with runtime.uow() as uow:
+        points, truncated = await store.map_points(uow.session, q, limit=MAP_LIMIT, now=runtime.clock.now())
+    features = [
+        {
+            "type": "Feature",
+            "id": str(p.id),
+            "geometry": {
+                "type": "Point",
+                "coordinates": [_coarse(p.lon, p.status in FINAL), _coarse(p.lat, p.status in FINAL)],
+            },
+            "properties": {
+                "id": str(p.id),
+                "reference": p.reference,
+                "area": p.area,
+                "category": p.category,
+                "urgency": p.urgency,
+                "status": p.status,
+                "reportedAt": rfc3339(p.reported_at),
+            },
+        }
+        for p in points
+    ]
+    body: dict[str, object] = {"type": "FeatureCollection", "features": features}
+    if truncated:
+        body["truncated"] = True
+    return JSONBody(body, media_type="application/geo+json")
 
 
 @router.get("/v1/signals/mine", summary="The caller's own signals")
@@ -461,6 +581,98 @@ async def involve(signal_id: str, body: InvolvementBody, principal: CurrentPrinc
 async def rate(signal_id: str, body: RatingBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
     cmd = handlers.Rate(_uuid(signal_id), body.satisfied, body.comment)
     return await _change(runtime, principal, handlers.rate, cmd)
+
+
+@router.post(
+    "/v1/signals/{signal_id}/feedback",
+    summary="Add feedback for the reporters (the partner it is escalated to, or an involved one; while open)",
+)
+async def add_feedback(
+    signal_id: str, body: FeedbackBody, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> JSONBody:
+    cmd = handlers.AddFeedback(_uuid(signal_id), body.message)
+    return await _change(runtime, principal, handlers.add_feedback, cmd)
+
+
+@router.put(
+    "/v1/signals/{signal_id}/external-reference",
+    summary="Record the partner's own case number, e.g. a police case number (the partner it is escalated to)",
+)
+async def set_external_reference(
+    signal_id: str, body: ExternalReferenceBody, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> JSONBody:
+    cmd = handlers.SetExternalReference(_uuid(signal_id), body.reference)
+    return await _change(runtime, principal, handlers.set_external_reference, cmd)
+
+
+# --- chains --------------------------------------------------------------------------------------
+
+
+def _steps_json(steps: list[ChainStep]) -> list[dict[str, object]]:
+    return [
+        {
+            "category": s.category.value if s.category else None,
+            "nextPartnerId": str(s.next_partner_id),
+            "afterMinutes": s.after_minutes,
+        }
+        for s in steps
+    ]
+
+
+def _chain_command(partner_id: UUID | None, body: ChainBody, *, keep: bool) -> handlers.SetChain:
+    return handlers.SetChain(
+        partner_id,
+        keep,
+        tuple(body.municipalities or ()),
+        tuple((s.category, s.next_partner_id, s.after_minutes) for s in body.steps or ()),
+        body.kind,
+    )
+
+
+@router.put(
+    "/v1/partners/{partner_id}/chain",
+    summary="Replace a partner's chain (who may manage the partner); no steps removes it",
+)
+async def set_chain(partner_id: str, body: ChainBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    demand(principal, *permissions.roles_for("chain"))
+    pid = _uuid(partner_id)
+    async with runtime.uow() as uow:
+        steps = await handlers.set_chain(uow, _chain_command(pid, body, keep=True), principal, runtime.clock)
+    return JSONBody({"partnerId": str(pid), "steps": _steps_json(steps)})
+
+
+@router.post(
+    "/v1/partner-chains/validation",
+    summary="Check chain steps before a partner is registered or updated (its municipalities given); nothing is stored",
+)
+async def check_chain(body: ChainBody, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
+    demand(principal, *permissions.roles_for("chain"))
+    async with runtime.uow() as uow:
+        pid = _optional_uuid(body.partner_id)
+        steps = await handlers.set_chain(uow, _chain_command(pid, body, keep=False), principal, runtime.clock)
+    return JSONBody({"partnerId": body.partner_id, "steps": _steps_json(steps)})
+
+
+def _optional_uuid(value: str | None) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ValidationFailed([FieldError("partnerId", "must be a partner id (uuid)")]) from None
+
+
+@router.get(
+    "/v1/partner-chains", summary="The chains of partners (?ids=a,b); none for partners the caller may not know"
+)
+async def read_chains(principal: CurrentPrincipal, runtime: RuntimeDep, ids: str = "") -> JSONBody:
+    demand(principal, *permissions.roles_for("read"))
+    errors = FieldErrors()
+    wanted = parse_ids(ids, errors) or []
+    errors.raise_if_any()
+    async with runtime.uow() as uow:
+        found = await handlers.read_chains(uow, wanted, principal)
+    return JSONBody({"results": [{"partnerId": str(pid), "steps": _steps_json(steps)} for pid, steps in found.items()]})
 
 
 # --- internal ------------------------------------------------------------------------------------

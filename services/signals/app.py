@@ -27,6 +27,7 @@ class Settings(ServiceSettings):
     close_interval_seconds: float = 600.0
     retention_interval_seconds: float = 3600.0
     question_interval_seconds: float = 60.0
+    chain_interval_seconds: float = 30.0  # a chain passes a signal on within 60 s of its step's time
     close_after_seconds: float = 14 * DAY
     question_expiry_seconds: float = 7 * DAY
     reopen_window_seconds: float = 14 * DAY
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         settings.question_interval_seconds,
         lambda: runtime.run(handlers.expire_questions, question_expiry),
     )
+    runtime.every("chains", settings.chain_interval_seconds, lambda: runtime.run(handlers.pass_on_chains))
     runtime.every(
         "retention",
         settings.retention_interval_seconds,

@@ -16,7 +16,9 @@ from uuid import UUID, uuid4
 from services.signals import permissions, store
 from services.signals.domain import (
     DESCRIPTION_MAX,
+    EXTERNAL_REFERENCE_MAX,
     OPEN,
+    REPORTER,
     Original,
     Partner,
     Report,
@@ -28,6 +30,8 @@ from services.signals.domain import (
     report_advice,
     route,
 )
+from services.signals.domain.chain import ChainStep, chain_problems, due_step
+from services.signals.store import chains as chain_store
 from services.signals.views import signal_json
 from shared import idempotency
 from shared.auth import Principal
@@ -35,7 +39,7 @@ from shared.clock import Clock
 from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from shared.events.codes import Category, Urgency
+from shared.events.codes import GROUP_KINDS, Category, Urgency
 from shared.observability import get_logger
 
 log = get_logger(__name__)
@@ -348,8 +352,14 @@ class Reopen:
 
 
 async def reopen(uow: UnitOfWork, cmd: Reopen, principal: Principal, clock: Clock) -> Signal:
+    """Within the window of the latest resolution; a reporter's reopening goes straight back to the
+    partner it was last escalated to (a coordinator's waits for their escalation)."""
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "reopen", permissions.may_reopen)
-    signal.reopen(at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason, window=cmd.window)
+    actor, now = permissions.actor(principal, signal), clock.now()
+    signal.reopen(at=now, actor=actor, reason=cmd.reason, window=cmd.window)
+    last = signal.escalation
+    if actor == REPORTER and last is not None:
+        signal.escalate_again(await store.partner(uow.session, last.partner_id), at=now)
     return await _store(uow, signals, signal, "reopen", True)
 
 
@@ -591,3 +601,119 @@ async def apply_retention(uow: UnitOfWork, clock: Clock, contact_after: timedelt
     if contacts or descriptions:
         log.info("retention_applied", contacts_erased=contacts, descriptions_removed=descriptions)
     return contacts + descriptions
+
+
+# --- feedback and the partner's own reference -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddFeedback:
+    signal_id: UUID
+    message: str | None
+
+
+async def add_feedback(uow: UnitOfWork, cmd: AddFeedback, principal: Principal, clock: Clock) -> Signal:
+    """The partner it is escalated to, or an involved partner, tells the reporters something while
+    the signal is open (oldest first with the rest of the feedback)."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "feedback", permissions.may_add_feedback)
+    (message,) = checked_text(("message", cmd.message, True))
+    assert message is not None
+    partner = permissions.acting_partner(principal)
+    signal.add_feedback(partner, at=clock.now(), actor=permissions.actor(principal, signal), message=message)
+    return await _store(uow, signals, signal, "feedback", True)
+
+
+@dataclass(frozen=True)
+class SetExternalReference:
+    signal_id: UUID
+    reference: str | None
+
+
+async def set_external_reference(
+    uow: UnitOfWork, cmd: SetExternalReference, principal: Principal, clock: Clock
+) -> Signal:
+    """The partner it is escalated to records its own case number (e.g. the police's)."""
+    signals, signal = await _load_for(uow, cmd.signal_id, principal, "reference", permissions.is_escalated_partner)
+    reference = (cmd.reference or "").strip()
+    if not reference or len(reference) > EXTERNAL_REFERENCE_MAX:
+        raise ValidationFailed([FieldError("reference", f"must be 1..{EXTERNAL_REFERENCE_MAX} characters")])
+    partner = permissions.acting_partner(principal)
+    changed = signal.set_external_reference(
+        partner, at=clock.now(), actor=permissions.actor(principal, signal), reference=reference
+    )
+    return await _store(uow, signals, signal, "reference", changed)
+
+
+# --- chains --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetChain:
+    partner_id: UUID | None  # None: before the partner is registered
+    keep: bool  # False: only check the steps
+    municipalities: tuple[str, ...]  # the partner's, as the partners service answered them
+    steps: tuple[tuple[str | None, str | None, int | None], ...]
+    kind: str | None = None  # the partner's kind, as the partners service answered it
+
+
+async def set_chain(uow: UnitOfWork, cmd: SetChain, principal: Principal, clock: Clock) -> list[ChainStep]:
+    """Replace a partner's chain (who may manage the partner: a coordinator of every municipality
+    of it, a region admin when it spans several); every problem with the steps at once."""
+    known = await store.partner(uow.session, cmd.partner_id) if cmd.partner_id is not None else None
+    municipalities = tuple(sorted(known.municipalities)) if known is not None else cmd.municipalities
+    permissions.demand_manage_partner(principal, municipalities)
+    wanted: set[UUID] = set()
+    for _, raw, _ in cmd.steps:
+        try:
+            wanted.add(UUID(raw or ""))
+        except ValueError:
+            continue
+    found = {pid: p for pid in wanted if (p := await store.partner(uow.session, pid)) is not None}
+    group = known.is_group if known is not None else cmd.kind in {k.value for k in GROUP_KINDS}
+    errors, steps = chain_problems(
+        cmd.steps, partner_id=cmd.partner_id, municipalities=municipalities, known=found, group=group
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    if cmd.keep and cmd.partner_id is not None:
+        await chain_store.put_chain(uow.session, cmd.partner_id, municipalities, steps, clock.now())
+        await uow.commit()
+        log.info("chain_set", partner_id=str(cmd.partner_id), steps=len(steps))
+    return steps
+
+
+async def read_chains(uow: UnitOfWork, partner_ids: list[UUID], principal: Principal) -> dict[UUID, list[ChainStep]]:
+    """The chains of the partners the caller may know of (acting in one of the chain's
+    municipalities); the others answer no steps."""
+    found = await chain_store.chains(uow.session, partner_ids)
+    return {
+        pid: list(found[pid].steps) if pid in found and permissions.may_read_chain(principal, found[pid]) else []
+        for pid in partner_ids
+    }
+
+
+async def pass_on_chains(uow: UnitOfWork, clock: Clock) -> int:
+    """Signals not acknowledged in time by a partner with a chain go to the step's next partner
+    (actor system, note "keten"); an inactive, group or other-municipality next partner stops it."""
+    now = clock.now()
+    signals = store.SignalStore(uow)
+    due = await signals.claim_due(chain_store.CHAIN_DUE, {"now": now}, BATCH)
+    current = {s.escalation.partner_id for s in due if s.escalation is not None}
+    found = await chain_store.chains(uow.session, list(current))
+    passed: list[Signal] = []
+    for signal in due:
+        e = signal.escalation
+        chain = found.get(e.partner_id) if e is not None else None
+        step = due_step(signal, chain.steps, now) if chain is not None else None
+        if step is None:
+            continue
+        target = await store.partner(uow.session, step.next_partner_id)
+        if target is None or not target.takes_signals or signal.municipality not in target.municipalities:
+            continue
+        if signal.pass_on(target, at=now):
+            signal.partner_names.setdefault(target.id, target.name)
+            passed.append(signal)
+    await _save_all(uow, signals, passed)
+    if passed:
+        log.info("chains_passed_on", count=len(passed))
+    return len(passed)

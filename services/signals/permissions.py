@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
 from services.signals.domain import COORDINATOR, REPORTER, SYSTEM, Signal, partner_actor
 from shared.auth import Principal
+from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role, SignalSource
 
 PARTNER_ROLES = (Role.PARTNER_AGENT, Role.INTEGRATION)
+# An integration client bound to a group sees what the group's admins see (CONTRACT.md rule 6).
+GROUP_READERS = (Role.GROUP_ADMIN, Role.INTEGRATION)
+
+
+class _HasMunicipalities(Protocol):
+    @property
+    def municipalities(self) -> Collection[str]: ...
+
 
 MAY: dict[str, frozenset[Role]] = {
     "report": frozenset({Role.RESIDENT, Role.GROUP_ADMIN, Role.COORDINATOR, Role.PARTNER_AGENT}),
@@ -38,6 +48,9 @@ MAY: dict[str, frozenset[Role]] = {
     "involve": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION, Role.COORDINATOR}),
     "ask": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
     "answer": frozenset({Role.RESIDENT, Role.GROUP_ADMIN}),  # its reporters
+    "feedback": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the escalated or an involved partner
+    "reference": frozenset({Role.PARTNER_AGENT, Role.INTEGRATION}),  # the partner it is escalated to
+    "chain": frozenset({Role.COORDINATOR, Role.REGION_ADMIN}),  # who manages the partner
     "contacts": frozenset({Role.SERVICE}),
     "advice": frozenset(Role),  # any role: before a report is written
 }
@@ -93,7 +106,7 @@ def visibility(principal: Principal) -> list[Ground] | None:
         return None
     viewer = principal.sub
     grounds = [Ground(lambda s: s.reporter == viewer, "s.reporter = :viewer", {"viewer": viewer})]
-    if (group := _acts_for(principal, Role.GROUP_ADMIN)) is not None:
+    if (group := _acts_for(principal, *GROUP_READERS)) is not None:
         grounds.append(
             Ground(
                 lambda s: s.group_id is not None and str(s.group_id) == group,
@@ -145,15 +158,23 @@ def is_reporter(principal: Principal, signal: Signal) -> bool:
     return group is not None and signal.group_id is not None and str(signal.group_id) == group
 
 
+def reads_as_reporter(principal: Principal, signal: Signal) -> bool:
+    """Reads what the reporters read: a reporter, or an integration client bound to the signal's group."""
+    if is_reporter(principal, signal):
+        return True
+    group = _acts_for(principal, Role.INTEGRATION)
+    return group is not None and signal.group_id is not None and str(signal.group_id) == group
+
+
 def may_read_notes(principal: Principal, signal: Signal) -> bool:
     """History notes and the rejection reason: who may read the description, and the reporters."""
-    return may_read_description(principal, signal) or is_reporter(principal, signal)
+    return may_read_description(principal, signal) or reads_as_reporter(principal, signal)
 
 
 def may_read_questions(principal: Principal, signal: Signal) -> bool:
     """Questions and answers: who may read the description, and the signal's reporters (not the
     reporters of its merged duplicates)."""
-    return may_read_description(principal, signal) or is_reporter(principal, signal)
+    return may_read_description(principal, signal) or reads_as_reporter(principal, signal)
 
 
 def actor(principal: Principal, signal: Signal | None = None) -> str:
@@ -173,7 +194,7 @@ def may_read_group_message(principal: Principal, signal: Signal) -> bool:
     who may read the description."""
     if may_read_description(principal, signal):
         return True
-    group = _acts_for(principal, Role.GROUP_ADMIN)
+    group = _acts_for(principal, *GROUP_READERS)
     return group is not None and group in {str(g) for g in (signal.group_id, *signal.duplicate_group_ids) if g}
 
 
@@ -193,8 +214,45 @@ def may_redirect(principal: Principal, signal: Signal) -> bool:
 
 
 def may_reopen(principal: Principal, signal: Signal) -> bool:
-    return principal.has(Role.COORDINATOR) or principal.sub == signal.reporter
+    """A coordinator, or a reporter of the signal (its reporting subject or an admin of its group);
+    not the reporters of its merged duplicates (CONTRACT.md rule 1)."""
+    return principal.has(Role.COORDINATOR) or is_reporter(principal, signal)
 
 
 def acting_partner(principal: Principal) -> str | None:
     return _acts_for(principal, *PARTNER_ROLES)
+
+
+def is_escalated_partner(principal: Principal, signal: Signal) -> bool:
+    """Staff or a system of the partner the signal is escalated to now."""
+    e = signal.escalation
+    return e is not None and acting_partner(principal) == str(e.partner_id)
+
+
+def may_add_feedback(principal: Principal, signal: Signal) -> bool:
+    """The partner it is escalated to, or an involved partner."""
+    return is_escalated_partner(principal, signal) or signal.involves(acting_partner(principal))
+
+
+def may_read_external_reference(principal: Principal, signal: Signal) -> bool:
+    """A partner's own case number: for those who may read the description."""
+    return may_read_description(principal, signal)
+
+
+def demand_manage_partner(principal: Principal, municipalities: Collection[str]) -> None:
+    """Setting a partner's chain, as the partners service lets the partner be managed: 404 when none
+    of its municipalities is the caller's, 403 unless a coordinator of every one of them (or a
+    region admin of all of them, for a partner spanning several)."""
+    if not municipalities or not principal.municipalities.intersection(municipalities):
+        raise NotFound("no such partner or municipality")
+    in_all = all(principal.acts_in(m) for m in municipalities)
+    if in_all and (principal.has(Role.COORDINATOR) or (principal.has(Role.REGION_ADMIN) and len(municipalities) > 1)):
+        return
+    raise Forbidden(
+        "requires role coordinator of every municipality of the partner, or region_admin for a partner spanning several"
+    )
+
+
+def may_read_chain(principal: Principal, chain: _HasMunicipalities) -> bool:
+    """Anyone acting in one of the chain's municipalities (a region's agreement, not a secret)."""
+    return principal.is_service or bool(principal.municipalities.intersection(chain.municipalities))

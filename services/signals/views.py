@@ -54,10 +54,13 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "rejectionReason": signal.rejection_reason if notes else None,
         "duplicateOf": str(signal.duplicate_of) if signal.duplicate_of else None,
         "original": original_json(signal.original, signal.reported_at)
-        if signal.original is not None and permissions.is_reporter(viewer, signal)
+        if signal.original is not None and permissions.reads_as_reporter(viewer, signal)
         else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
         "involvedPartnerIds": [str(p) for p in signal.involved],
+        "externalReference": signal.external_reference
+        if permissions.may_read_external_reference(viewer, signal)
+        else None,
         "groupId": str(signal.group_id) if signal.group_id else None,
         "groupMessage": group_message if permissions.may_read_group_message(viewer, signal) else None,
         "question": question.question if question is not None and questions else None,

@@ -26,6 +26,7 @@ from shared.events.codes import (
     InitiativeStatus,
     MessageKind,
     PartnerKind,
+    ProposalDecision,
     SignalSource,
     SignalStatus,
     SupportKind,
@@ -204,7 +205,8 @@ class SignalTransferred(SignalFacts):
     event_type = "signal.transferred"
     summary = (
         "The signal was transferred to another partner (by the partner it was escalated to, or a"
-        " coordinator), who must acknowledge it by `acknowledgeBy`; the reason stays in the signals service."
+        " coordinator; or, `automatic`, by the chain the region agreed for that partner), who must"
+        " acknowledge it by `acknowledgeBy`; the reason stays in the signals service."
     )
     partner_id: UUID = Field(description="the partner it is escalated to now")
     previous_partner_id: UUID | None = None
@@ -328,6 +330,9 @@ class GoalSet(GoalFacts):
     summary = "A coordinator set a goal (directly, or by adopting a residents' proposal)."
     proposal_id: UUID | None = None
     set_at: datetime
+    continues_goal_id: UUID | None = Field(
+        default=None, description="the goal of the previous year it continues (`continueGoal`)"
+    )
 
 
 class GoalUpdated(GoalFacts):
@@ -364,6 +369,39 @@ class GoalReviewed(EventData):
     reviewed_at: datetime
 
     aggregate_field = "goal_id"
+
+
+class GoalProposalDecided(EventData):
+    event_type = "goal.proposal_decided"
+    summary = (
+        "A coordinator adopted a residents' proposal into a goal or declined it; the decline reason stays"
+        " in the goals service (the proposer hears if they left an address)."
+    )
+    proposal_id: UUID
+    goal_id: UUID | None = Field(default=None, description="the goal it became, when adopted")
+    municipality: str
+    area: str
+    year: int
+    decision: ProposalDecision
+    decided_at: datetime
+
+    aggregate_field = "proposal_id"
+
+
+class AreaReviewed(EventData):
+    event_type = "area.reviewed"
+    summary = (
+        "The partners of an area held its quarterly review: the figures are frozen; notes, scores'"
+        " comments and agreements' texts stay in the goals service."
+    )
+    review_id: str = Field(description="`<area>/<quarter>`: the review's subject and the tail of its report URL")
+    municipality: str
+    area: str
+    quarter: str = Field(pattern=r"^\d{4}-Q[1-4]$")
+    partner_ids: list[UUID] = Field(default=[], description="the participants: the partners that concern the area")
+    held_at: datetime
+
+    aggregate_field = "review_id"
 
 
 # --- neighbourhoods ----------------------------------------------------------------------------
@@ -407,8 +445,7 @@ class MessageFacts(EventData):
 class MessagePosted(MessageFacts):
     event_type = "neighbourhood.message_posted"
     summary = (
-        "A partner or coordinator posted a message to a neighbourhood or district; title and body stay"
-        " in the service."
+        "A partner or coordinator posted a message to a neighbourhood or district; title and body stay in the service."
     )
     posted_at: datetime
     valid_until: datetime | None = None
@@ -526,6 +563,8 @@ CATALOG: dict[str, type[EventData]] = {
         GoalUpdated,
         GoalReviewDue,
         GoalReviewed,
+        GoalProposalDecided,
+        AreaReviewed,
         ResidentJoined,
         ResidentLeft,
         MessagePosted,

@@ -62,6 +62,15 @@ class IndicatorKind(StrEnum):
     SIGNAL_COUNT = "signal_count"
     MEDIAN_ACKNOWLEDGE_MINUTES = "median_acknowledge_minutes"
     RESOLVED_SHARE = "resolved_share"
+    SATISFIED_SHARE = "satisfied_share"  # of the quarter's rated signals, the share rated satisfied
+    INITIATIVES = "initiatives"  # residents' initiatives active or done in the area in the quarter
+    PARTICIPANTS = "participants"  # residents taking part in those initiatives
+    MANUAL = "manual"  # a value a coordinator records (Veiligheidsmonitor, buurtpeiling)
+
+
+class ProposalDecision(StrEnum):
+    ADOPTED = "adopted"
+    DECLINED = "declined"
 
 
 class Direction(StrEnum):

@@ -29,6 +29,10 @@ INDICATOR: dict[IndicatorKind, str] = {
     IndicatorKind.SIGNAL_COUNT: "Aantal meldingen",
     IndicatorKind.MEDIAN_ACKNOWLEDGE_MINUTES: "Mediane reactietijd (minuten)",
     IndicatorKind.RESOLVED_SHARE: "Aandeel opgelost (%)",
+    IndicatorKind.SATISFIED_SHARE: "Aandeel tevreden melders (%)",
+    IndicatorKind.INITIATIVES: "Aantal bewonersinitiatieven",
+    IndicatorKind.PARTICIPANTS: "Aantal deelnemers aan initiatieven",
+    IndicatorKind.MANUAL: "Gemeten waarde (handmatig)",
 }
 _ALL: dict[str, str] = {str(code): text for table in (CATEGORY, URGENCY, INDICATOR) for code, text in table.items()}
 

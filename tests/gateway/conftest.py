@@ -1,4 +1,4 @@
-"""The whole platform for the gateway's tests: the four real services and the gateway, each on a
+"""The whole platform for the gateway's tests: the five real services and the gateway, each on a
 free port of 127.0.0.1 (uvicorn, lifespans running), on the session's real PostgreSQL and Kafka,
 with schemas, topics and consumer groups of their own; plus a partner's webhook receiver.
 
@@ -31,6 +31,9 @@ from gateway.feed import SignalFeed
 from gateway.settings import Settings as GatewaySettings
 from services.goals.app import Settings as GoalsSettings
 from services.goals.app import create_app as create_goals
+from services.neighbourhoods.app import Settings as NeighbourhoodsSettings
+from services.neighbourhoods.app import create_app as create_neighbourhoods
+from services.neighbourhoods.areas import DEMO_FILE, load_file
 from services.notifications.app import Settings as NotificationsSettings
 from services.notifications.app import create_app as create_notifications
 from services.partners.app import Settings as PartnersSettings
@@ -180,6 +183,12 @@ def fresh_area() -> tuple[str, str]:
     return f"WK0479{district:02d}", f"BU0479{district:02d}{secrets.randbelow(100):02d}"
 
 
+def reserve_district(district: int) -> None:
+    """Keep WK0479<district> from fresh_area (call at import, before any test runs): a test module's own."""
+    if district in _DISTRICTS:
+        _DISTRICTS.remove(district)
+
+
 @pytest.fixture(scope="session")
 def receiver() -> Iterator[Receiver]:
     yield Receiver()
@@ -187,18 +196,26 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def platform(session_infra: Infra, receiver: Receiver) -> AsyncIterator[Platform]:
-    infra = session_infra  # one platform serves the whole session, on topics of its own
+    async with running_platform(session_infra, receiver) as running:  # one platform serves the whole session
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_platform(infra: Infra, receiver: Receiver) -> AsyncIterator[Platform]:
+    """The four services and the gateway on topics and schemas of their own, until the block ends."""
     run = f"gw{secrets.token_hex(3)}"
     prefix = f"{infra.topic_prefix}{run}."
     await ensure_topics(infra.kafka, prefix, partitions=3)
-    schemas = {name: f"{run}_{name}" for name in ("signals", "partners", "goals", "notifications")}
-    sockets = {name: free_socket() for name in ("signals", "partners", "goals", "notifications", "gateway", "hooks")}
+    services = ("signals", "partners", "goals", "notifications", "neighbourhoods")
+    schemas = {name: f"{run}_{name}" for name in services}
+    sockets = {name: free_socket() for name in (*services, "gateway", "hooks")}
     urls = {name: f"http://127.0.0.1:{s.getsockname()[1]}" for name, s in sockets.items()}
     common: dict[str, Any] = {
         "topic_prefix": prefix,
         "consumer_group_prefix": f"{infra.run_id}.{run}.",
         "public_base_url": urls["gateway"],
         "secrets_key": secrets.token_urlsafe(32),
+        "resident_ref_key": secrets.token_urlsafe(32),  # one key: goals and neighbourhoods derive the same pseudonym
     }
     hooks = {"webhook_allowed_hosts": "127.0.0.1", "webhook_allow_http_on_allowed": True}
     calls: Counter[tuple[str, str, str]] = Counter()
@@ -227,6 +244,9 @@ async def platform(session_infra: Infra, receiver: Receiver) -> AsyncIterator[Pl
             )
         ),
     }
+    neighbourhoods = infra.settings(NeighbourhoodsSettings, db_schema=schemas["neighbourhoods"], **common)
+    await load_file(neighbourhoods, DEMO_FILE)  # Zaanstad's CBS 2014 wijken and buurten, with boundaries
+    apps["neighbourhoods"] = create_neighbourhoods(neighbourhoods)
     gateway = create_gateway(gateway_settings, transports={name: CountingTransport(name, calls) for name in schemas})
     async with contextlib.AsyncExitStack() as stack:
         receiver_url = await stack.enter_async_context(uvicorn_on(receiver, sockets["hooks"], lifespan="off"))

@@ -110,6 +110,7 @@ async def test_history_names_roles_and_partners_never_a_subject_for_any_viewer(p
         ("acknowledged", police["name"], None),
         ("resolved", police["name"], None),
         ("reopened", "reporter", "Nog steeds"),
+        ("escalated", "system", "heropend door melder"),  # straight back to the police
     ]
 
     reason = "Geen overlast: een vergunde activiteit"
@@ -152,8 +153,8 @@ async def test_history_names_roles_and_partners_never_a_subject_for_any_viewer(p
         "coordinator",
         reason,
     )
-    assert seen_by["admin"][g]["history"][-1]["note"] == "Nog steeds"
-    assert seen_by["system"][g]["history"][-1]["note"] == "Nog steeds"
+    assert seen_by["admin"][g]["history"][-2]["note"] == "Nog steeds"  # the last: escalated again
+    assert seen_by["system"][g]["history"][-2]["note"] == "Nog steeds"
     assert seen_by["region"][r]["rejectionReason"] is None
     assert seen_by["region"][r]["status"] == "REJECTED"
     assert {h["note"] for h in seen_by["region"][g]["history"]} == {None}
@@ -163,6 +164,7 @@ async def test_history_names_roles_and_partners_never_a_subject_for_any_viewer(p
         police["name"],
         police["name"],
         "reporter",
+        "system",
     ]
     edge = orjson.loads((await platform.gateway.get(f"/v1/signals/{r}", headers=resident)).content)
     assert edge["rejectionReason"] == reason and edge["history"][-1]["actor"] == "coordinator"

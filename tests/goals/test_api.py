@@ -337,7 +337,7 @@ async def test_review_snapshots_measurements_once_per_quarter(goals: Goals, wire
         assert body["goalId"] == goal["id"] and body["quarter"] == "2026-Q3"
         assert body["cooperation"] == [{"partnerId": str(partner), "score": 4}]
         assert body["measurements"] == [
-            {"indicator": goal["indicators"][0], "value": 0.0, "previous": 0.0, "onTrack": True}
+            {"indicator": goal["indicators"][0], "value": 0.0, "previous": 0.0, "onTrack": True, "partial": False}
         ]
         seen = await reader.until(lambda s: any(e.subject == goal["id"] for e, _, _ in s))
     reviewed = next(d for e, d, _ in seen if e.subject == goal["id"])

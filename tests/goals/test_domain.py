@@ -165,6 +165,7 @@ def test_measurement_compares_with_the_previous_quarter() -> None:
         "value": 4,
         "previous": 9,
         "onTrack": True,
+        "partial": False,
     }
 
 

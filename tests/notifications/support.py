@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook
 
 from services.notifications.app import Settings
-from services.notifications.consumers import PARTNER_EVENTS
+from services.notifications.consumers import PARTNER_EVENTS, SIGNAL_EVENTS
 from services.notifications.domain import HANDLED_EVENTS
 from shared.db import asyncpg_dsn
 from shared.events.catalog import (
@@ -138,10 +138,12 @@ class Receiver:
 
 @dataclass
 class InternalPeers:
-    """The partners and signals services' internal endpoints, answering for the test's data."""
+    """The partners, signals and neighbourhoods services' internal endpoints, answering for the
+    test's data as those services would."""
 
     secrets: dict[str, list[str]] = field(default_factory=dict)
     contacts: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    leaders: dict[str, str | None] = field(default_factory=dict)  # initiative id -> the leader's address
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -162,6 +164,10 @@ class InternalPeers:
         elif path.startswith("/internal/v1/signals/") and path.endswith("/contacts"):
             signal = path.split("/")[4]
             status, body = 200, {"contacts": self.contacts.get(signal, [])}
+        elif path.startswith("/v1/initiatives/") and path.endswith("/leader-contact"):
+            initiative = path.split("/")[3]
+            if initiative in self.leaders:
+                status, body = 200, {"email": self.leaders[initiative]}
         await send(
             {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
         )
@@ -197,7 +203,7 @@ def smtp_server(port: int | None = None) -> Any:
 
 
 # what the notifications service consumes and emits, and the dead-letter topics of the first
-NOTIFICATION_TOPICS = (*PARTNER_EVENTS, *HANDLED_EVENTS)
+NOTIFICATION_TOPICS = (*PARTNER_EVENTS, *SIGNAL_EVENTS, *HANDLED_EVENTS)
 EMITTED_TOPICS = ("notification.delivered", "notification.failed")
 
 
@@ -257,6 +263,7 @@ def settings(infra: Infra, prefix: str, peers_url: str, **overrides: Any) -> Set
         "consumer_group_prefix": f"{prefix}",
         "service_urls_partners": peers_url,
         "service_urls_signals": peers_url,
+        "service_urls_neighbourhoods": peers_url,
         "webhook_allowed_hosts": "127.0.0.1",
         "webhook_allow_http_on_allowed": True,
         "webhook_timeout_seconds": 2.0,

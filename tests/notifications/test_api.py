@@ -8,10 +8,10 @@ from tests.notifications.support import (
     GM,
     InternalPeers,
     Receiver,
-    escalated,
     http_server,
     new_secret,
     partner,
+    reopened,
     running,
     until,
 )
@@ -33,8 +33,8 @@ async def test_deliveries_are_visible_to_the_municipalitys_coordinators_and_the_
             await svc.events.send(p, source="partners")
         await svc.db.wait_for_partners(police.partner_id, youth.partner_id)
         for n in range(3):
-            await svc.events.send(escalated(uuid4(), police.partner_id, n + 1))
-        await svc.events.send(escalated(uuid4(), youth.partner_id, 9))
+            await svc.events.send(reopened(uuid4(), police.partner_id, n + 1))
+        await svc.events.send(reopened(uuid4(), youth.partner_id, 9))
         await svc.wait_for_status("delivered", count=4)
         client = svc.client
 

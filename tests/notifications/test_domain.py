@@ -56,13 +56,14 @@ def signal_data(partner_id: UUID, **extra: object) -> dict[str, object]:
     }
 
 
-def test_an_escalation_is_heard_by_the_partner_it_went_to_on_each_of_its_channels() -> None:
+def test_an_escalation_is_heard_by_the_partner_it_went_to_on_each_of_its_channels_and_the_reporters() -> None:
     police, other = channels(email=True), channels()
     targets = domain.audience("signal.escalated", signal_data(police.partner_id), [police, other])
     own = str(police.partner_id)
-    assert targets == sorted(
-        {Target(own, Channel.WEBHOOK, police.partner_id), Target(own, Channel.EMAIL, police.partner_id)}
-    )
+    assert targets == [
+        *sorted({Target(own, Channel.WEBHOOK, police.partner_id), Target(own, Channel.EMAIL, police.partner_id)}),
+        Target(domain.REPORTER, Channel.EMAIL, None),
+    ]
 
 
 def test_overdue_also_reaches_the_coordinators_through_the_municipalitys_own_partners() -> None:
@@ -103,7 +104,7 @@ def test_feedback_also_reaches_the_groups_of_the_merged_duplicates_and_each_grou
         ]
 
 
-def test_the_duplicates_groups_are_named_so_deliveries_wait_for_them() -> None:
+def test_the_groups_that_hear_feedback_are_named_so_deliveries_wait_for_them() -> None:
     police, group, other = uuid4(), uuid4(), uuid4()
     event = SignalResolved(
         signal_id=uuid4(),
@@ -118,7 +119,8 @@ def test_the_duplicates_groups_are_named_so_deliveries_wait_for_them() -> None:
         group_id=group,
         duplicate_group_ids=[other, group],
     )
-    assert domain.named_partners(event) == [police, group, other]
+    # the partner that resolved it hears nothing of its own resolution: only who hears is waited for
+    assert domain.named_partners(event) == [group, other]
 
 
 def test_a_review_due_reaches_the_coordinators_and_the_goals_partners() -> None:
@@ -148,11 +150,13 @@ def test_a_review_reaches_the_goals_partners_and_the_resident_groups_of_its_area
 
 def test_inactive_partners_and_disabled_webhooks_are_not_delivered_to() -> None:
     gone, inactive = channels(disabled=True, email=True), channels(active=False)
-    assert [t.channel for t in domain.audience("signal.escalated", signal_data(gone.partner_id), [gone])] == [
-        Channel.EMAIL
+    reporters = Target(domain.REPORTER, Channel.EMAIL, None)
+    assert domain.audience("signal.escalated", signal_data(gone.partner_id), [gone]) == [
+        Target(str(gone.partner_id), Channel.EMAIL, gone.partner_id),
+        reporters,
     ]
-    assert domain.audience("signal.escalated", signal_data(inactive.partner_id), [inactive]) == []
-    assert domain.audience("signal.escalated", signal_data(uuid4()), []) == []
+    assert domain.audience("signal.escalated", signal_data(inactive.partner_id), [inactive]) == [reporters]
+    assert domain.audience("signal.overdue", signal_data(uuid4()), []) == []
 
 
 def test_the_webhook_body_is_the_cloudevent_with_exactly_the_contracts_data() -> None:

@@ -121,13 +121,21 @@ async def _escalate_and_resolve(infra: Infra, prefix: str) -> None:
                     listed = await notifications.get(
                         "/v1/deliveries", params={"signalId": signal_id}, headers=coordinator
                     )
-                    targets = sorted((d["target"], d["status"]) for d in listed.json()["results"])
-                    return targets == sorted([(partner_id, "delivered"), ("reporter", "delivered")])
+                    targets = sorted((d["target"], d["eventType"], d["status"]) for d in listed.json()["results"])
+                    return targets == sorted(
+                        [
+                            (partner_id, "signal.escalated", "delivered"),
+                            ("reporter", "signal.escalated", "delivered"),
+                            ("reporter", "signal.acknowledged", "delivered"),
+                        ]
+                    )
 
                 # barrier: each event's deliveries are planned together, and a delivered one is never
                 # sent again (its webhook or mail arrived before that was recorded): nothing more comes
                 await eventually(both_delivered)
-                [(rcpt, mail)] = mailbox.messages
-                assert rcpt == ["bewoner@example.org"]
-                assert mail["Subject"].startswith("Uw melding SIG-")
+                # the reporter hears both steps: forwarded, then taken on
+                assert [rcpt for rcpt, _ in mailbox.messages] == [["bewoner@example.org"]] * 2
+                subjects = sorted(mail["Subject"] for _, mail in mailbox.messages)
+                assert subjects[0].startswith("Uw melding SIG-") and subjects[0].endswith("is doorgestuurd")
+                assert subjects[1].startswith("Uw melding SIG-") and subjects[1].endswith("is in behandeling")
                 assert len(receiver.received) == 1

@@ -108,7 +108,9 @@ async def test_a_killed_sender_restarted_sends_no_webhook_under_a_second_id(infr
 
                 async def all_recorded() -> bool:
                     listed = await client.get(
-                        f"{url}/v1/deliveries", params={"status": "delivered"}, headers=infra.headers("coordinator")
+                        f"{url}/v1/deliveries",
+                        params={"status": "delivered", "partnerId": str(police.partner_id)},
+                        headers=infra.headers("coordinator"),
                     )
                     return bool(listed.json()["totalCount"] == len(sent))
 

@@ -21,7 +21,7 @@ async def test_an_escalation_to_a_partner_that_never_arrives_does_not_stop_other
         later = uuid4()
         await svc.events.send(escalated(later, police.partner_id))  # same topic and partition, after it
 
-        [delivery] = await svc.wait_for_status("delivered", signalId=str(later))
+        [delivery] = await svc.wait_for_status("delivered", signalId=str(later), partnerId=str(police.partner_id))
         assert [r.webhook_id for r in receiver.received] == [delivery["id"]]
         waits = await svc.db.fetchval(
             "SELECT count(*) FROM consumer_waiting WHERE event_id = $1 AND reason = 'not_yet'", stuck.id

@@ -34,8 +34,8 @@ from tests.notifications.support import (
 from tests.support import Infra, TopicReader
 
 
-async def _planned(svc: Running, count: int) -> bool:
-    return len(await svc.deliveries()) >= count
+async def _planned(svc: Running, count: int, partner_id: UUID) -> bool:
+    return len(await svc.deliveries(partnerId=str(partner_id))) >= count
 
 
 async def _handled(svc: Running, event_id: UUID) -> bool:
@@ -65,10 +65,15 @@ async def test_an_escalation_reaches_the_partners_webhook_signed_once_as_the_con
         event = await svc.events.send(escalated(signal_id, police.partner_id))
 
         async with TopicReader(svc.reader_infra(), "notification.delivered") as reader:
-            seen = await reader.until(lambda s: any(str(e.data["eventId"]) == str(event.id) for e, _, _ in s))
+            seen = await reader.until(
+                lambda s: any(
+                    str(e.data["eventId"]) == str(event.id) and e.data["target"] == str(police.partner_id)
+                    for e, _, _ in s
+                )
+            )
         # barrier: notification.delivered is emitted with the record of the attempt, after the webhook
-        # arrived, and the signal's one delivery is delivered: it is never sent again
-        [delivery] = await svc.deliveries(signalId=str(signal_id))
+        # arrived, and the partner's one delivery of the signal is delivered: it is never sent again
+        [delivery] = await svc.deliveries(signalId=str(signal_id), partnerId=str(police.partner_id))
         assert delivery["status"] == "delivered"
 
         assert len(receiver.received) == 1
@@ -100,7 +105,7 @@ async def test_an_escalation_reaches_the_partners_webhook_signed_once_as_the_con
         assert body["data"]["category"] == "litter_dumping"
 
         delivered = [e for e, _, _ in seen if str(e.data["eventId"]) == str(event.id)]
-        assert delivered[0].data["target"] == str(police.partner_id)
+        assert str(police.partner_id) in {e.data["target"] for e in delivered}
         assert delivery["attempts"] == 1
         assert delivery["target"] == str(police.partner_id)
         assert delivery["channel"] == "webhook"
@@ -132,12 +137,12 @@ async def test_a_receiver_failing_for_a_while_still_gets_every_delivery_once_and
                 event = await svc.events.send(make(signal_id, police.partner_id, n), sequence=version)
                 order[str(signal_id)].append(str(event.id))
             # each type has its own topic: let the service take this one in before the next arrives
-            await until_async(functools.partial(_planned, svc, 3 * (version - 1)))
+            await until_async(functools.partial(_planned, svc, 3 * (version - 1), police.partner_id))
 
         # barrier: all nine deliveries are delivered (each after its last request arrived) and no other
         # delivery exists: nothing more is sent
-        await svc.wait_for_status("delivered", count=9, timeout=30)
-        assert len(await svc.deliveries()) == 9
+        await svc.wait_for_status("delivered", count=9, timeout=30, partnerId=str(police.partner_id))
+        assert len(await svc.deliveries(partnerId=str(police.partner_id))) == 9
 
         assert all(all(r.valid_for) for r in receiver.received)
         ids_per_event: dict[str, set[str]] = defaultdict(set)
@@ -191,7 +196,7 @@ async def test_gone_disables_the_webhook_until_the_partner_registers_another_url
             await svc.events.send(escalated(first, police.partner_id))
             seen = await reader.events(1)
         assert seen[0][0].data["lastError"] == "http_410"
-        [failed] = await svc.deliveries(signalId=str(first))
+        [failed] = await svc.deliveries(signalId=str(first), partnerId=str(police.partner_id))
         assert failed["status"] == "failed"
         assert failed["attempts"] == 1
 
@@ -199,7 +204,7 @@ async def test_gone_disables_the_webhook_until_the_partner_registers_another_url
         skipped = await svc.events.send(escalated(second, police.partner_id, 2))
         # barrier: the escalation is handled (its inbox row commits with any delivery it plans)
         await until_async(functools.partial(_handled, svc, skipped.id))
-        assert await svc.deliveries(signalId=str(second)) == []
+        assert await svc.deliveries(signalId=str(second), partnerId=str(police.partner_id)) == []
         assert len(gone.received) == 1
 
         moved = police.model_copy(update={"webhook_url": f"{new_hook}/hook", "version": 2})
@@ -227,8 +232,8 @@ async def test_a_replayed_event_notifies_nobody_twice(infra: Infra) -> None:
         await svc.events.send(escalated(later, police.partner_id, 2))
         # barrier: the topic has one partition, read in order: the later escalation delivered means both
         # replays were consumed before it, and the first signal's only delivery is delivered (never resent)
-        await svc.wait_for_status("delivered", signalId=str(later))
-        [delivery] = await svc.deliveries(signalId=str(signal_id))
+        await svc.wait_for_status("delivered", signalId=str(later), partnerId=str(police.partner_id))
+        [delivery] = await svc.deliveries(signalId=str(signal_id), partnerId=str(police.partner_id))
         assert delivery["status"] == "delivered"
 
         assert [r.event["subject"] for r in receiver.received] == [str(signal_id), str(later)]
@@ -260,8 +265,10 @@ async def test_an_escalation_read_before_its_partner_is_delivered_once_the_partn
         assert receiver.received == []
         await svc.events.send(police, source="partners")
         # barrier: its only delivery is delivered (after the webhook arrived) and is never sent again
-        [delivery] = await svc.wait_for_status("delivered", timeout=30, signalId=str(signal_id))
-        assert len(await svc.deliveries()) == 1
+        [delivery] = await svc.wait_for_status(
+            "delivered", timeout=30, signalId=str(signal_id), partnerId=str(police.partner_id)
+        )
+        assert len(await svc.deliveries(partnerId=str(police.partner_id))) == 1
         assert len(receiver.received) == 1
         assert receiver.received[0].event["subject"] == str(signal_id)
         assert receiver.received[0].webhook_id == delivery["id"]
@@ -282,7 +289,7 @@ async def test_retries_end_in_failed_and_a_resend_delivers_with_the_same_webhook
             await svc.events.send(escalated(signal_id, police.partner_id))
             [(failed_event, _, _)] = await reader.events(1)
         assert failed_event.data["attempts"] == 3
-        [delivery] = await svc.wait_for_status("failed", signalId=str(signal_id))
+        [delivery] = await svc.wait_for_status("failed", signalId=str(signal_id), partnerId=str(police.partner_id))
         assert delivery["attempts"] == 3
         attempts = (
             await svc.client.get(f"/v1/deliveries/{delivery['id']}/attempts", headers=infra.headers("coordinator"))
@@ -293,7 +300,7 @@ async def test_retries_end_in_failed_and_a_resend_delivers_with_the_same_webhook
         healthy = True
         r = await svc.client.post(f"/v1/deliveries/{delivery['id']}/resend", headers=infra.headers("coordinator"))
         assert r.status_code == 200, r.text
-        await svc.wait_for_status("delivered", signalId=str(signal_id))
+        await svc.wait_for_status("delivered", signalId=str(signal_id), partnerId=str(police.partner_id))
         assert len({x.webhook_id for x in receiver.received}) == 1
         assert receiver.received[-1].status == 204
 
@@ -307,7 +314,7 @@ async def test_a_url_that_now_reaches_a_private_address_is_not_called(infra: Inf
         await svc.db.wait_for_partners(police.partner_id)
         signal_id = uuid4()
         await svc.events.send(escalated(signal_id, police.partner_id))
-        [delivery] = await svc.wait_for_status("failed", signalId=str(signal_id))
+        [delivery] = await svc.wait_for_status("failed", signalId=str(signal_id), partnerId=str(police.partner_id))
         attempts = (
             await svc.client.get(f"/v1/deliveries/{delivery['id']}/attempts", headers=infra.headers("coordinator"))
         ).json()["results"]

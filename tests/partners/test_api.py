@@ -271,7 +271,8 @@ async def test_what_each_reader_sees_of_a_partner(partners: Partners) -> None:
     partner = (await partners.register(m))["partner"]
     other_partner = (await partners.register(m))["partner"]
     path = f"/v1/partners/{partner['id']}"
-    limited = {"id", "name", "kind", "municipalities", "areas", "active"}
+    limited = {"id", "name", "kind", "municipalities", "areas", "active", "categories", "availability"}
+    limited |= {"acknowledgeWithinMinutes"}  # public service information, for residents too
 
     async def shown(role: str, **kw: Any) -> dict[str, Any]:
         r = await partners.client.get(path, headers=partners.headers(role, [m], **kw))
@@ -283,7 +284,7 @@ async def test_what_each_reader_sees_of_a_partner(partners: Partners) -> None:
     assert await shown("partner_agent", partner_id=partner["id"]) == {k: v for k, v in partner.items() if v is not None}
     assert (await shown("region_admin"))["categories"] == partner["categories"]
     r = await partners.client.get("/v1/partners", params={"municipality": m}, headers=partners.headers("resident", [m]))
-    assert all(p["categories"] is None for p in r.json()["results"])
+    assert all(p["categories"] == partner["categories"] and p["webhookUrl"] is None for p in r.json()["results"])
 
 
 async def test_contacts_are_kept_for_managers_and_the_partners_own_staff(partners: Partners) -> None:

@@ -62,7 +62,14 @@ async def test_seeding_registers_the_demo_region_once_and_publishes_it(partners:
     assert all(a.startswith("BU0479") for a in group.areas)
     assert group.categories == [] and group.auto_escalate == []  # a group reports; it handles nothing
 
-    r = await partners.client.get(
-        "/v1/partners", params={"area": "BU04790101"}, headers=partners.headers("resident", [ZAANSTAD])
-    )
-    assert {p["kind"] for p in r.json()["results"]} == {"police", "municipality", "youth_work", "whatsapp_group"}
+    # where they belong on the CBS 2014 map the demo loads: youth work in Poelenburg, the group in Peldersveld
+    assert youth.areas == ["WK047912"] and group.areas == ["BU04791310"]
+    resident = partners.headers("resident", [ZAANSTAD])
+    kinds_covering = {}
+    for bu in ("BU04791210", "BU04791310"):  # Poelenburg, Peldersveld
+        r = await partners.client.get("/v1/partners", params={"area": bu}, headers=resident)
+        kinds_covering[bu] = {p["kind"] for p in r.json()["results"] if p["name"] in created}
+    assert kinds_covering == {
+        "BU04791210": {"police", "municipality", "youth_work"},
+        "BU04791310": {"police", "municipality", "whatsapp_group"},
+    }

@@ -98,7 +98,7 @@ async def test_responses_carry_api_version_security_headers_and_trace_context(in
         openapi = await client.get("/v1/openapi.json")
         assert openapi.status_code == 200 and "/v1/things" in openapi.json()["paths"]
         ready = await client.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"] == {"started": "ok", "database": "ok", "kafka": "ok"}
+        assert ready.status_code == 200 and ready.json()["checks"] == {"started": "ok", "database": "ok"}
         metrics = await client.get("/metrics")
         assert "wijkaanpak_http_request_seconds" in metrics.text
 
@@ -116,6 +116,20 @@ async def test_readyz_says_unavailable_when_the_database_is_unreachable(infra: I
         r = await client.get("/readyz")
         assert r.status_code == 503
         assert r.json()["checks"]["database"].startswith("unavailable")
+
+
+async def test_readyz_stays_ready_while_load_holds_every_pooled_connection(infra: Infra) -> None:
+    settings = infra.settings(DemoSettings, db_schema=f"demo_{secrets.token_hex(3)}", db_pool_size=1)
+    runtime = ServiceRuntime(settings, configure_logs=False)
+    app = create_service_app(
+        service="demo", title="demo", api_version="1", routers=[], lifespan=runtime.lifespan(),
+        readiness=runtime.readiness(),
+    )  # fmt: skip
+    async with serve(app) as client, runtime.db.engine.connect() as a, runtime.db.engine.connect() as b:
+        await a.exec_driver_sql("SELECT 1")
+        await b.exec_driver_sql("SELECT 1")  # pool_size 1 + overflow 1: the pool is exhausted
+        r = await client.get("/readyz")
+        assert r.status_code == 200 and r.json()["checks"]["database"] == "ok"
 
 
 async def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(infra: Infra) -> None:

@@ -42,10 +42,9 @@ async def test_the_whole_lifecycle_with_events_in_order(app: SignalsApp, area: t
     repeat = await app.client.post(f"/v1/signals/{sid}/resolution", json={"feedback": "Opgelost"}, headers=agent)
     assert repeat.status_code == 200 and repeat.json()["feedback"] == done.json()["feedback"]
     reopened = await app.client.post(f"/v1/signals/{sid}/reopening", json={"reason": "Weer kapot"}, headers=reporter)
-    assert reopened.json()["status"] == "reopened"
-    back = await app.client.post(f"/v1/signals/{sid}/escalation", json={}, headers=app.headers("coordinator"))
-    body = back.json()
-    assert body["status"] == "escalated" and len(body["escalations"]) == 2
+    body = reopened.json()  # the reporter's reopening goes straight back to the partner
+    assert body["status"] == "escalated" and [e["partnerId"] for e in body["escalations"]] == [str(partner)] * 2
+    assert (body["history"][-1]["actor"], body["history"][-1]["note"]) == ("system", "heropend door melder")
     assert [h["toStatus"] for h in body["history"]] == [
         "received",
         "escalated",

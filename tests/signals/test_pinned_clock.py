@@ -224,7 +224,9 @@ async def test_a_resident_can_reopen_13_days_after_resolution_but_not_15(ground:
         )
         still = await get(app, late["id"], resident)
     assert in_time.status_code == 200, in_time.text
-    assert in_time.json()["status"] == "reopened" and history(in_time.json(), "reopened") == [z(reopened_at)]
+    assert history(in_time.json(), "reopened") == [z(reopened_at)]
+    assert in_time.json()["status"] == "escalated", "a reporter's reopening goes back to the partner"
+    assert in_time.json()["acknowledgeBy"] == z(reopened_at + timedelta(minutes=60))
     assert too_late.status_code == 409
     assert too_late.headers["content-type"].startswith("application/problem+json")
     assert "14 days" in too_late.json()["detail"]

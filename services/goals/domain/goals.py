@@ -6,6 +6,7 @@ with the version it reaches; the unit of work that loaded it writes them when it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -24,14 +25,16 @@ from services.goals.domain.checks import (
     parse_partner_ids,
 )
 from services.goals.domain.indicators import Indicator, IndicatorInput, Measurement, parse_indicators
-from services.goals.domain.quarters import Quarter
+from services.goals.domain.quarters import Quarter, parse_quarter
 from services.goals.domain.reviews import Review, ReviewDecision
 from shared.errors import Conflict, FieldErrors
 from shared.events.catalog import EventData, GoalReviewDue, GoalReviewed, GoalSet, GoalUpdated
 from shared.events.catalog import Indicator as IndicatorData
-from shared.events.codes import Category, Decision, GoalStatus
+from shared.events.codes import Category, Decision, GoalStatus, IndicatorKind
 
 MAX_ACTIVE_GOALS = 3
+# What a review's decision does to its goal; `continue` and `adjust` leave it active.
+DECISION_EFFECT = {Decision.ACHIEVED: GoalStatus.ACHIEVED, Decision.REPLACE: GoalStatus.DROPPED}
 
 
 class TooManyActiveGoals(Conflict):
@@ -105,12 +108,11 @@ class Goal:
     def review(
         self, decision: ReviewDecision, *, review_id: UUID, measurements: Sequence[Measurement], by: str, at: datetime
     ) -> Review:
-        """Record a quarter's review (`goal.reviewed`); an `achieved` decision first achieves the goal."""
+        """Record a quarter's review (`goal.reviewed`); the decision takes effect: `achieved` achieves the
+        goal, `replace` drops it (its slot among the area's three is free again)."""
         if self.status is not GoalStatus.ACTIVE:
             raise GoalNotActive(self.status)
         review = Review.of(decision, review_id=review_id, goal_id=self.id, measurements=measurements, by=by, at=at)
-        if decision.decision is Decision.ACHIEVED:
-            self.change(GoalChanges(status=GoalStatus.ACHIEVED.value), now=at, known_partners=())
         self._raise(
             GoalReviewed(
                 goal_id=self.id,
@@ -125,6 +127,9 @@ class Goal:
                 reviewed_at=at,
             )
         )
+        effect = DECISION_EFFECT.get(decision.decision)
+        if effect is not None:
+            self.change(GoalChanges(status=effect.value), now=at, known_partners=())
         return review
 
     def review_is_due(self, quarter: Quarter) -> None:
@@ -237,3 +242,54 @@ def change_goal(goal: Goal, changes: GoalChanges, *, now: datetime, known_partne
 def reactivates(before: Goal, after: Goal) -> bool:
     """A change that makes the goal count against the three-goal rule again."""
     return before.status is not GoalStatus.ACTIVE and after.status is GoalStatus.ACTIVE
+
+
+def continue_goal(goal: Goal, year: int, last_values: Sequence[float | None], *, goal_id: UUID, now: datetime) -> Goal:
+    """The goal again in the next year (`goal.set`), each indicator's baseline its last measured value
+    (kept where nothing was measured); it counts towards that year's three."""
+    errors = FieldErrors()
+    if year != goal.year + 1:
+        errors.add("year", f"must be the year after the goal's year ({goal.year + 1})")
+    errors.raise_if_any()
+    indicators = [
+        replace(indicator, baseline=value if value is not None else indicator.baseline)
+        for indicator, value in zip(goal.indicators, last_values, strict=True)
+    ]
+    successor = replace(
+        goal,
+        id=goal_id,
+        year=year,
+        indicators=indicators,
+        status=GoalStatus.ACTIVE,
+        proposal_id=None,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        pending=[],
+    )
+    successor.pending.append((1, GoalSet(**successor.facts(), set_at=now, continues_goal_id=goal.id)))
+    return successor
+
+
+MAX_SOURCE = 200
+
+
+def check_manual_measurement(
+    goal: Goal, indicator: int, quarter: str, value: float, source: str, now: datetime
+) -> Quarter:
+    """A recorded value: for a `manual` indicator of the goal, a quarter that has begun, a number and
+    where it comes from; every invalid field at once."""
+    errors = FieldErrors()
+    if not 0 <= indicator < len(goal.indicators):
+        errors.add("indicator", f"no indicator at this position (the goal has {len(goal.indicators)})")
+    elif goal.indicators[indicator].kind is not IndicatorKind.MANUAL:
+        errors.add("indicator", "values are recorded only for a manual indicator")
+    parsed = parse_quarter(errors, "quarter", quarter)
+    if parsed is not None and parsed > Quarter.of(now):
+        errors.add("quarter", "a quarter that has not begun has no value yet")
+    if not math.isfinite(value):
+        errors.add("value", "must be a number")
+    check_text(errors, "source", source, MAX_SOURCE, required=True)
+    errors.raise_if_any()
+    assert parsed is not None
+    return parsed

@@ -13,6 +13,7 @@ from shared.errors import FieldErrors
 from shared.events.codes import Category, Direction, IndicatorKind
 
 KINDS_NEEDING_CATEGORY = frozenset({IndicatorKind.SIGNAL_COUNT})
+SHARES = frozenset({IndicatorKind.RESOLVED_SHARE, IndicatorKind.SATISFIED_SHARE})
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,22 @@ class Indicator:
         return [self.category] if self.category else list(goal_categories)
 
     def value(self, stats: QuarterStats) -> float | None:
-        if self.kind is IndicatorKind.SIGNAL_COUNT:
-            return float(stats.signals)
-        if self.kind is IndicatorKind.MEDIAN_ACKNOWLEDGE_MINUTES:
-            return stats.median_acknowledge_minutes
-        return stats.resolved_share
+        """Its value from the quarter's statistics; a `manual` one is what a coordinator recorded."""
+        match self.kind:
+            case IndicatorKind.SIGNAL_COUNT:
+                return float(stats.signals)
+            case IndicatorKind.MEDIAN_ACKNOWLEDGE_MINUTES:
+                return stats.median_acknowledge_minutes
+            case IndicatorKind.RESOLVED_SHARE:
+                return stats.resolved_share
+            case IndicatorKind.SATISFIED_SHARE:
+                return stats.satisfied_share
+            case IndicatorKind.INITIATIVES:
+                return float(stats.initiatives)
+            case IndicatorKind.PARTICIPANTS:
+                return float(stats.participants)
+            case _:
+                return None
 
     def on_track(self, value: float | None) -> bool | None:
         """At or beyond the target in its direction; unknown without a value."""
@@ -65,6 +77,7 @@ class Measurement:
     indicator: Indicator
     value: float | None
     previous: float | None
+    partial: bool = False  # the quarter has not ended: the value may still change
 
     @property
     def on_track(self) -> bool | None:
@@ -76,11 +89,14 @@ class Measurement:
             "value": self.value,
             "previous": self.previous,
             "onTrack": self.on_track,
+            "partial": self.partial,
         }
 
 
-def measure(indicator: Indicator, current: QuarterStats, previous: QuarterStats) -> Measurement:
-    return Measurement(indicator, indicator.value(current), indicator.value(previous))
+def measure(
+    indicator: Indicator, current: QuarterStats, previous: QuarterStats, *, partial: bool = False
+) -> Measurement:
+    return Measurement(indicator, indicator.value(current), indicator.value(previous), partial)
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -112,7 +128,7 @@ def parse_indicators(errors: FieldErrors, name: str, values: Sequence[IndicatorI
             if not math.isfinite(number) or number < 0:
                 errors.add(f"{at}.{part}", "must be a number of at least 0")
                 ok = False
-            elif kind is IndicatorKind.RESOLVED_SHARE and number > 1:
+            elif kind in SHARES and number > 1:
                 errors.add(f"{at}.{part}", "a share is between 0 and 1")
                 ok = False
         if raw.baseline is not None and raw.baseline == raw.target:

@@ -15,9 +15,11 @@ from services.goals.domain.checks import (
     parse_categories,
 )
 from shared.errors import Conflict, FieldErrors
-from shared.events.catalog import EventData, GoalProposed
+from shared.events.catalog import EventData, GoalProposalDecided, GoalProposed
+from shared.events.codes import ProposalDecision
 
 OPEN, ADOPTED, DECLINED = "open", "adopted", "declined"
+MAX_EMAIL = 254
 
 
 class ProposalDecided(Conflict):
@@ -35,6 +37,15 @@ class ProposalInput:
     title: str
     description: str | None = None
     categories: Sequence[str] = ()
+    contact_email: str | None = None
+
+
+def check_contact_email(errors: FieldErrors, value: str | None) -> None:
+    if value is None:
+        return
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not local or "." not in domain or len(value) > MAX_EMAIL or " " in value.strip():
+        errors.add("contactEmail", "not an e-mail address")
 
 
 @dataclass
@@ -53,6 +64,7 @@ class Proposal:
     goal_id: UUID | None
     proposed_at: datetime
     support_count: int = 0
+    support_from_area: int = 0  # supports from residents who joined the area (a WK: one of its BUs)
     supported_by_me: bool = False
     decided_at: datetime | None = None
     pending: list[tuple[int, EventData]] = field(default_factory=list, compare=False, repr=False)
@@ -65,6 +77,7 @@ class Proposal:
         errors = FieldErrors()
         check_place_and_texts(errors, raw, now)
         categories = parse_categories(errors, "categories", raw.categories)
+        check_contact_email(errors, raw.contact_email)
         errors.raise_if_any()
         proposal = cls(
             id=proposal_id,
@@ -109,6 +122,7 @@ class Proposal:
     def adopt(self, goal_id: UUID, at: datetime) -> None:
         self.check_open()
         self.status, self.goal_id, self.decline_reason, self.decided_at = ADOPTED, goal_id, None, at
+        self._decided(ProposalDecision.ADOPTED, at)
 
     def decline(self, reason: str, at: datetime) -> None:
         """Declined with a reason the proposer sees."""
@@ -117,3 +131,17 @@ class Proposal:
         errors.raise_if_any()
         self.check_open()
         self.status, self.goal_id, self.decline_reason, self.decided_at = DECLINED, None, reason.strip(), at
+        self._decided(ProposalDecision.DECLINED, at)
+
+    def _decided(self, decision: ProposalDecision, at: datetime) -> None:
+        """`goal.proposal_decided`: the second and last event of a proposal (no text: the reason stays here)."""
+        event = GoalProposalDecided(
+            proposal_id=self.id,
+            goal_id=self.goal_id,
+            municipality=self.municipality,
+            area=self.area,
+            year=self.year,
+            decision=decision,
+            decided_at=at,
+        )
+        self.pending.append((2, event))

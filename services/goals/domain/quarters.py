@@ -54,6 +54,12 @@ class Quarter:
         """Dutch: K1 2026 (kwartaal)."""
         return f"K{self.number} {self.year}"
 
+    def same_quarter_last_year(self) -> Quarter:
+        return Quarter(self.year - 1, self.number)
+
+    def has_ended(self, now: datetime) -> bool:
+        return now >= self.ends_at
+
     def previous(self) -> Quarter:
         return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
 
@@ -111,6 +117,14 @@ class QuarterStats:
     signals: int = 0
     resolved: int = 0
     acknowledge_minutes: tuple[float, ...] = ()
+    rated: int = 0  # ratings of resolutions in the quarter (one per signal and reporter)
+    satisfied: int = 0
+    initiatives: int = 0  # residents' initiatives active or done in the quarter
+    participants: int = 0
+
+    @property
+    def satisfied_share(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
 
     @property
     def median_acknowledge_minutes(self) -> float | None:

@@ -12,9 +12,16 @@ The names are re-exported here, so `domain.audience(...)` reads as before the sp
 """
 
 from services.notifications.domain.audience import (
+    AUDIENCE_BY_AREA_OF_EVERY_KIND,
     GOAL_EVENTS,
+    GROUP_FROM_READ_MODEL,
     HANDLED_EVENTS,
+    INITIATIVE_FOLLOW_UPS,
+    INITIATIVE_STARTED,
+    LEADER,
+    MESSAGE_EVENTS,
     REPORTER,
+    REPORTER_STEPS,
     SIGNAL_EVENTS_TO_PARTNER,
     SIGNAL_FEEDBACK_EVENTS,
     Notifiable,
@@ -45,7 +52,7 @@ from services.notifications.domain.errors import (
     NoWebhookChannel,
     OtherPartnersDeliveries,
 )
-from services.notifications.domain.mail import Mail, partner_mail, reporter_mail
+from services.notifications.domain.mail import Mail, group_mail, leader_mail, partner_mail, reporter_mail
 from services.notifications.domain.retries import (
     DEFAULT_RETRY_SCHEDULE,
     JITTER,
@@ -66,15 +73,22 @@ from services.notifications.domain.webhook import (
 from shared.events.codes import GROUP_KINDS
 
 __all__ = [
+    "AUDIENCE_BY_AREA_OF_EVERY_KIND",
     "DEFAULT_RETRY_SCHEDULE",
     "DONE_STATUSES",
     "GOAL_EVENTS",
+    "GROUP_FROM_READ_MODEL",
     "GROUP_KINDS",
     "HANDLED_EVENTS",
+    "INITIATIVE_FOLLOW_UPS",
+    "INITIATIVE_STARTED",
     "JITTER",
+    "LEADER",
+    "MESSAGE_EVENTS",
     "OPEN_STATUSES",
     "PING",
     "REPORTER",
+    "REPORTER_STEPS",
     "SIGNAL_EVENTS_TO_PARTNER",
     "SIGNAL_FEEDBACK_EVENTS",
     "SOURCE",
@@ -101,7 +115,9 @@ __all__ = [
     "classify_response",
     "cloud_event",
     "dataref",
+    "group_mail",
     "keeps_webhook_disabled",
+    "leader_mail",
     "named_partners",
     "parse_schedule",
     "partner_mail",

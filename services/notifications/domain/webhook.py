@@ -15,9 +15,20 @@ PING = "ping"
 TYPE_PREFIX = "nl.wijkaanpak."
 SOURCE = "urn:nld:wijkaanpak:notifications"
 
-_WITH_DEADLINE = ("signal.escalated", "signal.overdue")
+_WITH_DEADLINE = ("signal.escalated", "signal.overdue", "signal.transferred", "signal.reaction_received")
 _SIGNAL_FIELDS = ("signalId", "reference", "municipality", "area", "category", "urgency")
+# the signal events of December 2026 also say the status they left the signal in
+_WITH_STATUS = (
+    "signal.transferred",
+    "signal.partner_involved",
+    "signal.reaction_requested",
+    "signal.reaction_received",
+    "signal.rejected",
+    "signal.merged",
+)
 _GOAL_FIELDS = ("goalId", "municipality", "area", "year", "quarter", "partnerIds")
+_MESSAGE_FIELDS = ("messageId", "municipality", "area", "kind", "partnerId")
+_INITIATIVE_FIELDS = ("initiativeId", "municipality", "area", "kind", "status", "goalId")
 
 
 def dataref(public_base_url: str, event_type: str, subject: str) -> str | None:
@@ -26,19 +37,38 @@ def dataref(public_base_url: str, event_type: str, subject: str) -> str | None:
         return f"{base}/v1/signals/{subject}"
     if event_type.startswith("goal."):
         return f"{base}/v1/goals/{subject}"
+    if event_type.startswith("neighbourhood.message_"):
+        return f"{base}/v1/messages/{subject}"
+    if event_type.startswith("initiative."):
+        return f"{base}/v1/initiatives/{subject}"
     return None
 
 
 def webhook_data(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Exactly the fields of the contract's table: no description, feedback or contact."""
+    """Exactly the fields of the contract's table: ids, codes and times; no description, title,
+    body, note, feedback or contact."""
     if event_type == PING:
         return {"partnerId": str(data["partnerId"])}
     if event_type.startswith("goal."):
         return {name: data.get(name) for name in _GOAL_FIELDS} | {"partnerIds": list(data.get("partnerIds") or [])}
+    if event_type.startswith("neighbourhood.message_"):
+        return {name: data.get(name) for name in _MESSAGE_FIELDS}
+    if event_type.startswith("initiative."):
+        body = {name: data.get(name) for name in _INITIATIVE_FIELDS}
+        if event_type == "initiative.started":
+            body["asks"] = list(data.get("asks") or [])
+        if event_type == "initiative.support_pledged":
+            body["partnerId"] = data.get("partnerId")  # the partner that pledged
+            body["supportKind"] = data.get("supportKind")
+        return body
     body = {name: data.get(name) for name in _SIGNAL_FIELDS}
     body["partnerId"] = data.get("partnerId")
     if event_type in _WITH_DEADLINE:
         body["acknowledgeBy"] = data.get("acknowledgeBy")
+    if event_type in _WITH_STATUS:
+        body["status"] = data.get("status")
+    if event_type == "signal.merged":
+        body["duplicateOf"] = data.get("duplicateOf")
     return body
 
 

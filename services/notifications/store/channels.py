@@ -71,18 +71,22 @@ async def set_webhook_disabled(session: AsyncSession, partner_id: UUID, disabled
     )
 
 
-async def candidates(session: AsyncSession, partner_ids: Sequence[UUID], municipality: str) -> list[PartnerChannels]:
-    """The partners named, and the municipality's own and group partners (who may be in the audience)."""
+async def candidates(
+    session: AsyncSession, partner_ids: Sequence[UUID], municipality: str, *, every_kind: bool = False
+) -> list[PartnerChannels]:
+    """The partners named, and the municipality's own and group partners (who may be in the
+    audience); `every_kind`: every partner of the municipality (an audience found by area)."""
+    kinds = (
+        [str(k) for k in PartnerKind]
+        if every_kind
+        else [str(PartnerKind.MUNICIPALITY), str(PartnerKind.RESIDENT_GROUP), str(PartnerKind.WHATSAPP_GROUP)]
+    )
     rows = await session.execute(
         text(
             "SELECT * FROM channels WHERE partner_id = ANY(:ids)"
             " OR (:municipality = ANY(municipalities) AND kind = ANY(:kinds))"
         ),
-        {
-            "ids": list(partner_ids),
-            "municipality": municipality,
-            "kinds": [str(PartnerKind.MUNICIPALITY), str(PartnerKind.RESIDENT_GROUP), str(PartnerKind.WHATSAPP_GROUP)],
-        },
+        {"ids": list(partner_ids), "municipality": municipality, "kinds": kinds},
     )
     return [_channels(r) for r in rows]
 

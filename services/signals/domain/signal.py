@@ -47,6 +47,9 @@ QUESTION_EXPIRY = timedelta(days=7)  # a question nobody answered ends after thi
 QUESTION_EXPIRED = "vraag verlopen"  # the note when it does
 RATING_WINDOW = timedelta(days=14)  # reporters rate a resolution within this
 ACUTE_REPORT = "acute melding"  # the note when an acute report escalates the signal it joined
+CHAIN = "keten"  # the note when a partner's chain passes a signal on
+REOPENED_BY_REPORTER = "heropend door melder"  # the note when a reporter's reopening escalates again
+EXTERNAL_REFERENCE_MAX = 200
 # Who a history entry names (`actor`): a role or a partner, never a person's subject.
 SYSTEM = "system"
 REPORTER = "reporter"
@@ -205,6 +208,7 @@ class Signal:
     ratings: dict[str, Rating] = field(default_factory=dict)  # by the rating reporter's subject
     involved: list[UUID] = field(default_factory=list)  # co-handlers, in the order they were involved
     original_ratings: dict[str, Rating] = field(default_factory=dict)  # of the signal this one was merged into
+    external_reference: str | None = None  # the escalated partner's own case number (e.g. the police's)
     pending: list[tuple[int, EventData]] = field(default_factory=list)
 
     # --- reading -------------------------------------------------------------------------------
@@ -509,6 +513,17 @@ class Signal:
         self._record("reopened", at, actor, Status.REOPENED, reason)
         self._raise(SignalReopened(**self.facts(), reopened_at=at, partner_id=e.partner_id if e else None))
 
+    def escalate_again(self, partner: Partner | None, *, at: datetime) -> bool:
+        """A reporter reopened it: back to the partner it was last escalated to, if that partner
+        still takes signals (else it waits for the coordinator). False when it stays reopened."""
+        e = self.escalation
+        if self.status != Status.REOPENED or e is None or partner is None or partner.id != e.partner_id:
+            return False
+        if not partner.takes_signals or self.municipality not in partner.municipalities:
+            return False
+        self.escalate(partner, at=at, actor=None, reason=REOPENED_BY_REPORTER, automatic=True)
+        return True
+
     def close(self, *, at: datetime) -> None:
         self._require("close", Status.RESOLVED)
         self.ended_at = at
@@ -569,12 +584,13 @@ class Signal:
         )
         return True
 
-    def transfer(self, partner: Partner, *, at: datetime, actor: str, reason: str) -> None:
+    def transfer(self, partner: Partner, *, at: datetime, actor: str, reason: str, automatic: bool = False) -> None:
         """To another partner, with a new acknowledge-by; an open question ends unanswered."""
         self._require("transfer", Status.ESCALATED, Status.ACKNOWLEDGED, Status.REACTION_REQUESTED)
         previous = self.escalation
         self._end_question(at)
-        escalation = Escalation(partner.id, at, at + partner.acknowledge_within(self.urgency), reason, transfer=True)
+        deadline = at + partner.acknowledge_within(self.urgency)
+        escalation = Escalation(partner.id, at, deadline, reason, automatic=automatic, transfer=True)
         self.escalations.append(escalation)
         self.overdue_notified = False
         if partner.id in self.involved:  # the new escalation target is no longer a co-handler
@@ -587,9 +603,39 @@ class Signal:
                 previous_partner_id=previous.partner_id if previous else None,
                 escalated_at=at,
                 acknowledge_by=escalation.acknowledge_by,
+                automatic=automatic,
                 group_id=self.group_id,
             )
         )
+
+    def pass_on(self, partner: Partner, *, at: datetime) -> bool:
+        """A chain step fired: the signal goes to the step's next partner (actor system, note
+        "keten"). False when that partner had it before: a chain never returns a signal."""
+        if self.escalated_to(partner.id) or self.status != Status.ESCALATED:
+            return False
+        self.transfer(partner, at=at, actor=SYSTEM, reason=CHAIN, automatic=True)
+        return True
+
+    def add_feedback(self, partner_id: str | None, *, at: datetime, actor: str, message: str) -> None:
+        """The partner it is escalated to, or an involved partner, tells the reporters something while
+        the signal is open. The text stays here: never in an event."""
+        e = self.escalation
+        current = e is not None and partner_id is not None and str(e.partner_id) == partner_id
+        if partner_id is None or not (current or self.involves(partner_id)):
+            raise NotResponsible("only the partner the signal is escalated to, or an involved partner, adds feedback")
+        if self.status not in OPEN:
+            raise SignalRuleBroken(self.status, "add feedback to")
+        self.feedback.append(Feedback(UUID(partner_id), message, at))
+        self._record("feedback_added", at, actor, None)
+
+    def set_external_reference(self, partner_id: str | None, *, at: datetime, actor: str, reference: str) -> bool:
+        """The partner it is escalated to records its own case number. False when it is already that."""
+        self._responsible(partner_id)
+        if self.external_reference == reference:
+            return False
+        self.external_reference = reference
+        self._record("external_reference_set", at, actor, None)
+        return True
 
     def involve(self, partner: Partner, *, at: datetime, actor: str, reason: str | None) -> bool:
         """A co-handler who reads the description and may add feedback. False when it is involved

@@ -5,7 +5,7 @@ context), `partners` (the routing read model), `lists`, `retention`.
 """
 
 from services.signals.store.intake import IntakeContext, intake_context, partner, partner_from_json, partners_for
-from services.signals.store.lists import Query, list_signals
+from services.signals.store.lists import MapPoint, Query, list_signals, map_points
 from services.signals.store.partners import apply_partner
 from services.signals.store.retention import erase_contacts, remove_descriptions
 from services.signals.store.signals import SELECT_SIGNALS, Loaded, SignalStore, feedback_json, signal_from_row
@@ -14,6 +14,7 @@ __all__ = [
     "SELECT_SIGNALS",
     "IntakeContext",
     "Loaded",
+    "MapPoint",
     "Query",
     "SignalStore",
     "apply_partner",
@@ -21,6 +22,7 @@ __all__ = [
     "feedback_json",
     "intake_context",
     "list_signals",
+    "map_points",
     "partner",
     "partner_from_json",
     "partners_for",

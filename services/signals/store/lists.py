@@ -39,6 +39,8 @@ class Query:
     since: datetime | None = None
     until: datetime | None = None
     ids: list[UUID] | None = None
+    references: list[str] | None = None
+    bbox: tuple[float, float, float, float] | None = None  # minLon, minLat, maxLon, maxLat (WGS84, inclusive)
     reporter: str | None = None
     visibility: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
@@ -51,7 +53,7 @@ async def list_signals(
 
     With a partner filter the order is oldest escalation first (a catch-up feed); else newest first.
     """
-    where = _where(q, now)
+    where = _where(q, now, spatial=q.bbox is not None and await has_geometry(session))
     order = _order(q, where)
     page = Where(list(where.conditions), dict(where.params))
     if after:
@@ -67,7 +69,7 @@ async def list_signals(
     return [signal_from_row(r)[0] for r in rows[:first]], int(total), (last.key_at, last.id) if last else None
 
 
-def _where(q: Query, now: datetime) -> Where:
+def _where(q: Query, now: datetime, *, spatial: bool = False) -> Where:
     where = Where(params=dict(q.params))
     where.add("s.municipality = ANY(CAST(:municipalities AS text[]))", municipalities=text_array(q.municipalities))
     if q.visibility:
@@ -85,10 +87,63 @@ def _where(q: Query, now: datetime) -> Where:
         where.add(unrouted if q.unrouted else "s.routed_partner_id IS NOT NULL")
     where.given(q.since, "s.reported_at >= :since", since=q.since)
     where.given(q.until, "s.reported_at < :until", until=q.until)
-    if q.ids is not None:
-        where.add("s.id = ANY(CAST(:ids AS uuid[]))", ids=uuid_array(q.ids))
+    if q.ids is not None or q.references is not None:  # a batch read by ids, references or both
+        where.add(
+            "(s.id = ANY(CAST(:ids AS uuid[])) OR s.reference = ANY(CAST(:references AS text[])))",
+            ids=uuid_array(q.ids or []),
+            references=text_array(q.references or []),
+        )
     where.given(q.reporter, "s.reporter = :reporter", reporter=q.reporter)
+    if q.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = q.bbox
+        where.add(
+            "s.lon BETWEEN :min_lon AND :max_lon AND s.lat BETWEEN :min_lat AND :max_lat",
+            min_lon=min_lon,
+            min_lat=min_lat,
+            max_lon=max_lon,
+            max_lat=max_lat,
+        )
+        if spatial:  # the same box on the spatial index (migration 0012, where PostGIS is installed)
+            where.add(
+                "s.geom OPERATOR(postgis.&&) postgis.ST_MakeEnvelope(:min_lon, :min_lat, :max_lon, :max_lat, 4326)"
+            )
     return where
+
+
+async def has_geometry(session: AsyncSession) -> bool:
+    """Whether signals have their PostGIS `geom` column here (migration 0012 with PostGIS)."""
+    found = await session.execute(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = 'signals' AND column_name = 'geom')"
+        )
+    )
+    return bool(found.scalar_one())
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    id: UUID
+    reference: str
+    area: str
+    category: str
+    urgency: str
+    status: str
+    reported_at: datetime
+    lat: float
+    lon: float
+
+
+async def map_points(session: AsyncSession, q: Query, *, limit: int, now: datetime) -> tuple[list[MapPoint], bool]:
+    """The signals with a location that match, newest first, at most `limit`; and whether more matched."""
+    where = _where(q, now, spatial=q.bbox is not None and await has_geometry(session))
+    where.add("s.lat IS NOT NULL AND s.lon IS NOT NULL")
+    sql = (
+        "SELECT s.id, s.reference, s.area, s.category, s.urgency, s.status, s.reported_at, s.lat, s.lon"
+        f" FROM signals s WHERE {where.sql} ORDER BY s.reported_at DESC, s.id DESC LIMIT :limit"
+    )
+    rows = list(await session.execute(text(sql), {**where.params, "limit": limit + 1}))
+    return [MapPoint(**r._mapping) for r in rows[:limit]], len(rows) > limit
 
 
 @dataclass(frozen=True)

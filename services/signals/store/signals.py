@@ -33,7 +33,7 @@ COLUMNS = (
     " s.reporter, s.group_id, s.reported_at, s.observed_at, s.lat, s.lon, s.bag_id, s.has_contact,"
     " s.report_count, s.duplicate_of, s.routed_partner_id, s.overdue_notified, s.feedback::text AS feedback,"
     " s.resolved_at, s.ended_at, s.version, s.group_message, s.questions::text AS questions,"
-    " s.ratings::text AS ratings, s.involved_partners"
+    " s.ratings::text AS ratings, s.involved_partners, s.external_reference"
 )
 AGGREGATES = (
     "(SELECT coalesce(json_agg(json_build_object('action', h.action, 'at', h.at, 'actor', h.actor,"
@@ -227,6 +227,7 @@ def signal_from_row(row: Any) -> tuple[Signal, Loaded]:
         ratings=_ratings(row.ratings),
         involved=list(row.involved_partners or ()),
         original_ratings=_ratings(row.original_ratings),
+        external_reference=row.external_reference,
     )
     return signal, _loaded(signal)
 
@@ -300,7 +301,7 @@ _UPDATE = (
     " overdue_notified = :overdue_notified, feedback = CAST(:feedback AS jsonb), resolved_at = :resolved_at,"
     " group_message = :group_message, questions = CAST(:questions AS jsonb),"
     " question_asked_at = :question_asked_at, ratings = CAST(:ratings AS jsonb),"
-    " involved_partners = CAST(:involved AS uuid[]),"
+    " involved_partners = CAST(:involved AS uuid[]), external_reference = :external_reference,"
     " ended_at = :ended_at, version = :version WHERE id = :id RETURNING id),"
     # escalations stored before whose acknowledgement or deadline (paused by a question) changed
     " a AS (UPDATE signal_escalations c SET acknowledged_at = x.acknowledged_at, acknowledge_by = x.acknowledge_by"
@@ -465,6 +466,7 @@ class SignalStore:
                 "questions": questions_json(signal.questions),
                 "ratings": ratings_json(signal.ratings),
                 "involved": uuid_array(signal.involved),
+                "external_reference": signal.external_reference,
                 "question_asked_at": question.asked_at if question else None,
                 "history": _history_rows(signal, loaded.history),
                 "escalations": _escalation_rows(signal, len(loaded.escalations)),

@@ -1,0 +1,1 @@
+"""The neighbourhood's domain, pure Python: areas, residents' memberships, messages, initiatives."""

@@ -1,0 +1,76 @@
+"""What the use cases share: creating once per Idempotency-Key, and acting for a partner."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from services.neighbourhoods import permissions
+from services.neighbourhoods.domain.coverage import covers
+from services.neighbourhoods.store import partners
+from shared import idempotency
+from shared.auth import Principal
+from shared.db import UnitOfWork
+from shared.errors import FieldError, Forbidden, ValidationFailed
+
+
+@dataclass(frozen=True)
+class Once:
+    """A creating command's Idempotency-Key (None: none given) and the hash of its body."""
+
+    key: str | None
+    body_hash: str
+
+
+@dataclass(frozen=True)
+class Created:
+    body: dict[str, Any]
+    status: int = 201
+
+
+async def create_once(
+    uow: UnitOfWork, once: Once, scope: str, create: Callable[[], Awaitable[dict[str, Any]]]
+) -> Created:
+    """The first answer again when the key was used before; else create, keep the answer, commit."""
+    if once.key is not None:
+        stored = await idempotency.claim(uow.session, scope, once.key, once.body_hash)
+        if stored is not None:
+            return Created(stored.body, stored.status_code)
+    body = await create()
+    if once.key is not None:
+        await idempotency.complete(uow.session, scope, once.key, 201, body)
+    await uow.commit()
+    return Created(body)
+
+
+async def partner_acting_in(
+    uow: UnitOfWork, principal: Principal, municipality: str, area: str, asked: UUID | None, *, required: bool
+) -> UUID | None:
+    """The partner a post or pledge is made for, and that it may be (CONTRACT.md rule 9).
+
+    Partner staff act for their own partner (another one is 403), which must be active and cover
+    the area (403). A coordinator names an active partner of their municipality that covers the
+    area (otherwise 400 on partnerId), or none where `required` is False.
+    """
+    if permissions.is_coordinator_of(principal, municipality):
+        if asked is None:
+            if required:
+                raise ValidationFailed([FieldError("partnerId", "name the partner the coordinator acts for")])
+            return None
+        known = await partners.get(uow.session, asked)
+        if known is None or not known.active or municipality not in known.municipalities:
+            raise ValidationFailed([FieldError("partnerId", f"must be an active partner of {municipality}")])
+        if not covers(known.areas, area):
+            raise ValidationFailed([FieldError("partnerId", f"the partner does not work in {area}")])
+        return asked
+    own = permissions.acting_partner(principal)
+    if own is None:
+        raise Forbidden("partner staff act for the partner in their token")
+    if asked is not None and asked != own:
+        raise Forbidden("partner staff act for their own partner only")
+    known = await partners.get(uow.session, own)
+    if known is None or not known.active or municipality not in known.municipalities or not covers(known.areas, area):
+        raise Forbidden(f"your partner does not work in {area}")
+    return own

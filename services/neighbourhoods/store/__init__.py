@@ -1,0 +1,1 @@
+"""Tables of the neighbourhoods schema (migrations/), one module per concept."""
