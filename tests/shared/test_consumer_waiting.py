@@ -9,6 +9,7 @@ order across topics. Real PostgreSQL and Kafka throughout.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -87,10 +88,23 @@ async def facts_table(tally: Tally) -> Tally:
     return tally
 
 
-def runner(tally: Tally, dlq: AIOKafkaProducer, facts: Facts, name: str, **kw: Any) -> ConsumerRunner:
+class Visible(ConsumerRunner):
+    """Keeps its Kafka consumer in sight (to see which partitions it owns)."""
+
+    kafka: AIOKafkaConsumer | None = None
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        self.kafka = super()._consumer()
+        return self.kafka
+
+    def owns_partitions(self) -> bool:
+        return self.kafka is not None and bool(self.kafka.assignment())
+
+
+def runner(tally: Tally, dlq: AIOKafkaProducer, facts: Facts, name: str, **kw: Any) -> Visible:
     kw.setdefault("wait_retry_initial_seconds", 0.05)
     kw.setdefault("wait_retry_max_seconds", 0.2)
-    return ConsumerRunner(
+    return Visible(
         name=name,
         db=tally.consumer_db,
         source=SOURCE,
@@ -285,3 +299,53 @@ async def test_ordered_consumer_releases_a_held_event_once_everything_before_it_
     done = await applied(tally)
     assert [s for t, s in done if t == signal] == [1, 3]
     assert (fresh, 4) in done
+
+
+async def test_two_replicas_with_a_rebalance_mid_batch_apply_each_event_once_waiting_ones_too(
+    facts_table: Tally,
+) -> None:
+    """A second replica joins while the first is inside a batch; an event waits meanwhile."""
+    tally, facts = facts_table, Facts()
+    entered, gate = asyncio.Event(), asyncio.Event()
+
+    async def held_once(uow: UnitOfWork, event: ReceivedEvent) -> None:
+        if not gate.is_set():
+            entered.set()
+            await gate.wait()  # the first replica sits inside its batch while the group rebalances
+        await facts.handler(uow, event)
+
+    late = uuid4()
+    facts.missing.add(late)
+    async with producer(tally.bootstrap) as p:
+        ids = [await publish(p, tally, uuid4(), 1, partition=i % 3) for i in range(30)]
+        ids.append(await publish(p, tally, late, 1, partition=1))
+        first = runner(tally, p, facts, "replicas")
+        first.handlers = {EVENT_TYPE: held_once, RESET_TYPE: held_once}
+        second = runner(tally, p, facts, "replicas")
+        async with running(first):
+            await eventually(lambda: _set(entered), timeout=30)
+            async with running(second):
+                gate.set()
+
+                async def second_owns() -> bool:
+                    return second.owns_partitions()
+
+                await eventually(second_owns, timeout=60)
+                # more after the rebalance: both replicas now own partitions
+                ids += [await publish(p, tally, uuid4(), 1, partition=i % 3) for i in range(30)]
+                await eventually(lambda: _caught_up(tally, first.group_id, tally.topic), timeout=60)
+                facts.missing.clear()
+
+                async def all_applied() -> bool:
+                    return len(await applied(tally)) == len(ids)
+
+                await eventually(all_applied, timeout=60)
+        assert second.processed > 0, "the second replica never took part: the test proves nothing"
+    done = await applied(tally)
+    assert len(done) == len({t for t, _ in done}) == len(ids), "an event was applied twice or not at all"
+    assert await waiting_rows(tally, "replicas") == []
+    assert await tally.records(dlq_topic(tally.topic)) == []
+
+
+async def _set(event: asyncio.Event) -> bool:
+    return event.is_set()
