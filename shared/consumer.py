@@ -266,7 +266,8 @@ class ConsumerRunner:
         self.wait_deadline = timedelta(seconds=wait_deadline_seconds)
         self.order_hold = timedelta(seconds=order_hold_seconds)
         self.barrier_seconds = barrier_seconds
-        # events consumed before this instant were all applied, parked or dead-lettered (the barrier)
+        # events parked before this instant (the database's time) were consumed after everything
+        # published before them: the barrier
         self.consumed_before: datetime | None = None
         self.waiting_now = 0  # events waiting, as last measured or parked: the barrier runs only then
         self.waiting_wake = asyncio.Event()
@@ -500,7 +501,7 @@ class ConsumerRunner:
             now = self.clock.now()
             log.warning("event_waits", consumer=self.name, event_id=str(event.envelope.id), error=type(exc).__name__)
             # parking runs SQL: on a lost connection it raises the outage, and the batch is retried
-            await self._park(uow, event, waiting.NOT_YET, exc, at=now, retry_at=now + self._backoff(0))
+            await self._park(uow, event, waiting.NOT_YET, exc, at=now, retry_in=self._backoff(0))
             return False
 
     async def _park(
@@ -511,7 +512,7 @@ class ConsumerRunner:
         error: BaseException | None,
         *,
         at: datetime,
-        retry_at: datetime | None = None,
+        retry_in: float = 0.0,
     ) -> None:
         row = waiting.NewWaiting(
             event_id=event.envelope.id,
@@ -524,14 +525,15 @@ class ConsumerRunner:
             traceparent=event.traceparent,
             reason=reason,
             error=f"{type(error).__name__}: {error}"[:2000] if error is not None else None,
-            next_attempt_at=retry_at or at,
+            retry_in=retry_in,
             deadline=at + self.wait_deadline,
         )
         await waiting.park(uow.session, self.name, row, at)
 
-    def _backoff(self, attempts: int) -> timedelta:
-        seconds = min(self.wait_retry_initial * 2**attempts, self.wait_retry_max)
-        return timedelta(seconds=seconds * (0.75 + random.random() / 2))
+    def _backoff(self, attempts: int) -> float:
+        """Seconds until a waiting event is tried again: doubling from the first, capped, jittered."""
+        seconds: float = min(self.wait_retry_initial * 2.0**attempts, self.wait_retry_max)
+        return seconds * (0.75 + random.random() / 2)
 
     # --- the waiting events ----------------------------------------------------------------------
 
@@ -570,7 +572,7 @@ class ConsumerRunner:
     async def _retry_next(self) -> bool:
         async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
             now = self.clock.now()
-            row = await waiting.next_head(uow.session, self.name, now)
+            row = await waiting.next_head(uow.session, self.name)
             if row is None:
                 return False
             try:
@@ -579,11 +581,11 @@ class ConsumerRunner:
                 await self._expire(uow, row, exc)
                 return True
             event = ReceivedEvent(envelope, data, row.topic, row.partition, row.kafka_offset, row.traceparent)
-            if row.reason == waiting.ORDER and not await self._released(uow, row, now):
+            if row.reason == waiting.ORDER and not await self._released(uow, row):
                 await waiting.postpone(
                     uow.session,
                     row.id,
-                    until=now + timedelta(seconds=self.barrier_seconds),
+                    seconds=self.barrier_seconds,
                     reason=row.reason,
                     error=None,
                     tried=False,
@@ -599,7 +601,7 @@ class ConsumerRunner:
                 return True
             if failed is None:
                 await waiting.remove(uow.session, row.id)
-                await waiting.wake_subject(uow.session, self.name, row.subject, now)
+                await waiting.wake_subject(uow.session, self.name, row.subject)
                 if self.ordered and row.sequence:
                     await waiting.advance(uow.session, self.name, {row.subject: row.sequence}, now)
                 events_consumed.labels(self.name, "ok").inc()
@@ -610,7 +612,7 @@ class ConsumerRunner:
                 await waiting.postpone(
                     uow.session,
                     row.id,
-                    until=now + self._backoff(row.attempts + 1),
+                    seconds=self._backoff(row.attempts + 1),
                     reason=waiting.NOT_YET,
                     error=failed,
                     tried=True,
@@ -632,7 +634,7 @@ class ConsumerRunner:
             del uow.events[events:], uow.seen[seen:]
             return f"{type(exc).__name__}: {exc}"[:2000]
 
-    async def _released(self, uow: UnitOfWork, row: waiting.Waiting, now: datetime) -> bool:
+    async def _released(self, uow: UnitOfWork, row: waiting.Waiting) -> bool:
         """A row held for order may go: it heads its subject's queue and is next in line, or
         everything consumed before it was applied (the barrier), or it was held long enough."""
         if not self.ordered or not row.sequence:
@@ -640,9 +642,10 @@ class ConsumerRunner:
         position = (await waiting.positions(uow.session, self.name, [row.subject])).get(row.subject)
         if row.sequence <= (position or 0) + 1:
             return True
-        if self.consumed_before is not None and row.waiting_since < self.consumed_before:
+        # the database's times, not the service's clock: a pinned clock must not hold events for ever
+        if self.consumed_before is not None and row.parked_at < self.consumed_before:
             return True
-        if now >= row.waiting_since + self.order_hold:
+        if row.db_now >= row.parked_at + self.order_hold:
             log.warning("order_hold_gave_up", consumer=self.name, **waiting.describe(row))
             return True
         return False
@@ -679,7 +682,8 @@ class ConsumerRunner:
                     self.waiting_wake.set()
                     taken = None
                 if taken is None:
-                    at = self.clock.now()
+                    async with self.db.sessions() as session:
+                        at = await waiting.database_now(session)
                     taken = (at, await self._end_offsets(consumer))
             except asyncio.CancelledError:
                 raise

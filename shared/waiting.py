@@ -42,6 +42,8 @@ class Waiting:
     attempts: int
     waiting_since: datetime
     deadline: datetime
+    parked_at: datetime  # the database's time (see the migration)
+    db_now: datetime  # the database's time when the row was taken
 
 
 @dataclass(frozen=True)
@@ -56,18 +58,18 @@ class NewWaiting:
     traceparent: str | None
     reason: str
     error: str | None
-    next_attempt_at: datetime
+    retry_in: float  # seconds from now (the database's time) until it is tried
     deadline: datetime
 
 
 _COLUMNS = (
     "id, event_id, subject, sequence, topic, partition, kafka_offset, payload, traceparent, reason, attempts,"
-    " waiting_since, deadline"
+    " waiting_since, deadline, parked_at, clock_timestamp() AS db_now"
 )
 
 _HEAD = f"""
 SELECT {_COLUMNS} FROM consumer_waiting w
-WHERE w.consumer = :consumer AND w.next_attempt_at <= :now
+WHERE w.consumer = :consumer AND w.next_attempt_at <= clock_timestamp()
   AND NOT EXISTS (
       SELECT 1 FROM consumer_waiting e
       WHERE e.consumer = w.consumer AND e.subject = w.subject AND (e.sequence, e.id) < (w.sequence, w.id))
@@ -83,7 +85,7 @@ async def park(session: AsyncSession, consumer: str, row: NewWaiting, now: datet
             "INSERT INTO consumer_waiting (consumer, event_id, subject, sequence, topic, partition, kafka_offset,"
             " payload, traceparent, reason, error, waiting_since, next_attempt_at, deadline)"
             " VALUES (:consumer, :event_id, :subject, :sequence, :topic, :partition, :kafka_offset, :payload,"
-            " :traceparent, :reason, :error, :now, :next_attempt_at, :deadline)"
+            " :traceparent, :reason, :error, :now, clock_timestamp() + make_interval(secs => :retry_in), :deadline)"
             " ON CONFLICT (consumer, event_id) DO NOTHING"
         ),
         {"consumer": consumer, "now": now, **row.__dict__},
@@ -96,6 +98,12 @@ async def subjects_waiting(session: AsyncSession, consumer: str, subjects: Itera
         {"c": consumer, "s": sorted(set(subjects))},
     )
     return set(rows.scalars())
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The database's wall time now (never a pinned clock: see `parked_at`)."""
+    at: datetime = (await session.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    return at
 
 
 async def positions(session: AsyncSession, consumer: str, subjects: Iterable[str]) -> dict[str, int]:
@@ -121,9 +129,9 @@ async def advance(session: AsyncSession, consumer: str, applied: dict[str, int],
     )
 
 
-async def next_head(session: AsyncSession, consumer: str, now: datetime) -> Waiting | None:
+async def next_head(session: AsyncSession, consumer: str) -> Waiting | None:
     """The due head of some subject's queue, locked for this transaction (others skip it)."""
-    row = (await session.execute(text(_HEAD), {"consumer": consumer, "now": now})).first()
+    row = (await session.execute(text(_HEAD), {"consumer": consumer})).first()
     if row is None:
         return None
     return Waiting(**{k: v for k, v in row._mapping.items() if k != "payload"}, payload=bytes(row.payload))
@@ -140,26 +148,27 @@ async def forget(session: AsyncSession, consumer: str, event_id: UUID) -> None:
     )
 
 
-async def wake_subject(session: AsyncSession, consumer: str, subject: str, now: datetime) -> None:
+async def wake_subject(session: AsyncSession, consumer: str, subject: str) -> None:
     """The events held behind one that was just applied are due now (their turn may have come)."""
     await session.execute(
         text(
-            "UPDATE consumer_waiting SET next_attempt_at = :now"
-            " WHERE consumer = :c AND subject = :s AND reason = 'order' AND next_attempt_at > :now"
+            "UPDATE consumer_waiting SET next_attempt_at = clock_timestamp()"
+            " WHERE consumer = :c AND subject = :s AND reason = 'order' AND next_attempt_at > clock_timestamp()"
         ),
-        {"c": consumer, "s": subject, "now": now},
+        {"c": consumer, "s": subject},
     )
 
 
 async def postpone(
-    session: AsyncSession, row_id: int, *, until: datetime, reason: str, error: str | None, tried: bool
+    session: AsyncSession, row_id: int, *, seconds: float, reason: str, error: str | None, tried: bool
 ) -> None:
+    """Due again `seconds` from now, by the database's time (retries must not wait on a pinned clock)."""
     await session.execute(
         text(
-            "UPDATE consumer_waiting SET next_attempt_at = :until, reason = :reason,"
-            " error = coalesce(:error, error), attempts = attempts + :tried WHERE id = :id"
+            "UPDATE consumer_waiting SET next_attempt_at = clock_timestamp() + make_interval(secs => :seconds),"
+            " reason = :reason, error = coalesce(:error, error), attempts = attempts + :tried WHERE id = :id"
         ),
-        {"id": row_id, "until": until, "reason": reason, "error": error, "tried": int(tried)},
+        {"id": row_id, "seconds": seconds, "reason": reason, "error": error, "tried": int(tried)},
     )
 
 

@@ -19,6 +19,9 @@ CREATE TABLE IF NOT EXISTS consumer_waiting (
     waiting_since   timestamptz NOT NULL,
     next_attempt_at timestamptz NOT NULL,
     deadline        timestamptz NOT NULL,
+    -- the database's own time of parking (waiting_since is the service's clock, which tests pin):
+    -- the order barrier compares it with the database's time of its offset snapshots
+    parked_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     UNIQUE (consumer, event_id)
 );
 CREATE INDEX IF NOT EXISTS consumer_waiting_by_subject ON consumer_waiting (consumer, subject, sequence, id);

@@ -279,17 +279,21 @@ async def test_ordered_consumer_holds_an_event_ahead_of_its_aggregate_until_the_
     assert await applied(tally) == [(signal, 1), (signal, 2), (signal, 3)]
 
 
+@pytest.mark.parametrize("pinned", [False, True], ids=["system-clock", "pinned-clock"])
 async def test_ordered_consumer_releases_a_held_event_once_everything_before_it_was_consumed(
-    facts_table: Tally,
+    facts_table: Tally, pinned: bool
 ) -> None:
-    """A gap of a type this consumer does not read never closes: the barrier lets the event go."""
+    """A gap of a type this consumer does not read never closes: the barrier lets the event go.
+    Also when the service's clock is pinned (tests do): the barrier goes by the database's time."""
     tally, facts = facts_table, Facts()
     signal, fresh = uuid4(), uuid4()
     async with producer(tally.bootstrap) as p:
         await publish(p, tally, signal, 1)
         await publish(p, tally, signal, 3, reset=True)  # version 2 was of a type not read here
         await publish(p, tally, fresh, 4)  # first seen at version 4 (e.g. older ones past retention)
-        consumer = runner(tally, p, facts, "barrier", ordered=True, barrier_seconds=0.1)
+        clock = FixedClock(datetime(2026, 12, 2, 16, 0, tzinfo=UTC)) if pinned else None
+        options: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        consumer = runner(tally, p, facts, "barrier", ordered=True, barrier_seconds=0.1, **options)
         async with running(consumer):
 
             async def all_applied() -> bool:
