@@ -27,7 +27,7 @@ from gateway.feed import SignalFeed
 from gateway.schema import build_schema
 from gateway.settings import SERVICES, Settings
 from gateway.upstream import Upstream
-from shared.auth import Authenticator
+from shared.auth import Authenticator, authenticator_for
 from shared.errors import DomainError
 from shared.http import create_service_app
 from shared.observability import configure_logging, get_logger
@@ -74,7 +74,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         params: Any = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
         try:
-            context.authorize(authorization if isinstance(authorization, str) else None)
+            await context.authorize(authorization if isinstance(authorization, str) else None)
         except DomainError as exc:
             raise ConnectionRejectionError({"code": exc.code}) from exc
         return None
@@ -99,12 +99,7 @@ def create_app(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call, URLs included: too much
     parts = Parts(
         settings,
-        Authenticator(
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            jwks_path=settings.auth_jwks_path,
-            jwks_url=settings.auth_jwks_url,
-        ),
+        authenticator_for(settings),
         Upstream(settings, transports),
         SignalFeed(settings) if settings.subscriptions_enabled else None,
     )
@@ -130,13 +125,16 @@ def _graphql_router(parts: Parts) -> GatewayRouter:
     async def context_getter(request: Request = None, websocket: WebSocket = None) -> GatewayContext:  # type: ignore[assignment]
         connection = request or websocket
         authorization = connection.headers.get("authorization") if connection is not None else None
-        return GatewayContext(
+        context = GatewayContext(
             settings=settings,
             upstream=parts.upstream,
             authenticator=parts.authenticator,
             authorization=authorization,
             feed=parts.feed,
         )
+        if authorization is not None:
+            await context.authenticate()
+        return context
 
     graphql = GatewayRouter(
         build_schema(settings),

@@ -52,14 +52,28 @@ class GatewayContext(BaseContext):
         self.deliveries: DataLoader[str, list[Row]] = DataLoader(self._load_deliveries)
         self.reviews: DataLoader[str, list[Row]] = DataLoader(self._load_reviews)
 
-    def authorize(self, authorization: str | None) -> Principal:
+    async def authorize(self, authorization: str | None) -> Principal:
         """Verify `authorization` (a subscription's `connection_init`) as this context's caller."""
         self._authorization = authorization
         self._checked = False
         self._principal = None
+        await self.authenticate()
         return self.principal
 
+    async def authenticate(self) -> None:
+        """Verify the caller once, before resolving (fetching new signing keys without blocking)."""
+        self._checked = True
+        scheme, _, token = (self._authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self._auth_error = Unauthenticated("bearer token required")
+            return
+        try:
+            self._principal = await self._authenticator.authenticate(token.strip())
+        except DomainError as exc:
+            self._auth_error = exc
+
     def _authenticate(self) -> None:
+        """Without `authenticate` first (tests building a context by hand): keys at hand only."""
         self._checked = True
         scheme, _, token = (self._authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
