@@ -177,6 +177,8 @@ def _report_command(
         group_id = group_id or principal.partner_id
         if group_id != principal.partner_id:
             raise Forbidden("a group admin reports for their own WhatsApp group")
+    elif group_id is not None and not permissions.may_report_for_group(principal, group_id):
+        raise Forbidden("only the group's admins report for a group")
     if body.forward and not principal.has(*permissions.roles_for("forward")):
         raise Forbidden(f"forwarding a report requires role {' or '.join(permissions.roles_for('forward'))}")
     allowed = permissions.sources_for(principal)

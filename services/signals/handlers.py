@@ -242,6 +242,8 @@ async def escalate(uow: UnitOfWork, cmd: Escalate, principal: Principal, clock: 
     """Forward to the named partner, or to the routed one."""
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "escalate", permissions.may_escalate)
     target = await _escalation_target(uow, signal, cmd.partner_id)
+    if cmd.partner_id is not None and not permissions.may_escalate_to(principal, target, signal):
+        raise ValidationFailed([FieldError("partnerId", "this partner does not take this category in this area")])
     signal.escalate(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason)
     return await _store(uow, signals, signal, "escalate", True)
 
