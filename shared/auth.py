@@ -32,6 +32,7 @@ class Principal:
     municipalities: frozenset[str]
     partner_id: str | None = None
     token: str = field(default="", repr=False)
+    auth_time: float | None = None  # when the person signed in (OIDC `auth_time`), if the token says
 
     def has(self, *roles: Role | str) -> bool:
         return any(str(r) in self.roles for r in roles)
@@ -137,6 +138,7 @@ class Authenticator:
             municipalities=frozenset(str(m) for m in claims.get("municipalities") or []),
             partner_id=str(claims["partner_id"]) if claims.get("partner_id") else None,
             token=token,
+            auth_time=float(claims["auth_time"]) if isinstance(claims.get("auth_time"), int | float) else None,
         )
         self._cache[token] = (float(claims["exp"]), key, principal)
         if len(self._cache) > self._cache_size:
