@@ -20,7 +20,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from gateway import rest
+from gateway import privacy, rest
 from gateway.context import GatewayContext
 from gateway.errors import coded_all
 from gateway.feed import SignalFeed
@@ -107,7 +107,7 @@ def create_app(
         service="gateway",
         title="Wijkaanpak gateway: REST edge for partner systems",
         api_version=API_VERSION,
-        routers=[rest.router, _graphql_router(parts)],
+        routers=[rest.router, privacy.router, _graphql_router(parts)],
         lifespan=_lifespan(parts),
         readiness={service: _service_check(parts.upstream, service) for service in SERVICES},
         log_requests=settings.log_requests,

@@ -155,6 +155,9 @@ async def test_health_metrics_and_openapi(gateway: httpx.AsyncClient) -> None:
         "/v1/signals/{signal_id}/resolution",
         "/v1/goals/{goal_id}",
         "/v1/goals/{goal_id}/trend.svg",
+        "/v1/me/data",
+        "/v1/me",
+        "/v1/audit",
     }
     assert (await gateway.get("/healthz")).headers["api-version"] == "1.0.0"
 
