@@ -1,9 +1,10 @@
 """AVG self-service at the gateway (CONTRACT.md "More REST at the gateway", Rule 16): it asks every
 service that holds personal data for its part, with the caller's token, and joins the answers.
 
-`PRIVACY_SERVICES` lists the services that answer `/v1/me/data`, `DELETE /v1/me` and `/v1/audit`
-today; the others (goals, partners, notifications; neighbourhoods once it runs) are listed in the
-answer's `notYetIncluded`, so nobody reads a partial answer as the whole.
+`PRIVACY_SERVICES` lists the services that answer `/v1/me/data` and `DELETE /v1/me` today,
+`AUDIT_SERVICES` those that answer `/v1/audit`; the others (partners, notifications;
+neighbourhoods once it runs) are listed in the answer's `notYetIncluded`, so nobody reads a
+partial answer as the whole.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from shared.errors import Forbidden
 from shared.events.codes import Role
 from shared.http import JSONBody, problem
 
-PRIVACY_SERVICES: tuple[str, ...] = ("signals",)
-NOT_YET_INCLUDED: tuple[str, ...] = ("goals", "partners", "notifications", "neighbourhoods")
+PRIVACY_SERVICES: tuple[str, ...] = ("signals", "goals")
+AUDIT_SERVICES: tuple[str, ...] = ("signals",)  # goals' proposals are not audited yet
+NOT_YET_INCLUDED: tuple[str, ...] = ("partners", "notifications", "neighbourhoods")
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -33,10 +35,12 @@ def _upstream(request: Request) -> Upstream:
     return upstream
 
 
-async def _ask_all(request: Request, caller: Principal, method: str, path: str, **params: str) -> list[Any]:
-    """Every privacy service's answer; a failure anywhere fails the whole (never a partial answer)."""
+async def _ask_all(
+    request: Request, caller: Principal, services: tuple[str, ...], method: str, path: str, **params: str
+) -> list[Any]:
+    """Every service's answer; a failure anywhere fails the whole (never a partial answer)."""
     answers: list[Any] = []
-    for service in PRIVACY_SERVICES:
+    for service in services:
         try:
             answer = await _upstream(request).send(service, method, path, token=caller.token, params=params or None)
         except UpstreamError as exc:
@@ -61,9 +65,16 @@ class _Relayed(Exception):
         self.answer = answer
 
 
-async def _joined(request: Request, caller: Principal, method: str, path: str, **params: str) -> list[Any] | Response:
+async def _joined(
+    request: Request,
+    caller: Principal,
+    method: str,
+    path: str,
+    services: tuple[str, ...] = PRIVACY_SERVICES,
+    **params: str,
+) -> list[Any] | Response:
     try:
-        return await _ask_all(request, caller, method, path, **params)
+        return await _ask_all(request, caller, services, method, path, **params)
     except _Failed as exc:
         return problem(exc.status, "Service unavailable", exc.detail, "INTERNAL", instance=request.url.path)
     except _Relayed as exc:
@@ -97,7 +108,7 @@ async def erase_me(request: Request, caller: Caller) -> Response:
 async def audit(request: Request, caller: Caller, object_id: str = Query(alias="objectId")) -> Response:
     if not caller.has(Role.COORDINATOR) or caller.is_service:
         raise Forbidden("the audit is for coordinators")
-    answers = await _joined(request, caller, "GET", "/v1/audit", objectId=object_id)
+    answers = await _joined(request, caller, "GET", "/v1/audit", AUDIT_SERVICES, objectId=object_id)
     if isinstance(answers, Response):
         return answers
     results = sorted((e for a in answers for e in (a or {}).get("results", [])), key=lambda e: str(e["at"]))

@@ -40,18 +40,23 @@ async def test_access_erasure_and_audit_through_the_rest_edge(platform: Platform
         input={"municipality": GM, "area": bu, "category": "VANDALISM", "urgency": "NORMAL", "description": text},
     )
     signal_id = reported["reportSignal"]["signal"]["id"]
+    wk, _ = fresh_area()
+    proposal = {"municipality": GM, "area": wk, "year": 2026, "title": f"Speeltuin bij nr 4 {secrets.token_hex(3)}"}
+    await platform.data(me, "mutation($input: ProposeGoalInput!) { proposeGoal(input: $input) { id } }", input=proposal)
 
     data = await platform.gateway.get("/v1/me/data", headers=me)
     assert data.status_code == 200, data.text
     assert [s["description"] for s in data.json()["signals"]] == [text]
+    assert [p["title"] for p in data.json()["proposals"]] == [proposal["title"]]
     assert "neighbourhoods" in data.json()["notYetIncluded"]
 
     stale = await platform.gateway.delete("/v1/me", headers=person(platform, "resident", sub, auth_age=3600))
     assert stale.status_code == 403 and stale.json()["code"] == "FORBIDDEN"
     erased = await platform.gateway.delete("/v1/me", headers=person(platform, "resident", sub, auth_age=5))
     assert erased.status_code == 202, erased.text
-    assert erased.json()["erased"]["signals"] == {"signals": 1}
-    assert (await platform.gateway.get("/v1/me/data", headers=me)).json()["signals"] == []
+    assert erased.json()["erased"] == {"signals": {"signals": 1}, "goals": {"proposals": 1, "supports": 0}}
+    after = (await platform.gateway.get("/v1/me/data", headers=me)).json()
+    assert after["signals"] == [] and after["proposals"] == []
 
     coordinator = platform.headers("coordinator")
     audit = await platform.gateway.get("/v1/audit", params={"objectId": signal_id}, headers=coordinator)
