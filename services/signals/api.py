@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query
 from pydantic import Field
 
-from services.signals import handlers, permissions, store
+from services.signals import handlers, permissions, privacy, store
 from services.signals.domain import (
     DESCRIPTION_MAX,
     Report,
@@ -326,6 +326,7 @@ async def get_signal(signal_id: str, principal: CurrentPrincipal, runtime: Runti
     demand(principal, *permissions.roles_for("read"))
     async with runtime.uow() as uow:
         signal = await handlers.readable_signal(uow, _uuid(signal_id), principal)
+        await privacy.audit_description_read(uow, signal, principal, runtime.clock)
     return JSONBody(signal_json(signal, principal, runtime.clock.now()))
 
 

@@ -14,7 +14,8 @@ from uuid import UUID
 
 from sqlalchemy import text
 
-from services.signals import store
+from services.signals import permissions, store
+from services.signals.domain import Signal
 from services.signals.views import signal_json
 from shared import privacy
 from shared.auth import Principal, visible_in
@@ -109,6 +110,20 @@ async def erase_me(uow: UnitOfWork, principal: Principal, clock: Clock) -> dict[
         )  # fmt: skip
     await uow.commit()
     return {"signals": len(ids)}
+
+
+async def audit_description_read(uow: UnitOfWork, signal: Signal, principal: Principal, clock: Clock) -> None:
+    """A partner's staff member or system read a reporter's description (one signal read by id)."""
+    partner = principal.partner_id
+    if partner is None or not principal.has(*permissions.PARTNER_ROLES) or principal.sub == signal.reporter:
+        return
+    if signal.description is None or not permissions.may_read_description(principal, signal):
+        return
+    await privacy.record(
+        uow.session, object_id=str(signal.id), data_subject=signal.reporter,
+        actor=f"partner:{partner}/{principal.sub}", action="description_read", at=clock.now(),
+    )  # fmt: skip
+    await uow.commit()
 
 
 async def sweep_erased(uow: UnitOfWork, clock: Clock) -> None:

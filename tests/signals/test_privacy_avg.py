@@ -12,10 +12,12 @@ from typing import Any
 import asyncpg
 import jwt
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from services.signals.app import create_app
 from shared.db import asyncpg_dsn
-from tests.signals.conftest import MUNICIPALITY, _signing_key, fresh_area, signals_settings
+from shared.events.codes import Category, PartnerKind
+from tests.signals.conftest import MUNICIPALITY, Partners, _signing_key, fresh_area, signals_settings
 from tests.support import AUDIENCE, ISSUER, Infra, eventually, serve
 
 
@@ -23,12 +25,16 @@ class Privacy:
     def __init__(self, client: Any, infra: Infra, schema: str) -> None:
         self.client, self.infra, self.schema = client, infra, schema
 
-    def headers(self, role: str, sub: str, *, auth_age: float | None = None) -> dict[str, str]:
+    def headers(
+        self, role: str, sub: str, *, auth_age: float | None = None, partner_id: str | None = None
+    ) -> dict[str, str]:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "roles": [role], "municipalities": [MUNICIPALITY],
             "iat": now, "exp": now + 600,
         }  # fmt: skip
+        if partner_id:
+            claims["partner_id"] = partner_id
         if auth_age is not None:
             claims["auth_time"] = int(now - auth_age)
         token = jwt.encode(claims, _signing_key(self.infra), algorithm="RS256", headers={"kid": self.infra.keys.kid})
@@ -113,3 +119,30 @@ async def test_a_resident_reads_their_data_erases_it_and_coordinators_see_the_au
         return found[0]["description"] is None
 
     await eventually(text_gone)  # the erasure sweep, once the open signal became final
+
+
+async def test_a_partners_read_of_a_description_is_in_the_audit(signals: Privacy, producer: AIOKafkaProducer) -> None:
+    wk, bu = fresh_area()
+    partners = Partners(signals.infra, signals.schema, producer)
+    police = await partners.publish(areas=[wk], kind=PartnerKind.POLICE, categories=[Category.VANDALISM])
+    coordinator = signals.headers("coordinator", "coordinator-2")
+    r = await signals.client.post(
+        "/v1/signals",
+        json={
+            "municipality": MUNICIPALITY,
+            "area": bu,
+            "category": "vandalism",
+            "urgency": "normal",
+            "description": "x",
+        },
+        headers=signals.headers("resident", f"resident-{secrets.token_hex(4)}"),
+    )
+    sid = r.json()["signal"]["id"]
+    escalated = await signals.client.post(f"/v1/signals/{sid}/escalation", json={}, headers=coordinator)
+    assert escalated.status_code == 200, escalated.text
+    agent = signals.headers("partner_agent", "agent-7", partner_id=str(police))
+    assert (await signals.client.get(f"/v1/signals/{sid}", headers=agent)).json()["description"] == "x"
+    assert (await signals.client.get(f"/v1/signals/{sid}", headers=coordinator)).status_code == 200
+
+    audit = (await signals.client.get("/v1/audit", params={"objectId": sid}, headers=coordinator)).json()
+    assert [(e["action"], e["actor"]) for e in audit["results"]] == [("description_read", f"partner:{police}/agent-7")]
