@@ -2,9 +2,10 @@
 service that holds personal data for its part, with the caller's token, and joins the answers.
 
 `PRIVACY_SERVICES` lists the services that answer `/v1/me/data` and `DELETE /v1/me` today,
-`AUDIT_SERVICES` those that answer `/v1/audit`; the others (partners, notifications;
-neighbourhoods once it runs) are listed in the answer's `notYetIncluded`, so nobody reads a
-partial answer as the whole.
+`AUDIT_SERVICES` those that answer `/v1/audit`; neighbourhoods (being built) is listed in the
+answer's `notYetIncluded`, so nobody reads a partial answer as the whole. Partners and
+notifications keep nothing about a person under their subject but idempotency scopes and the
+audit (`shared.privacy.shared_tables_router`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from shared.errors import Forbidden
 from shared.events.codes import Role
 from shared.http import JSONBody, problem
 
-PRIVACY_SERVICES: tuple[str, ...] = ("signals", "goals")
+PRIVACY_SERVICES: tuple[str, ...] = ("signals", "goals", "partners", "notifications")
 AUDIT_SERVICES: tuple[str, ...] = ("signals",)  # goals' proposals are not audited yet
-NOT_YET_INCLUDED: tuple[str, ...] = ("partners", "notifications", "neighbourhoods")
+NOT_YET_INCLUDED: tuple[str, ...] = ("neighbourhoods",)
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -83,6 +84,7 @@ async def _joined(
 
 @router.get("/me/data", summary="Everything the platform holds about the caller (AVG access)")
 async def me_data(request: Request, caller: Caller) -> Response:
+    """Every service's part of the caller's data, joined (any person's token)."""
     privacy.demand_person(caller)
     answers = await _joined(request, caller, "GET", "/v1/me/data")
     if isinstance(answers, Response):
@@ -96,6 +98,7 @@ async def me_data(request: Request, caller: Caller) -> Response:
 
 @router.delete("/me", status_code=202, summary="Erase the caller's data everywhere (AVG erasure)")
 async def erase_me(request: Request, caller: Caller) -> Response:
+    """Erasure in every service (resident and group admin tokens signed in at most 5 minutes ago)."""
     privacy.demand_erasure(caller)  # 403 before any service is asked
     answers = await _joined(request, caller, "DELETE", "/v1/me")
     if isinstance(answers, Response):
@@ -106,6 +109,7 @@ async def erase_me(request: Request, caller: Caller) -> Response:
 
 @router.get("/audit", summary="Who read which personal data of an object, and when (coordinators)")
 async def audit(request: Request, caller: Caller, object_id: str = Query(alias="objectId")) -> Response:
+    """Who read or changed personal data of the object, and when (coordinators)."""
     if not caller.has(Role.COORDINATOR) or caller.is_service:
         raise Forbidden("the audit is for coordinators")
     answers = await _joined(request, caller, "GET", "/v1/audit", AUDIT_SERVICES, objectId=object_id)

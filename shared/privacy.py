@@ -14,13 +14,16 @@ import time
 from datetime import datetime
 from typing import Any
 
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.auth import Principal
+from shared.auth import CurrentPrincipal, Principal
 from shared.clock import rfc3339
 from shared.errors import Forbidden
 from shared.events.codes import Role
+from shared.runtime import RuntimeDep
 
 ERASURE_ROLES = (Role.RESIDENT, Role.GROUP_ADMIN)
 ERASURE_MAX_AUTH_AGE_SECONDS = 300  # CONTRACT.md Rule 16: a token issued at most 5 minutes earlier
@@ -92,3 +95,27 @@ async def pseudonymise_shared(session: AsyncSession, subject: str, pseudonym: st
         text("UPDATE personal_data_audit SET data_subject = :p WHERE data_subject = :s"),
         {"s": subject, "p": pseudonym},
     )
+
+
+def shared_tables_router() -> APIRouter:
+    """`/v1/me/data` and `DELETE /v1/me` for a service that keeps nothing about a person under
+    their subject but the tables every service has (partners, notifications)."""
+    router = APIRouter(tags=["privacy"])
+
+    @router.get("/v1/me/data", summary="What this service holds about the caller (AVG access)")
+    async def me_data(principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+        """The audit entries about the caller's data (this service keeps nothing else under their subject)."""
+        demand_person(principal)
+        async with runtime.uow() as uow:
+            return {"audit": await entries_about(uow.session, principal.sub)}
+
+    @router.delete("/v1/me", status_code=202, summary="Erase the caller's subject in this service (AVG erasure)")
+    async def erase_me(principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
+        """Replaces the caller's subject by a random pseudonym (a token signed in at most 5 minutes ago)."""
+        demand_erasure(principal)
+        async with runtime.uow() as uow:
+            await pseudonymise_shared(uow.session, principal.sub, new_pseudonym())
+            await uow.commit()
+        return JSONResponse({}, status_code=202)
+
+    return router

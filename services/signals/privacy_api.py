@@ -25,12 +25,14 @@ def _box(secrets_key: str) -> SecretBox | None:
 
 @router.get("/v1/me/data", summary="Everything signals holds about the caller (AVG access)")
 async def me_data(principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+    """The caller's own data here, as JSON (any person's token); the gateway joins every service's."""
     async with runtime.uow() as uow:
         return await privacy.me_data(uow, principal, runtime.clock, _box(runtime.settings.secrets_key))
 
 
 @router.delete("/v1/me", status_code=202, summary="Erase the caller's data in signals (AVG erasure)")
 async def erase_me(principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
+    """Erasure (CONTRACT.md Rule 16): resident and group admin tokens signed in at most 5 minutes ago."""
     async with runtime.uow() as uow:
         erased = await privacy.erase_me(uow, principal, runtime.clock)
     return JSONResponse(erased, status_code=202)
@@ -40,6 +42,7 @@ async def erase_me(principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResp
 async def audit(
     principal: CurrentPrincipal, runtime: RuntimeDep, object_id: str = Query(alias="objectId")
 ) -> dict[str, Any]:
+    """Who read or changed personal data of the signal, and when (coordinators of its municipality)."""
     privacy.demand_auditor(principal)
     try:
         signal_id = UUID(object_id)

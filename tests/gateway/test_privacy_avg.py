@@ -48,13 +48,18 @@ async def test_access_erasure_and_audit_through_the_rest_edge(platform: Platform
     assert data.status_code == 200, data.text
     assert [s["description"] for s in data.json()["signals"]] == [text]
     assert [p["title"] for p in data.json()["proposals"]] == [proposal["title"]]
-    assert "neighbourhoods" in data.json()["notYetIncluded"]
+    assert data.json()["notYetIncluded"] == ["neighbourhoods"]
 
     stale = await platform.gateway.delete("/v1/me", headers=person(platform, "resident", sub, auth_age=3600))
     assert stale.status_code == 403 and stale.json()["code"] == "FORBIDDEN"
     erased = await platform.gateway.delete("/v1/me", headers=person(platform, "resident", sub, auth_age=5))
     assert erased.status_code == 202, erased.text
-    assert erased.json()["erased"] == {"signals": {"signals": 1}, "goals": {"proposals": 1, "supports": 0}}
+    assert erased.json()["erased"] == {
+        "signals": {"signals": 1},
+        "goals": {"proposals": 1, "supports": 0},
+        "partners": {},
+        "notifications": {},
+    }
     after = (await platform.gateway.get("/v1/me/data", headers=me)).json()
     assert after["signals"] == [] and after["proposals"] == []
 
