@@ -604,10 +604,12 @@ async def _save_all(uow: UnitOfWork, signals: store.SignalStore, changed: list[S
 
 
 async def apply_retention(uow: UnitOfWork, clock: Clock, contact_after: timedelta, description_after: timedelta) -> int:
-    """Erase contacts `contact_after` close (30 days) and descriptions `description_after` (a year)."""
+    """Erase contacts `contact_after` close (30 days) and free texts `description_after` (a year);
+    coarsen final signals' points to about 50 m."""
     now = clock.now()
     contacts = await store.erase_contacts(uow.session, now - contact_after)
     descriptions = await store.remove_descriptions(uow.session, now - description_after)
+    await store.coarsen_locations(uow.session)
     await uow.commit()
     if contacts or descriptions:
         log.info("retention_applied", contacts_erased=contacts, descriptions_removed=descriptions)
