@@ -22,6 +22,7 @@ from services.notifications.sender import Sender, SenderConfig
 from services.notifications.transport import TransportConfig
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
+from shared.privacy import shared_tables_router
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         service="notifications",
         title="Wijkaanpak notifications",
         api_version="1.0.0",
-        routers=[api.router],
+        routers=[api.router, shared_tables_router()],
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,
