@@ -31,7 +31,7 @@ from gateway.neighbourhood_types import (
     PostMessageInput,
     StartInitiativeInput,
     SupportKind,
-    items,
+    listed,
 )
 from gateway.types import Goal, ctx, opt_float
 from gateway.upstream import UpstreamError
@@ -155,7 +155,7 @@ async def _goals(c: GatewayContext, area: str, year: int) -> list[Row]:
     after: str | None = None
     while True:
         body = await c.get("goals", "/v1/goals", year=year, first=GOALS_PAGE, after=after, **query)
-        rows.extend(items(body))
+        rows.extend(listed(body))
         after = body.get("next")
         if not after:
             return goals_of(rows, area)
@@ -216,7 +216,7 @@ async def resolve_area(info: Info, code: str) -> Area | None:
 
 async def resolve_areas(info: Info, municipality: str, parent: str | None = UNSET) -> list[Area]:
     body = await ctx(info).get(SERVICE, "/v1/areas", municipality=municipality, parent=given(parent))
-    return [Area.from_rest(r) for r in items(body)]
+    return [Area.from_rest(r) for r in listed(body)]
 
 
 async def resolve_area_at(info: Info, lat: float, lon: float) -> Area | None:
@@ -225,7 +225,7 @@ async def resolve_area_at(info: Info, lat: float, lon: float) -> Area | None:
 
 
 async def resolve_my_neighbourhoods(info: Info) -> list[Area]:
-    return [Area.from_rest(r) for r in items(await ctx(info).get(SERVICE, "/v1/me/neighbourhoods"))]
+    return [Area.from_rest(r) for r in listed(await ctx(info).get(SERVICE, "/v1/me/neighbourhoods"))]
 
 
 async def resolve_messages(
@@ -245,7 +245,7 @@ async def resolve_initiatives(info: Info, area: str, status: list[InitiativeStat
     statuses = given(status)
     wanted = ",".join(s.value for s in statuses) if statuses else None
     body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted)
-    return [Initiative.from_rest(r) for r in items(body)]
+    return [Initiative.from_rest(r) for r in listed(body)]
 
 
 async def resolve_summary(info: Info, area: str, quarter: str) -> NeighbourhoodSummary:

@@ -371,6 +371,21 @@ async def test_who_may_post_pledge_join_and_read_in_the_neighbourhood(platform: 
         "Voetbaltoernooi",
     ]
     assert platform.calls_to("partners") - before == 1  # the messages' partner in one batch read, not one per message
+    page = "query($a: String!, $after: String) { neighbourhoodMessages(area: $a, first: 2, after: $after) {"
+    page += " totalCount endCursor hasNextPage nodes { title } } }"
+    first = (await platform.data(resident, page, a=wk))["neighbourhoodMessages"]
+    assert ([m["title"] for m in first["nodes"]], first["totalCount"], first["hasNextPage"]) == (
+        ["Kookclub", "Inloopavond"],
+        3,
+        True,
+    )
+    rest = (await platform.data(resident, page, a=wk, after=first["endCursor"]))["neighbourhoodMessages"]
+    assert ([m["title"] for m in rest["nodes"]], rest["totalCount"], rest["endCursor"], rest["hasNextPage"]) == (
+        ["Voetbaltoernooi"],
+        3,
+        None,
+        False,
+    )
     by_resident = await platform.graphql(resident, POST, input=message)
     assert codes(by_resident) == ["FORBIDDEN"] and by_resident["data"] is None
     outside = await platform.graphql(agent, POST, input={**message, "area": other_wk})

@@ -189,11 +189,11 @@ async def test_a_district_lists_its_neighbourhoods_initiatives_by_status(app: Ne
     second = (await app.client.post("/v1/initiatives", json=_start(district, kind="meeting"), headers=h)).json()
     await app.client.post(f"/v1/initiatives/{first['id']}/complete", json={"outcome": "klaar"}, headers=h)
     everything = await app.client.get(f"/v1/initiatives?area={district}", headers=app.headers("partner_agent"))
-    assert {i["id"] for i in everything.json()["items"]} == {first["id"], second["id"]}
+    assert {i["id"] for i in everything.json()["results"]} == {first["id"], second["id"]}
     done = await app.client.get(f"/v1/initiatives?area={district}&status=done", headers=h)
-    assert [i["id"] for i in done.json()["items"]] == [first["id"]]
+    assert [i["id"] for i in done.json()["results"]] == [first["id"]]
     in_bu = await app.client.get(f"/v1/initiatives?area={bu(district, 1)}&status=active,done", headers=h)
-    assert [i["id"] for i in in_bu.json()["items"]] == [first["id"]]
+    assert [i["id"] for i in in_bu.json()["results"]] == [first["id"]]
     assert invalid(await app.client.get(f"/v1/initiatives?area={district}&status=gone", headers=h)) == {"status"}
 
 
