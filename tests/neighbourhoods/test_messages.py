@@ -108,7 +108,8 @@ async def test_pages_follow_each_other_with_a_cursor(app: NeighbourhoodsApp) -> 
     rest = (await app.client.get(f"/v1/messages?area={area}&first=2&after={first['next']}", headers=h)).json()
     assert [m["title"] for m in rest["results"]][:1] == ["nr 0"]
     assert rest["totalCount"] == first["totalCount"]
-    seen, after = [], None  # walk every page: it ends with `next` null, each message once
+    seen: list[str] = []
+    after: str | None = None  # walk every page: it ends with `next` null, each message once
     while True:
         query = f"/v1/messages?area={area}&first=2" + (f"&after={after}" if after else "")
         page = (await app.client.get(query, headers=h)).json()
