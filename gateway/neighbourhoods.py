@@ -42,6 +42,7 @@ SERVICE = "neighbourhoods"
 UNSET: Any = strawberry.UNSET
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 GOALS_PAGE = 200
+PAGE = 200  # the services' largest page (shared.pagination.MAX_PAGE)
 
 
 def given(value: Any) -> Any:
@@ -242,10 +243,17 @@ async def resolve_initiative(info: Info, id: strawberry.ID) -> Initiative | None
 
 
 async def resolve_initiatives(info: Info, area: str, status: list[InitiativeStatus] | None = UNSET) -> list[Initiative]:
+    """Every page of the service's list (the contract's field is a plain list)."""
     statuses = given(status)
     wanted = ",".join(s.value for s in statuses) if statuses else None
-    body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted)
-    return [Initiative.from_rest(r) for r in listed(body)]
+    rows: list[Row] = []
+    after: str | None = None
+    while True:
+        body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted, first=PAGE, after=after)
+        rows.extend(listed(body))
+        after = body.get("next")
+        if not after:
+            return [Initiative.from_rest(r) for r in rows]
 
 
 async def resolve_summary(info: Info, area: str, quarter: str) -> NeighbourhoodSummary:

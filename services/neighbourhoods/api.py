@@ -123,13 +123,6 @@ def _id(value: str) -> UUID:
         raise NotFound() from None
 
 
-def _ids(value: str | None) -> list[UUID] | None:
-    errors = FieldErrors()
-    found = parse_ids(value, errors)
-    errors.raise_if_any()
-    return found
-
-
 def _paging(first: int, after: str | None, ids: str | None) -> tuple[int, Keyset | None, list[UUID] | None]:
     """`first`, `after` and `ids` read with the shared helpers, every invalid one reported at once."""
     errors = FieldErrors()
@@ -238,14 +231,18 @@ async def list_initiatives(
     runtime: RuntimeDep,
     area: str | None = None,
     status: Annotated[str | None, Query(description="comma-separated: active, done, stopped")] = None,
+    first: int = 50,
+    after: str | None = None,
     ids: Annotated[str | None, Query(description="comma-separated initiative ids (batch read)")] = None,
 ) -> JSONBody:
     me = _me(runtime, principal)
     statuses = [s.strip() for s in status.split(",") if s.strip()] if status is not None else None
-    q = initiatives.ListInitiatives(area, statuses, _ids(ids))
+    size, cursor, wanted = _paging(first, after, ids)
+    q = initiatives.ListInitiatives(area, statuses, wanted, size, cursor)
     async with runtime.uow() as uow:
-        found = await initiatives.list_initiatives(uow, q, principal, me)
-    return _all([_initiative(s, me) for s in found])
+        found, total, more = await initiatives.list_initiatives(uow, q, principal, me)
+    last = (found[-1].initiative.created_at, found[-1].initiative.id) if found and more else None
+    return JSONBody(listing([_initiative(s, me) for s in found], total, last))
 
 
 @initiative_router.post("/initiatives/{initiative_id}/join", summary="Join an initiative (residents; idempotent)")
