@@ -31,7 +31,7 @@ from gateway.neighbourhood_types import (
     PostMessageInput,
     StartInitiativeInput,
     SupportKind,
-    items,
+    listed,
 )
 from gateway.types import Goal, ctx, opt_float
 from gateway.upstream import UpstreamError
@@ -42,6 +42,7 @@ SERVICE = "neighbourhoods"
 UNSET: Any = strawberry.UNSET
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 GOALS_PAGE = 200
+PAGE = 200  # the services' largest page (shared.pagination.MAX_PAGE)
 
 
 def given(value: Any) -> Any:
@@ -155,7 +156,7 @@ async def _goals(c: GatewayContext, area: str, year: int) -> list[Row]:
     after: str | None = None
     while True:
         body = await c.get("goals", "/v1/goals", year=year, first=GOALS_PAGE, after=after, **query)
-        rows.extend(items(body))
+        rows.extend(listed(body))
         after = body.get("next")
         if not after:
             return goals_of(rows, area)
@@ -216,7 +217,7 @@ async def resolve_area(info: Info, code: str) -> Area | None:
 
 async def resolve_areas(info: Info, municipality: str, parent: str | None = UNSET) -> list[Area]:
     body = await ctx(info).get(SERVICE, "/v1/areas", municipality=municipality, parent=given(parent))
-    return [Area.from_rest(r) for r in items(body)]
+    return [Area.from_rest(r) for r in listed(body)]
 
 
 async def resolve_area_at(info: Info, lat: float, lon: float) -> Area | None:
@@ -225,7 +226,7 @@ async def resolve_area_at(info: Info, lat: float, lon: float) -> Area | None:
 
 
 async def resolve_my_neighbourhoods(info: Info) -> list[Area]:
-    return [Area.from_rest(r) for r in items(await ctx(info).get(SERVICE, "/v1/me/neighbourhoods"))]
+    return [Area.from_rest(r) for r in listed(await ctx(info).get(SERVICE, "/v1/me/neighbourhoods"))]
 
 
 async def resolve_messages(
@@ -242,10 +243,17 @@ async def resolve_initiative(info: Info, id: strawberry.ID) -> Initiative | None
 
 
 async def resolve_initiatives(info: Info, area: str, status: list[InitiativeStatus] | None = UNSET) -> list[Initiative]:
+    """Every page of the service's list (the contract's field is a plain list)."""
     statuses = given(status)
     wanted = ",".join(s.value for s in statuses) if statuses else None
-    body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted)
-    return [Initiative.from_rest(r) for r in items(body)]
+    rows: list[Row] = []
+    after: str | None = None
+    while True:
+        body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted, first=PAGE, after=after)
+        rows.extend(listed(body))
+        after = body.get("next")
+        if not after:
+            return [Initiative.from_rest(r) for r in rows]
 
 
 async def resolve_summary(info: Info, area: str, quarter: str) -> NeighbourhoodSummary:

@@ -8,8 +8,10 @@ validation, every invalid field at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from bench.areas import direct_calls
 from tests.gateway.conftest import GM, Platform, fresh_area, reserve_district
 from tests.gateway.test_story import quarter_now, register
 from tests.support import eventually
@@ -371,6 +373,21 @@ async def test_who_may_post_pledge_join_and_read_in_the_neighbourhood(platform: 
         "Voetbaltoernooi",
     ]
     assert platform.calls_to("partners") - before == 1  # the messages' partner in one batch read, not one per message
+    page = "query($a: String!, $after: String) { neighbourhoodMessages(area: $a, first: 2, after: $after) {"
+    page += " totalCount endCursor hasNextPage nodes { title } } }"
+    first = (await platform.data(resident, page, a=wk))["neighbourhoodMessages"]
+    assert ([m["title"] for m in first["nodes"]], first["totalCount"], first["hasNextPage"]) == (
+        ["Kookclub", "Inloopavond"],
+        3,
+        True,
+    )
+    rest = (await platform.data(resident, page, a=wk, after=first["endCursor"]))["neighbourhoodMessages"]
+    assert ([m["title"] for m in rest["nodes"]], rest["totalCount"], rest["endCursor"], rest["hasNextPage"]) == (
+        ["Voetbaltoernooi"],
+        3,
+        None,
+        False,
+    )
     by_resident = await platform.graphql(resident, POST, input=message)
     assert codes(by_resident) == ["FORBIDDEN"] and by_resident["data"] is None
     outside = await platform.graphql(agent, POST, input={**message, "area": other_wk})
@@ -528,3 +545,7 @@ async def test_a_summary_reads_partners_and_goals_in_batches_not_once_per_initia
     assert calls[("partners", "/v1/partners")] == 1  # four pledges and a message: one batch read
     assert calls[("goals", "/v1/goals")] == 2  # the area's goals, and the initiatives' goals in one batch
     assert calls[("goals", "/v1/area-statistics")] == 19  # all categories, then each in this and the last quarter
+    # bench.areas' baseline sends the gateway's calls directly: the same ones (no initiative asks for its goal there)
+    urls = {"neighbourhoods": "n", "goals": "g"}
+    wave = Counter((base, path.split("?")[0]) for base, path in direct_calls(urls, wk, GM))
+    assert wave == {("n", "/v1/summary"): 1, ("g", "/v1/area-statistics"): 19, ("g", "/v1/goals"): 1}

@@ -10,7 +10,7 @@ import pytest
 from graphql import build_schema
 
 from gateway.domain import BAD_USER_INPUT, GatewayProblem, InputProblem
-from gateway.neighbourhood_types import NeighbourhoodMessageConnection, items
+from gateway.neighbourhood_types import NeighbourhoodMessageConnection, listed
 from gateway.neighbourhoods import (
     AREA_REQUIRED,
     category_counts,
@@ -107,12 +107,8 @@ def test_message_pages_read_the_services_list_shape() -> None:
         "body": "b",
         "postedAt": "2026-12-01T10:00:00Z",
     }
-    page = NeighbourhoodMessageConnection.from_rest(
-        {"items": [row], "totalCount": 3, "endCursor": "c", "hasNextPage": True}
-    )
+    page = NeighbourhoodMessageConnection.from_rest({"results": [row], "totalCount": 3, "next": "c"})
     assert (len(page.nodes), page.total_count, page.end_cursor, page.has_next_page) == (1, 3, "c", True)
-    last = NeighbourhoodMessageConnection.from_rest(
-        {"items": [row], "totalCount": 1, "endCursor": None, "hasNextPage": False}
-    )
+    last = NeighbourhoodMessageConnection.from_rest({"results": [row], "totalCount": 1, "next": None})
     assert (last.end_cursor, last.has_next_page) == (None, False)
-    assert items({"results": [row]}) == [row] and items(None) == []
+    assert listed({"results": [row], "totalCount": 1, "next": None}) == [row] and listed(None) == []

@@ -34,7 +34,7 @@ async def test_a_retried_post_with_the_same_idempotency_key_answers_the_first_re
     other = await app.client.post("/v1/messages", json={**body, "title": "Anders"}, headers=h)
     assert other.status_code == 422
     listed = await app.client.get(f"/v1/messages?area={district}", headers=h)
-    assert [m["id"] for m in listed.json()["items"]] == [first.json()["id"]]
+    assert [m["id"] for m in listed.json()["results"]] == [first.json()["id"]]
 
     resident = {**app.headers("resident", sub="resident-idem"), "Idempotency-Key": f"start-{district}"}
     start = {"municipality": "GM0479", "area": district, "title": "Opruimen", "kind": "cleanup"}
