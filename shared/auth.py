@@ -7,7 +7,10 @@ municipality's objects answer 404 (their existence is not revealed), see `visibl
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -172,8 +175,22 @@ def bearer_token(request: Request) -> str:
 async def current_principal(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     principal = await authenticator.authenticate(bearer_token(request))
-    actor_var.set(principal.sub)
+    actor_var.set(log_actor(principal))
     return principal
+
+
+# Per process: one pod's log lines link one caller's requests (enough to follow an incident with
+# the trace id), but a log store never holds a subject, which may be an e-mail address.
+_LOG_SALT = secrets.token_bytes(16)
+
+
+def log_actor(principal: Principal) -> str:
+    """How a caller appears in logs: the role and a salted digest of the subject, never the subject
+    (a calling service, whose subject is its name, by that name)."""
+    if principal.has(Role.SERVICE):
+        return f"service:{principal.sub}"
+    role = min(principal.roles) if principal.roles else "none"
+    return f"{role}:{hmac.new(_LOG_SALT, principal.sub.encode(), hashlib.sha256).hexdigest()[:12]}"
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
