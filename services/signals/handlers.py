@@ -533,7 +533,7 @@ async def read_contacts(
         raise RuntimeError("contacts are sealed but no SECRETS_KEY is configured")
     # `duplicate`: the contact reported a merged duplicate, not the signal itself (the contract's
     # "Reporters" rule: they hear its steps but are not asked its questions)
-    found = [
+    found: list[dict[str, str | bool]] = [
         {"reporter": reporter, "email": box.open(contact, str(owner)), "duplicate": owner != signal_id}
         for owner, reporter, contact in sealed
         if box
