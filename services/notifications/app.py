@@ -36,6 +36,7 @@ class Settings(ServiceSettings):
     service_urls_partners: str = "http://127.0.0.1:8002"
     service_urls_signals: str = "http://127.0.0.1:8001"
     service_urls_neighbourhoods: str = "http://127.0.0.1:8005"
+    service_urls_goals: str = "http://127.0.0.1:8003"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_username: str | None = None
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,
         neighbourhoods_url=settings.service_urls_neighbourhoods,
+        goals_url=settings.service_urls_goals,
         token=runtime.service_tokens.token,
         secrets_cache_seconds=settings.secrets_cache_seconds,
     )

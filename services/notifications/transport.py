@@ -2,8 +2,8 @@
 
 Webhooks: the url is checked again at send time and the request goes to the address that was
 checked (the name kept for Host and TLS), signed with every valid secret (Standard Webhooks).
-E-mail to reporters and initiative leaders: their addresses are read from signals and
-neighbourhoods at send time, never stored.
+E-mail to reporters, initiative leaders and proposers: their addresses are read from signals,
+neighbourhoods and goals at send time, never stored.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ class Transport:
                 return await self._mail_reporters(delivery)
             if delivery.target == domain.LEADER:
                 return await self._mail_leader(delivery)
+            if delivery.target == domain.PROPOSER:
+                return await self._mail_proposer(delivery)
             if delivery.partner_id is None:
                 return Result(Outcome.REFUSED, error="no_target")
             if partner is None or not partner.active:
@@ -163,7 +165,8 @@ class Transport:
     # --- e-mail ----------------------------------------------------------------------------------
 
     async def _mail_reporters(self, delivery: Delivery) -> Result:
-        contacts = await self.peers.contacts(delivery.subject)
+        every = await self.peers.contacts(delivery.subject)
+        contacts = [c for c in every if domain.reporters_asked(delivery.event_type, c.duplicate)]
         done = list(delivery.done_recipients)
         mail = domain.reporter_mail(delivery.event_type, delivery.data, self._link(delivery))
         for contact in contacts:
@@ -181,6 +184,13 @@ class Transport:
         if email is None:
             return Result(Outcome.DELIVERED, error="no_contacts")
         await self._mail(email, domain.leader_mail(delivery.event_type, delivery.data, self._link(delivery)))
+        return Result(Outcome.DELIVERED)
+
+    async def _mail_proposer(self, delivery: Delivery) -> Result:
+        email = await self.peers.proposer_contact(delivery.subject)
+        if email is None:
+            return Result(Outcome.DELIVERED, error="no_contacts")
+        await self._mail(email, domain.proposer_mail(delivery.event_type, delivery.data, self._link(delivery)))
         return Result(Outcome.DELIVERED)
 
     async def _mail(self, to: str, mail: Mail) -> None:

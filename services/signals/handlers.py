@@ -541,8 +541,9 @@ async def rate(uow: UnitOfWork, cmd: Rate, principal: Principal, clock: Clock) -
 
 async def read_contacts(
     uow: UnitOfWork, signal_id: UUID, principal: Principal, box: SecretBox | None
-) -> list[dict[str, str]]:
-    """The contacts the reporters left, opened for the notifications service; every read audited."""
+) -> list[dict[str, str | bool]]:
+    """The contacts the reporters left (the signal's own and its merged duplicates', each saying
+    which), opened for the notifications service; every read audited."""
     if not principal.has(*permissions.roles_for("contacts")) or principal.sub not in permissions.CONTACT_READERS:
         raise Forbidden("only the notifications service reads contacts")
     signals = store.SignalStore(uow)
@@ -551,8 +552,12 @@ async def read_contacts(
     sealed = await signals.contacts(signal_id)
     if sealed and box is None:
         raise RuntimeError("contacts are sealed but no SECRETS_KEY is configured")
-    found = [
-        {"reporter": reporter, "email": box.open(contact, str(owner))} for owner, reporter, contact in sealed if box
+    # `duplicate`: the contact reported a merged duplicate, not the signal itself (the contract's
+    # "Reporters" rule: they hear its steps but are not asked its questions)
+    found: list[dict[str, str | bool]] = [
+        {"reporter": reporter, "email": box.open(contact, str(owner)), "duplicate": owner != signal_id}
+        for owner, reporter, contact in sealed
+        if box
     ]
     await signals.audit_contact_read(signal_id, principal.sub, len(found))
     await uow.commit()
