@@ -2,10 +2,11 @@
 service that holds personal data for its part, with the caller's token, and joins the answers.
 
 `PRIVACY_SERVICES` lists the services that answer `/v1/me/data` and `DELETE /v1/me` today,
-`AUDIT_SERVICES` those that answer `/v1/audit`; neighbourhoods (being built) is listed in the
-answer's `notYetIncluded`, so nobody reads a partial answer as the whole. Partners and
-notifications keep nothing about a person under their subject but idempotency scopes and the
-audit (`shared.privacy.shared_tables_router`).
+`AUDIT_SERVICES` those that answer `/v1/audit`; a service whose part is not joined yet would be
+listed in the answer's `notYetIncluded` (none today), so nobody reads a partial answer as the
+whole. Partners and notifications keep nothing about a person under their subject but idempotency
+scopes and the audit (`shared.privacy.shared_tables_router`); neighbourhoods keeps residents under
+a keyed pseudonym of their subject (`services/neighbourhoods/privacy.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from shared.errors import Forbidden
 from shared.events.codes import Role
 from shared.http import JSONBody, problem
 
-PRIVACY_SERVICES: tuple[str, ...] = ("signals", "goals", "partners", "notifications")
+PRIVACY_SERVICES: tuple[str, ...] = ("signals", "goals", "partners", "notifications", "neighbourhoods")
 AUDIT_SERVICES: tuple[str, ...] = ("signals",)  # goals' proposals are not audited yet
-NOT_YET_INCLUDED: tuple[str, ...] = ("neighbourhoods",)
+NOT_YET_INCLUDED: tuple[str, ...] = ()
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
 Caller = Annotated[Principal, Depends(current_principal)]
