@@ -8,7 +8,7 @@ database, topics and keys) with Zaanstad's demo kaart loaded (50 buurten, CBS 20
   initiatives and 20 messages in its buurten this quarter, 8 clients.
 - The gateway's `neighbourhoodSummary` of the same district (counts from goals, the service's
   initiatives and messages), 8 clients. Baseline, same run: the calls the gateway makes for it
-  (the service's summary, goals' statistics overall and per category for this quarter and the one
+  (the service's summary, goals' statistics with their per-category breakdown for this quarter and the one
   before, the year's goals) sent directly to the services as one wave of parallel GETs.
 """
 
@@ -25,7 +25,6 @@ from bench.report import Figure, Report
 from bench.system import Summary, run_load, system
 from shared.clock import AMSTERDAM, SYSTEM_CLOCK
 from shared.db import asyncpg_dsn
-from shared.events.codes import Category
 
 SECTION = "neighbourhoods"
 NAME = "neighbourhoods"
@@ -94,11 +93,10 @@ def direct_calls(urls: dict[str, str], area: str, municipality: str) -> list[lis
     """The GETs the gateway sends for `neighbourhoodSummary` of a WK (gateway.neighbourhoods.summary),
     as one wave of `[base url, path]`."""
     year, quarter, before = _quarters()
-    stats = f"/v1/area-statistics?area={area}&quarter="
+    stats = f"/v1/area-statistics?area={area}&byCategory=true&quarter="
     return [
         [urls["neighbourhoods"], f"/v1/summary?area={area}&quarter={quarter}"],
-        [urls["goals"], stats + quarter],
-        *([urls["goals"], f"{stats}{q}&category={c.value}"] for q in (quarter, before) for c in Category),
+        *([urls["goals"], stats + q] for q in (quarter, before)),
         [urls["goals"], f"/v1/goals?year={year}&first=200&municipality={municipality}"],
     ]
 

@@ -162,45 +162,56 @@ async def _goals(c: GatewayContext, area: str, year: int) -> list[Row]:
             return goals_of(rows, area)
 
 
-async def _reported(c: GatewayContext, area: str, quarter: str | None) -> dict[Category, int]:
-    """Signals per category reported in the area in the quarter, from goals' statistics (one read per category)."""
-    if quarter is None:
-        return {}
-    answers = await asyncio.gather(
-        *(c.get("goals", "/v1/area-statistics", area=area, quarter=quarter, category=cat.value) for cat in Category)
-    )
-    return {cat: int(answer.get("signalCount") or 0) for cat, answer in zip(Category, answers, strict=True)}
+def by_category(answer: Mapping[str, Any]) -> dict[Category, int]:
+    """Goals' `byCategory` breakdown as counts; a category this gateway does not know is left out."""
+    known = {c.value: c for c in Category}
+    return {
+        known[str(row["category"])]: int(row.get("signalCount") or 0)
+        for row in answer.get("byCategory") or []
+        if str(row.get("category")) in known
+    }
+
+
+async def _statistics(c: GatewayContext, area: str, quarter: str) -> Row:
+    """Goals' statistics of the area in the quarter, overall and per category (one read)."""
+    answer: Row = await c.get("goals", "/v1/area-statistics", area=area, quarter=quarter, byCategory="true")
+    return answer
 
 
 async def summary(c: GatewayContext, area: str, quarter: str) -> NeighbourhoodSummary:
-    """The service's summary joined with goals' statistics and goals, read at once; the service's own
-    refusal (authorisation, then every invalid field) wins over goals'."""
+    """The service's summary joined with goals' statistics (this quarter and the one before, each
+    overall and per category in one read) and goals, read at once; the service's own refusal
+    (authorisation, then every invalid field) wins over goals'."""
     c.principal  # noqa: B018 (UNAUTHENTICATED before any call)
     year = quarter_year(quarter)
+    before = previous_quarter(quarter)
     results = await asyncio.gather(
         c.get(SERVICE, "/v1/summary", area=area, quarter=quarter),
-        c.get("goals", "/v1/area-statistics", area=area, quarter=quarter),
-        _reported(c, area, quarter if year is not None else None),
-        _reported(c, area, previous_quarter(quarter)),
+        _statistics(c, area, quarter),
+        _statistics(c, area, before) if before is not None else _empty(),
         _goals(c, area, year) if year is not None else _nothing(),
         return_exceptions=True,
     )
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    own, overall, now, before, goal_rows = results
-    assert isinstance(own, dict) and isinstance(overall, dict) and isinstance(goal_rows, list)
-    assert isinstance(now, dict) and isinstance(before, dict)
+    own, overall, earlier, goal_rows = results
+    assert isinstance(own, dict) and isinstance(overall, dict) and isinstance(earlier, dict)
+    assert isinstance(goal_rows, list)
     return NeighbourhoodSummary(
         area=Area.from_rest(own["area"]),
         quarter=str(own.get("quarter") or quarter),
-        reported=category_counts(now, before),
+        reported=category_counts(by_category(overall), by_category(earlier)),
         resolved_share=opt_float(overall.get("resolvedShare")),
         median_acknowledge_minutes=opt_float(overall.get("medianAcknowledgeMinutes")),
         goals=[Goal.from_rest(r) for r in goal_rows],
         initiatives=[Initiative.from_rest(r) for r in own.get("initiatives") or []],
         messages=[NeighbourhoodMessage.from_rest(r) for r in own.get("messages") or []],
     )
+
+
+async def _empty() -> Row:
+    return {}
 
 
 async def _nothing() -> list[Row]:

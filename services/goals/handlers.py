@@ -212,6 +212,7 @@ class AreaStatistics:
     area: str
     quarter: str
     categories: list[str]
+    by_category: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ class AreaQuarter:
     quarter: Quarter
     categories: list[Category]
     stats: QuarterStats
+    by_category: dict[Category, int] | None = None  # when asked: the signal count per category
 
 
 async def area_statistics(uow: UnitOfWork, q: AreaStatistics, principal: Principal) -> AreaQuarter:
@@ -237,7 +239,8 @@ async def area_statistics(uow: UnitOfWork, q: AreaStatistics, principal: Princip
     stats = await read_models.quarter_stats(
         uow.session, q.area, categories, [quarter], ratings=False, initiatives=False
     )
-    return AreaQuarter(q.area, quarter, categories, stats[quarter])
+    counts = await read_models.signals_by_category(uow.session, q.area, categories, quarter) if q.by_category else None
+    return AreaQuarter(q.area, quarter, categories, stats[quarter], counts)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from gateway.domain import BAD_USER_INPUT, GatewayProblem, InputProblem
 from gateway.neighbourhood_types import NeighbourhoodMessageConnection, listed
 from gateway.neighbourhoods import (
     AREA_REQUIRED,
+    by_category,
     category_counts,
     goals_of,
     point_of,
@@ -65,6 +66,20 @@ def test_category_counts_follow_the_catalog_and_leave_out_categories_without_sig
         (Category.LITTER_DUMPING, 3, 5),
     ]
     assert category_counts({}, {}) == []
+
+
+def test_goals_breakdown_becomes_counts_per_category() -> None:
+    answer = {
+        "signalCount": 4,
+        "byCategory": [
+            {"category": "litter_dumping", "signalCount": 3},
+            {"category": "burglary", "signalCount": 1},
+            {"category": "vandalism", "signalCount": 0},
+            {"category": "a_category_added_later", "signalCount": 7},  # not in this gateway's catalog
+        ],
+    }
+    assert by_category(answer) == {Category.LITTER_DUMPING: 3, Category.BURGLARY: 1, Category.VANDALISM: 0}
+    assert by_category({"signalCount": 0}) == {}  # an answer without a breakdown (no quarter before)
 
 
 def test_a_districts_goals_include_its_neighbourhoods_and_no_others() -> None:
