@@ -1,7 +1,7 @@
 """`python -m bench.chaos [--short] [--only FAULT ...]`: fault injection on servers of its own.
 
 A PostgreSQL and a Kafka broker of this run (free ports, a temp folder; never the local stack),
-the four services and the gateway as uvicorn processes, and a partner's webhook receiver. Under
+the five services and the gateway as uvicorn processes, and a partner's webhook receiver. Under
 a steady load of reports (half acute: escalated at intake) and escalations (the other half, by
 a coordinator), one fault at a time:
 
@@ -79,12 +79,17 @@ class ChaosSettings:
     faults: tuple[str, ...] = FAULTS
 
 
-# The short form (make test): every fault for seconds; the gateway's kill is left to `make chaos`,
-# as the load does not pass through it (its restart costs the test time and proves nothing here).
+# The short form (make test): every fault for seconds; the gateway's and the neighbourhoods
+# service's kills are left to `make chaos`, as the load does not pass through them (their restart
+# costs the test time and proves nothing here).
 SHORT = ChaosSettings(
     # a SIGTERM is a gentler kill and a PostgreSQL stop a longer restart: the short form keeps to the
     # kills and the restart (tests/shared/test_shutdown.py sends SIGTERM during a database outage)
-    faults=tuple(f for f in FAULTS if f not in ("kill gateway", "postgres down") and not f.startswith("sigterm")),
+    faults=tuple(
+        f
+        for f in FAULTS
+        if f not in ("kill gateway", "kill neighbourhoods", "postgres down") and not f.startswith("sigterm")
+    ),
     rate=8.0,
     before_seconds=2.0,
     after_seconds=2.0,

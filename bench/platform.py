@@ -1,7 +1,9 @@
-"""The whole platform as real processes: four services and the gateway, each `uvicorn --factory` on a
+"""The whole platform as real processes: five services and the gateway, each `uvicorn --factory` on a
 free port of 127.0.0.1, with the environment the local stack gives them, but schemas, topics,
 consumer groups and signing keys of this run only, so nothing disturbs (or is disturbed by)
 `make up` or another engineer's tests. A process can be killed with SIGKILL and started again.
+The neighbourhoods service gets its areas with `load_demo_areas` (Zaanstad's CBS 2014 kaart, with
+boundaries where the database has PostGIS, names and hierarchy only where not).
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from services.neighbourhoods.app import Settings as NeighbourhoodsSettings
+from services.neighbourhoods.areas import DEMO_FILE, load_file
 from shared.db import asyncpg_dsn
 from shared.kafka import ensure_topics
 from stack import REPO_ROOT
 from stack.testing import free_ports
 from tests.support import ISSUER, Infra, Keys, eventually
 
-SERVICES = ("partners", "signals", "goals", "notifications")
+SERVICES = ("partners", "signals", "goals", "notifications", "neighbourhoods")
 PROCESSES = (*SERVICES, "gateway")
 # Reports of a run spread over these, so no two share (municipality, area, category): none merges.
 MUNICIPALITIES = ["GM0479", "GM0453", "GM0363", "GM0599"]
@@ -75,6 +79,8 @@ class Platform:
         ports = free_ports(len(PROCESSES))
         self.processes = {name: Process(name, port) for name, port in zip(PROCESSES, ports, strict=True)}
         self.secrets_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        # one key for every service, as in the local stack: goals and neighbourhoods meet the same residents
+        self.resident_ref_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
     # ----- processes -------------------------------------------------------------------------
 
@@ -102,6 +108,7 @@ class Platform:
                 "SERVICE_TOKEN_KEY_PATH": str(self.keys.private_path),
                 "SERVICE_TOKEN_KID": self.keys.kid,
                 "SECRETS_KEY": self.secrets_key,
+                "RESIDENT_REF_KEY": self.resident_ref_key,
                 "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
                 "WEBHOOK_ALLOW_HTTP_ON_ALLOWED": "true",
                 "PUBLIC_BASE_URL": self.url("gateway"),
@@ -200,6 +207,11 @@ class Platform:
 
     async def stop(self) -> None:
         await asyncio.gather(*(asyncio.to_thread(self.terminate, name) for name in reversed(PROCESSES)))
+
+    async def load_demo_areas(self) -> int:
+        """Zaanstad's CBS 2014 kaart into this run's neighbourhoods schema; the number of areas loaded."""
+        settings = NeighbourhoodsSettings(database_url=self.database_url, db_schema=self.schema("neighbourhoods"))
+        return await load_file(settings, DEMO_FILE)
 
     # ----- callers ---------------------------------------------------------------------------
 

@@ -50,8 +50,9 @@ async def system(admin_url: str, bootstrap: str) -> System:
     env = {"NOTIFICATIONS_DELIVERY_RETRY_SCHEDULE": "0.5,1,2,4,8,16", "DB_POOL_SIZE": "20"}
     platform = Platform(database_url, bootstrap, Path(tmp) / "platform", env_overrides=env)
     _exit.push_async_callback(platform.stop)
-    print("[bench] starting the four services and the gateway ...", flush=True)
+    print("[bench] starting the five services and the gateway ...", flush=True)
     await platform.start()
+    await platform.load_demo_areas()
     police = await platform.register_partner("Politie", kind="police", webhookUrl=f"{receiver_url}/hooks/{TARGET}")
     receiver.secrets[TARGET] = police["webhookSecret"]
     _current = System(platform, receiver, receiver_url)

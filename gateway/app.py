@@ -19,14 +19,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from gateway import graphiql, open311, rest, rest_loopback, review_rest
+from gateway import graphiql, open311, privacy, rest, rest_loopback, review_rest
 from gateway.context import GatewayContext
 from gateway.errors import coded_all
 from gateway.feed import SignalFeed
 from gateway.schema import build_schema
 from gateway.settings import SERVICES, Settings
 from gateway.upstream import Upstream
-from shared.auth import Authenticator
+from shared.auth import Authenticator, authenticator_for
 from shared.errors import DomainError
 from shared.http import create_service_app
 from shared.observability import configure_logging, get_logger
@@ -51,7 +51,7 @@ class GatewayRouter(GraphQLRouter[GatewayContext, None]):
         params: Any = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization") if isinstance(params, dict) else None
         try:
-            context.authorize(authorization if isinstance(authorization, str) else None)
+            await context.authorize(authorization if isinstance(authorization, str) else None)
         except DomainError as exc:
             raise ConnectionRejectionError({"code": exc.code}) from exc
         return None
@@ -76,12 +76,7 @@ def create_app(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call, URLs included: too much
     parts = Parts(
         settings,
-        Authenticator(
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            jwks_path=settings.auth_jwks_path,
-            jwks_url=settings.auth_jwks_url,
-        ),
+        authenticator_for(settings),
         Upstream(settings, transports),
         SignalFeed(settings) if settings.subscriptions_enabled else None,
     )
@@ -90,7 +85,14 @@ def create_app(
         service="gateway",
         title="Wijkaanpak gateway: REST edge for partner systems",
         api_version=API_VERSION,
-        routers=[rest.router, rest_loopback.router, review_rest.router, graphql, open311.build_router(graphql.schema)],
+        routers=[
+            rest.router,
+            rest_loopback.router,
+            review_rest.router,
+            privacy.router,
+            graphql,
+            open311.build_router(graphql.schema),
+        ],
         lifespan=_lifespan(parts),
         # Ready on its own: a service that is down fails only the fields it serves (a partial
         # GraphQL error), so the gateway keeps taking reports while e.g. goals is away.
@@ -111,13 +113,16 @@ def _graphql_router(parts: Parts) -> GatewayRouter:
     async def context_getter(request: Request = None, websocket: WebSocket = None) -> GatewayContext:  # type: ignore[assignment]
         connection = request or websocket
         authorization = connection.headers.get("authorization") if connection is not None else None
-        return GatewayContext(
+        context = GatewayContext(
             settings=settings,
             upstream=parts.upstream,
             authenticator=parts.authenticator,
             authorization=authorization,
             feed=parts.feed,
         )
+        if authorization is not None:
+            await context.authenticate()
+        return context
 
     graphql = GatewayRouter(
         build_schema(settings),

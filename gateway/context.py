@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from gateway.limits import UpstreamBudget
 from gateway.settings import Settings
 from gateway.upstream import Upstream, UpstreamError
 from shared.auth import Authenticator, Principal
@@ -46,6 +47,7 @@ class GatewayContext(BaseContext):
         self._principal: Principal | None = None
         self._auth_error: DomainError | None = None
         self._checked = False
+        self.budget = UpstreamBudget(settings.max_upstream_calls, settings.max_upstream_rows)
         self.partners: DataLoader[str, Row | None] = DataLoader(self._load_partners)
         self.signals: DataLoader[str, Row | None] = DataLoader(self._load_signals)
         self.goals: DataLoader[str, Row | None] = DataLoader(self._load_goals)
@@ -53,14 +55,28 @@ class GatewayContext(BaseContext):
         self.reviews: DataLoader[str, list[Row]] = DataLoader(self._load_reviews)
         self.chains: DataLoader[str, list[Row]] = DataLoader(self._load_chains)
 
-    def authorize(self, authorization: str | None) -> Principal:
+    async def authorize(self, authorization: str | None) -> Principal:
         """Verify `authorization` (a subscription's `connection_init`) as this context's caller."""
         self._authorization = authorization
         self._checked = False
         self._principal = None
+        await self.authenticate()
         return self.principal
 
+    async def authenticate(self) -> None:
+        """Verify the caller once, before resolving (fetching new signing keys without blocking)."""
+        self._checked = True
+        scheme, _, token = (self._authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self._auth_error = Unauthenticated("bearer token required")
+            return
+        try:
+            self._principal = await self._authenticator.authenticate(token.strip())
+        except DomainError as exc:
+            self._auth_error = exc
+
     def _authenticate(self) -> None:
+        """Without `authenticate` first (tests building a context by hand): keys at hand only."""
         self._checked = True
         scheme, _, token = (self._authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -92,13 +108,21 @@ class GatewayContext(BaseContext):
         return self.principal.token
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
-        return await self.upstream.get(service, path, token=self.token, params=params)
+        token = self.token
+        self.budget.call()
+        answer = await self.upstream.get(service, path, token=token, params=params)
+        self.budget.fetched(answer)
+        return answer
 
     async def post(self, service: str, path: str, json: object = None, headers: dict[str, str] | None = None) -> Any:
-        return await self.upstream.post(service, path, token=self.token, json=json, headers=headers)
+        token = self.token
+        self.budget.call()
+        return await self.upstream.post(service, path, token=token, json=json, headers=headers)
 
     async def patch(self, service: str, path: str, json: object) -> Any:
-        return await self.upstream.patch(service, path, token=self.token, json=json)
+        token = self.token
+        self.budget.call()
+        return await self.upstream.patch(service, path, token=token, json=json)
 
     async def _batch(self, service: str, path: str, keys: Sequence[str]) -> list[Row | None]:
         """`GET path?ids=a,b,c` in pages of at most MAX_PAGE; ids the caller may not see come back as None."""
@@ -159,3 +183,4 @@ class GatewayContext(BaseContext):
         """A long-lived subscription reads afresh for every event."""
         for loader in (self.partners, self.signals, self.goals, self.deliveries, self.reviews, self.chains):
             loader.clear_all()
+        self.budget.reset()  # each event is read within the budget of one operation

@@ -3,19 +3,23 @@
 No consumer group and no offset commits: a subscription sees what happens while it is open,
 from the end of each partition. Every replica reads every partition (its subscribers may be
 anywhere). Each subscriber has a bounded queue; one that does not keep up loses the oldest
-notices rather than slowing the others.
+notices rather than slowing the others. Every notice costs one upstream read per subscription, so
+one caller (a token's subject) holds at most `max_subscriptions_per_caller` subscriptions at a time
+on a replica, however many connections it opens.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 
 from gateway.settings import Settings
+from shared.errors import RateLimited
 from shared.events.catalog import EVENT_TYPES
 from shared.events.envelope import parse
 from shared.observability import get_logger
@@ -39,15 +43,26 @@ class SignalFeed:
         self.settings = settings
         self.ready = asyncio.Event()
         self._subscribers: set[asyncio.Queue[SignalNotice]] = set()
+        self._per_caller: Counter[str] = Counter()
+
+    def admits(self, caller: str) -> bool:
+        return self._per_caller[caller] < self.settings.max_subscriptions_per_caller
 
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[SignalNotice]]:
+    async def subscribe(self, caller: str) -> AsyncIterator[asyncio.Queue[SignalNotice]]:
+        """A queue of notices for `caller` (a subject); RateLimited past its share of subscriptions."""
+        if not self.admits(caller):
+            raise RateLimited(f"At most {self.settings.max_subscriptions_per_caller} subscriptions at a time")
         queue: asyncio.Queue[SignalNotice] = asyncio.Queue(maxsize=self.settings.subscription_queue_size)
+        self._per_caller[caller] += 1
         self._subscribers.add(queue)
         try:
             yield queue
         finally:
             self._subscribers.discard(queue)
+            self._per_caller[caller] -= 1
+            if self._per_caller[caller] <= 0:
+                del self._per_caller[caller]
 
     def publish(self, notice: SignalNotice) -> None:
         for queue in list(self._subscribers):

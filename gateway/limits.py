@@ -2,8 +2,16 @@
 per-caller rate limit. Refusals carry `extensions.code` QUERY_TOO_COMPLEX or RATE_LIMITED.
 
 Cost: every field costs 1; a list field multiplies what is selected inside it by its `first`
-argument (or `list_estimate` when it has none, or it is a variable), so a page of 200 signals
-with deeply nested lists is refused before a single upstream call is made.
+argument (a variable counts at its value, or its default when none is given), so a page of 200
+signals with deeply nested lists is refused before a single upstream call is made.
+
+- A field that makes one upstream call per parent (`PER_PARENT_CALLS`: `Signal.deliveries`,
+  `Goal.measurements`) adds `upstream_call_cost` (50) for every parent it is counted for.
+- Lists without `first` count `list_estimate`: what they really hold is known only once fetched.
+  Counting them at their maximum (200) would refuse everyday queries (a year's goals of an area
+  with their reviews and measurements counts 177,000), so what they really fetch is bounded while
+  the operation runs: `UpstreamBudget` (gateway/context.py) refuses an operation past
+  `max_upstream_calls` upstream requests or `max_upstream_rows` rows, with the same code.
 """
 
 from __future__ import annotations
@@ -32,11 +40,44 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    value_from_ast_untyped,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from gateway.domain import QUERY_TOO_COMPLEX, RATE_LIMITED, RateLimiter
+from shared.errors import DomainError
+
+PER_PARENT_CALLS: frozenset[tuple[str, str]] = frozenset({("Signal", "deliveries"), ("Goal", "measurements")})
+"""Fields that ask a service once for every parent object (no batch read exists)."""
+
+
+class TooManyUpstreamReads(DomainError):
+    status, code, title = 400, QUERY_TOO_COMPLEX, "Query too complex"
+
+
+@dataclass
+class UpstreamBudget:
+    """What one operation (or one subscription event) may ask of the services while it runs."""
+
+    max_calls: int
+    max_rows: int
+    calls: int = 0
+    rows: int = 0
+
+    def call(self) -> None:
+        self.calls += 1
+        if self.calls > self.max_calls:
+            raise TooManyUpstreamReads(f"The query needs more than {self.max_calls} reads from the services")
+
+    def fetched(self, answer: Any) -> None:
+        results = answer.get("results") if isinstance(answer, dict) else answer
+        self.rows += len(results) if isinstance(results, list) else 1
+        if self.rows > self.max_rows:
+            raise TooManyUpstreamReads(f"The query reads more than {self.max_rows} rows from the services")
+
+    def reset(self) -> None:
+        self.calls = self.rows = 0
 
 
 @dataclass
@@ -53,6 +94,7 @@ class Limits:
     max_cost: int
     list_estimate: int = 5
     default_first: int = 50
+    upstream_call_cost: int = 50
 
 
 @dataclass
@@ -61,6 +103,7 @@ class _Walker:
     fragments: dict[str, FragmentDefinitionNode]
     limits: Limits
     variables: dict[str, Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)  # the operation's variable defaults
     measure: DocumentMeasure = field(default_factory=DocumentMeasure)
 
     def selection_cost(
@@ -99,6 +142,7 @@ class _Walker:
             field_type = definition.type if definition is not None else None
         is_list, named = _unwrap(field_type)
         inner = self.selection_cost(node.selection_set, named, depth + 1, seen)
+        where = (parent.name if parent is not None else "", name)
         if named is not None and named.name.endswith("Connection"):
             multiplier = self._first(node, self.limits.default_first)
         elif is_list and parent is not None and parent.name.endswith("Connection"):
@@ -107,7 +151,8 @@ class _Walker:
             multiplier = self._first(node, self.limits.list_estimate)
         else:
             multiplier = 1
-        return 1 + multiplier * inner
+        calls = self.limits.upstream_call_cost if where in PER_PARENT_CALLS else 0
+        return 1 + calls + multiplier * inner
 
     def _first(self, node: FieldNode, otherwise: int) -> int:
         for argument in node.arguments or ():
@@ -115,7 +160,9 @@ class _Walker:
                 if isinstance(argument.value, IntValueNode):
                     return max(1, int(argument.value.value))
                 if isinstance(argument.value, VariableNode) and self.variables is not None:
-                    value = self.variables.get(argument.value.name.value)
+                    name = argument.value.name.value
+                    # `$n: Int = 200` without $n counts 200 (validation, not knowing $n, counts 50)
+                    value = self.variables[name] if name in self.variables else self.defaults.get(name)
                     if isinstance(value, int) and not isinstance(value, bool):
                         return max(1, value)
                 return self.limits.default_first
@@ -140,7 +187,12 @@ def measure_document(
     for definition in definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue
-        walker = _Walker(schema, fragments, limits, variables)
+        defaults = {
+            v.variable.name.value: value_from_ast_untyped(v.default_value)
+            for v in definition.variable_definitions or ()
+            if v.default_value is not None
+        }
+        walker = _Walker(schema, fragments, limits, variables, defaults)
         root = {
             OperationType.QUERY: schema.query_type,
             OperationType.MUTATION: schema.mutation_type,
@@ -189,7 +241,7 @@ def uses_variable_first(definitions: list[Any]) -> bool:
 
 
 class VariableCost(SchemaExtension):
-    """Validation counts a `first: $n` as 50; with the variables known, count what was asked for."""
+    """Validation counts a `first: $n` as its default or 50; with the variables known, count what was asked for."""
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -197,11 +249,12 @@ class VariableCost(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if context.result is None and document is not None and context.variables:
+        if context.result is None and document is not None:
             definitions = list(document.definitions)
             if uses_variable_first(definitions):
                 schema = context.schema._schema
-                for operation, measure in measure_document(schema, definitions, self.limits, context.variables):
+                variables = context.variables or {}
+                for operation, measure in measure_document(schema, definitions, self.limits, variables):
                     if context.operation_name and operation.name and operation.name.value != context.operation_name:
                         continue
                     if measure.cost > self.limits.max_cost:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from gateway.context import Row
+from gateway.domain import connection_page
 from gateway.enums import SignalCategory
 from gateway.types import Goal, Partner, ctx, load_partner, must_when, opt_str, when
 from shared.events import codes
@@ -39,12 +40,10 @@ UNSET: Any = strawberry.UNSET
 TEXT = "1..2000 characters"
 
 
-def items(body: object) -> list[Row]:
-    """The rows of a service's list answer (`{"items": [...]}`; `results` as the older services say)."""
-    if isinstance(body, list):
-        return cast(list[Row], body)
+def listed(body: object) -> list[Row]:
+    """The rows of a service's list answer (`shared.pagination.listing`: `{"results": [...], ...}`)."""
     if isinstance(body, Mapping):
-        return list(body.get("items") or body.get("results") or [])
+        return list(body.get("results") or [])
     return []
 
 
@@ -109,15 +108,12 @@ class NeighbourhoodMessageConnection:
 
     @classmethod
     def from_rest(cls, body: Row) -> NeighbourhoodMessageConnection:
-        rows = items(body)
-        cursor = opt_str(body.get("endCursor") or body.get("next"))
-        more = body.get("hasNextPage")
-        total = body.get("totalCount")
+        rows, total, nxt = connection_page(body)
         return cls(
             nodes=[NeighbourhoodMessage.from_rest(r) for r in rows],
-            total_count=int(total) if isinstance(total, int) else len(rows),
-            end_cursor=cursor,
-            has_next_page=bool(more) if more is not None else cursor is not None,
+            total_count=total,
+            end_cursor=nxt,
+            has_next_page=nxt is not None,
         )
 
 

@@ -31,7 +31,7 @@ from gateway.neighbourhood_types import (
     PostMessageInput,
     StartInitiativeInput,
     SupportKind,
-    items,
+    listed,
 )
 from gateway.types import Goal, ctx, opt_float
 from gateway.upstream import UpstreamError
@@ -42,6 +42,7 @@ SERVICE = "neighbourhoods"
 UNSET: Any = strawberry.UNSET
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 GOALS_PAGE = 200
+PAGE = 200  # the services' largest page (shared.pagination.MAX_PAGE)
 
 
 def given(value: Any) -> Any:
@@ -155,51 +156,62 @@ async def _goals(c: GatewayContext, area: str, year: int) -> list[Row]:
     after: str | None = None
     while True:
         body = await c.get("goals", "/v1/goals", year=year, first=GOALS_PAGE, after=after, **query)
-        rows.extend(items(body))
+        rows.extend(listed(body))
         after = body.get("next")
         if not after:
             return goals_of(rows, area)
 
 
-async def _reported(c: GatewayContext, area: str, quarter: str | None) -> dict[Category, int]:
-    """Signals per category reported in the area in the quarter, from goals' statistics (one read per category)."""
-    if quarter is None:
-        return {}
-    answers = await asyncio.gather(
-        *(c.get("goals", "/v1/area-statistics", area=area, quarter=quarter, category=cat.value) for cat in Category)
-    )
-    return {cat: int(answer.get("signalCount") or 0) for cat, answer in zip(Category, answers, strict=True)}
+def by_category(answer: Mapping[str, Any]) -> dict[Category, int]:
+    """Goals' `byCategory` breakdown as counts; a category this gateway does not know is left out."""
+    known = {c.value: c for c in Category}
+    return {
+        known[str(row["category"])]: int(row.get("signalCount") or 0)
+        for row in answer.get("byCategory") or []
+        if str(row.get("category")) in known
+    }
+
+
+async def _statistics(c: GatewayContext, area: str, quarter: str) -> Row:
+    """Goals' statistics of the area in the quarter, overall and per category (one read)."""
+    answer: Row = await c.get("goals", "/v1/area-statistics", area=area, quarter=quarter, byCategory="true")
+    return answer
 
 
 async def summary(c: GatewayContext, area: str, quarter: str) -> NeighbourhoodSummary:
-    """The service's summary joined with goals' statistics and goals, read at once; the service's own
-    refusal (authorisation, then every invalid field) wins over goals'."""
+    """The service's summary joined with goals' statistics (this quarter and the one before, each
+    overall and per category in one read) and goals, read at once; the service's own refusal
+    (authorisation, then every invalid field) wins over goals'."""
     c.principal  # noqa: B018 (UNAUTHENTICATED before any call)
     year = quarter_year(quarter)
+    before = previous_quarter(quarter)
     results = await asyncio.gather(
         c.get(SERVICE, "/v1/summary", area=area, quarter=quarter),
-        c.get("goals", "/v1/area-statistics", area=area, quarter=quarter),
-        _reported(c, area, quarter if year is not None else None),
-        _reported(c, area, previous_quarter(quarter)),
+        _statistics(c, area, quarter),
+        _statistics(c, area, before) if before is not None else _empty(),
         _goals(c, area, year) if year is not None else _nothing(),
         return_exceptions=True,
     )
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    own, overall, now, before, goal_rows = results
-    assert isinstance(own, dict) and isinstance(overall, dict) and isinstance(goal_rows, list)
-    assert isinstance(now, dict) and isinstance(before, dict)
+    own, overall, earlier, goal_rows = results
+    assert isinstance(own, dict) and isinstance(overall, dict) and isinstance(earlier, dict)
+    assert isinstance(goal_rows, list)
     return NeighbourhoodSummary(
         area=Area.from_rest(own["area"]),
         quarter=str(own.get("quarter") or quarter),
-        reported=category_counts(now, before),
+        reported=category_counts(by_category(overall), by_category(earlier)),
         resolved_share=opt_float(overall.get("resolvedShare")),
         median_acknowledge_minutes=opt_float(overall.get("medianAcknowledgeMinutes")),
         goals=[Goal.from_rest(r) for r in goal_rows],
         initiatives=[Initiative.from_rest(r) for r in own.get("initiatives") or []],
         messages=[NeighbourhoodMessage.from_rest(r) for r in own.get("messages") or []],
     )
+
+
+async def _empty() -> Row:
+    return {}
 
 
 async def _nothing() -> list[Row]:
@@ -216,7 +228,7 @@ async def resolve_area(info: Info, code: str) -> Area | None:
 
 async def resolve_areas(info: Info, municipality: str, parent: str | None = UNSET) -> list[Area]:
     body = await ctx(info).get(SERVICE, "/v1/areas", municipality=municipality, parent=given(parent))
-    return [Area.from_rest(r) for r in items(body)]
+    return [Area.from_rest(r) for r in listed(body)]
 
 
 async def resolve_area_at(info: Info, lat: float, lon: float) -> Area | None:
@@ -225,7 +237,7 @@ async def resolve_area_at(info: Info, lat: float, lon: float) -> Area | None:
 
 
 async def resolve_my_neighbourhoods(info: Info) -> list[Area]:
-    return [Area.from_rest(r) for r in items(await ctx(info).get(SERVICE, "/v1/me/neighbourhoods"))]
+    return [Area.from_rest(r) for r in listed(await ctx(info).get(SERVICE, "/v1/me/neighbourhoods"))]
 
 
 async def resolve_messages(
@@ -242,10 +254,17 @@ async def resolve_initiative(info: Info, id: strawberry.ID) -> Initiative | None
 
 
 async def resolve_initiatives(info: Info, area: str, status: list[InitiativeStatus] | None = UNSET) -> list[Initiative]:
+    """Every page of the service's list (the contract's field is a plain list)."""
     statuses = given(status)
     wanted = ",".join(s.value for s in statuses) if statuses else None
-    body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted)
-    return [Initiative.from_rest(r) for r in items(body)]
+    rows: list[Row] = []
+    after: str | None = None
+    while True:
+        body = await ctx(info).get(SERVICE, "/v1/initiatives", area=area, status=wanted, first=PAGE, after=after)
+        rows.extend(listed(body))
+        after = body.get("next")
+        if not after:
+            return [Initiative.from_rest(r) for r in rows]
 
 
 async def resolve_summary(info: Info, area: str, quarter: str) -> NeighbourhoodSummary:

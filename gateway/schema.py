@@ -22,6 +22,7 @@ from gateway import loopback, reviews
 from gateway.domain import (
     BAD_USER_INPUT,
     NOT_FOUND,
+    RATE_LIMITED,
     UNAUTHENTICATED,
     RateLimiter,
     area_problem,
@@ -390,8 +391,10 @@ class Subscription:
             )
         if c.feed is None:
             raise _refusal("INTERNAL", "Subscriptions are not available")
+        if not c.feed.admits(principal.sub):
+            raise _refusal(RATE_LIMITED, "Too many subscriptions at a time")
         wanted_area = given(area)
-        async with c.feed.subscribe() as queue:
+        async with c.feed.subscribe(principal.sub) as queue:
             while True:
                 notice = await queue.get()
                 if notice.municipality != municipality:

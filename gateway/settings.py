@@ -31,6 +31,10 @@ class Settings(ServiceSettings):
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 10000
+    # What one operation (or one subscription event) may read from the services while it runs
+    # (gateway.limits.UpstreamBudget): lists without `first` are bounded here, not in the cost.
+    max_upstream_calls: int = 100
+    max_upstream_rows: int = 10000
     parser_cache_size: int = 512
     validation_cache_size: int = 512
 
@@ -40,6 +44,7 @@ class Settings(ServiceSettings):
 
     subscriptions_enabled: bool = True
     subscription_queue_size: int = 256
+    max_subscriptions_per_caller: int = 10
     feed_group_prefix: str = "gateway-feed"
 
     def service_url(self, service: str) -> str:

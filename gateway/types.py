@@ -238,7 +238,12 @@ class Rating:
 class Delivery:
     id: strawberry.ID
     channel: str
-    target: str = strawberry.field(description='names the partner, or "reporter": never an address')
+    target: str = strawberry.field(
+        description=(
+            'names the partner, or "reporter" (a signal\'s reporters), "leader" (an initiative\'s leader)'
+            ' or "proposer" (a goal proposal\'s proposer): never an address'
+        )
+    )
     event_type: str
     status: DeliveryStatus
     attempts: int

@@ -7,7 +7,10 @@ municipality's objects answer 404 (their existence is not revealed), see `visibl
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -20,7 +23,9 @@ from fastapi import Depends, Request
 
 from shared.errors import Forbidden, NotFound, Unauthenticated
 from shared.events.codes import Role
+from shared.jwks import JwksCache
 from shared.observability import actor_var
+from shared.settings import ServiceSettings
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Principal:
     municipalities: frozenset[str]
     partner_id: str | None = None
     token: str = field(default="", repr=False)
+    auth_time: float | None = None  # when the person signed in (OIDC `auth_time`), if the token says
 
     def has(self, *roles: Role | str) -> bool:
         return any(str(r) in self.roles for r in roles)
@@ -69,39 +75,59 @@ class Authenticator:
         jwks_path: str | None = None,
         jwks_url: str | None = None,
         cache_size: int = 4096,
+        jwks: JwksCache | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
-        self._jwks_url_client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self.jwks = jwks or (JwksCache(jwks_url) if jwks_url else None)
         self._keys: dict[str, Any] = {}
         if jwks_path:
             self.load_jwks(json.loads(Path(jwks_path).read_text()))
-        self._cache: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, Any, Principal]] = OrderedDict()
         self._cache_size = cache_size
 
     def load_jwks(self, jwks: dict[str, Any]) -> None:
         for key in jwt.PyJWKSet.from_dict(jwks).keys:
             self._keys[key.key_id or ""] = key.key
 
-    def _key_for(self, token: str) -> Any:
-        kid = jwt.get_unverified_header(token).get("kid") or ""
+    @staticmethod
+    def _kid(token: str) -> str:
+        try:
+            return str(jwt.get_unverified_header(token).get("kid") or "")
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("invalid token") from exc
+
+    def _key_for(self, kid: str) -> Any:
+        """The key already at hand for `kid` (never fetches): static keys, then the JWKS URL's cache."""
         if kid in self._keys:
             return self._keys[kid]
-        if self._jwks_url_client is not None:
-            return self._jwks_url_client.get_signing_key(kid).key
+        if self.jwks is not None:
+            return self.jwks.cached(kid)
         if len(self._keys) == 1:  # the kid is only a hint; the signature is what is checked
             return next(iter(self._keys.values()))
-        raise Unauthenticated("unknown signing key")
+        return None
+
+    async def authenticate(self, token: str) -> Principal:
+        """`verify`, after fetching the JWKS URL's keys when they expired or `kid` is new (non-blocking)."""
+        if self.jwks is not None:
+            kid = self._kid(token)
+            if kid not in self._keys:
+                await self.jwks.key(kid)
+        return self.verify(token)
 
     def verify(self, token: str) -> Principal:
-        now = time.time()
+        """Verify against keys at hand; a token whose key was since removed is no longer accepted."""
+        kid = self._kid(token)
+        key = self._key_for(kid)
+        if key is None:
+            raise Unauthenticated("unknown signing key")
         cached = self._cache.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not None and cached[0] > time.time() and cached[1] is key:
+            return cached[2]
         try:
             claims = jwt.decode(
                 token,
-                self._key_for(token),
+                key,
                 algorithms=["RS256", "ES256"],
                 audience=self.audience,
                 issuer=self.issuer,
@@ -115,11 +141,27 @@ class Authenticator:
             municipalities=frozenset(str(m) for m in claims.get("municipalities") or []),
             partner_id=str(claims["partner_id"]) if claims.get("partner_id") else None,
             token=token,
+            auth_time=float(claims["auth_time"]) if isinstance(claims.get("auth_time"), int | float) else None,
         )
-        self._cache[token] = (float(claims["exp"]), principal)
+        self._cache[token] = (float(claims["exp"]), key, principal)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return principal
+
+
+def authenticator_for(settings: ServiceSettings) -> Authenticator:
+    jwks = None
+    if settings.auth_jwks_url:
+        jwks = JwksCache(
+            settings.auth_jwks_url,
+            lifespan=settings.auth_jwks_lifespan_seconds,
+            refetch_interval=settings.auth_jwks_refetch_seconds,
+            timeout=settings.auth_jwks_timeout_seconds,
+            max_stale=settings.auth_jwks_max_stale_seconds,
+        )
+    return Authenticator(
+        issuer=settings.auth_issuer, audience=settings.auth_audience, jwks_path=settings.auth_jwks_path, jwks=jwks
+    )
 
 
 def bearer_token(request: Request) -> str:
@@ -132,9 +174,23 @@ def bearer_token(request: Request) -> str:
 
 async def current_principal(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
-    principal = authenticator.verify(bearer_token(request))
-    actor_var.set(principal.sub)
+    principal = await authenticator.authenticate(bearer_token(request))
+    actor_var.set(log_actor(principal))
     return principal
+
+
+# Per process: one pod's log lines link one caller's requests (enough to follow an incident with
+# the trace id), but a log store never holds a subject, which may be an e-mail address.
+_LOG_SALT = secrets.token_bytes(16)
+
+
+def log_actor(principal: Principal) -> str:
+    """How a caller appears in logs: the role and a salted digest of the subject, never the subject
+    (a calling service, whose subject is its name, by that name)."""
+    if principal.has(Role.SERVICE):
+        return f"service:{principal.sub}"
+    role = min(principal.roles) if principal.roles else "none"
+    return f"{role}:{hmac.new(_LOG_SALT, principal.sub.encode(), hashlib.sha256).hexdigest()[:12]}"
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

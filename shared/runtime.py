@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import Depends, FastAPI, Request
 
 from shared import retention
-from shared.auth import Authenticator, ServiceTokens
+from shared.auth import ServiceTokens, authenticator_for
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.consumer import ConsumerRunner, Handler
 from shared.db import Database, UnitOfWork
@@ -56,12 +56,7 @@ class ServiceRuntime:
         self.name = settings.service_name
         self.migrations = migrations
         self.db = Database(settings.database_url, settings.db_schema_name, pool_size=settings.db_pool_size)
-        self.authenticator = Authenticator(
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            jwks_path=settings.auth_jwks_path,
-            jwks_url=settings.auth_jwks_url,
-        )
+        self.authenticator = authenticator_for(settings)
         self.service_tokens = ServiceTokens(
             self.name,
             issuer=settings.auth_issuer,

@@ -31,6 +31,13 @@ class ServiceSettings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_issuer: str = "wijkaanpak-dev"
     auth_audience: str = "wijkaanpak"
+    # JWKS URL keys (shared.jwks): trusted this long after a fetch; an unknown kid refetches at most
+    # this often; a fetch gives up after the timeout; the last keys serve at most max_stale while
+    # the identity provider is unreachable.
+    auth_jwks_lifespan_seconds: float = Field(default=300.0, gt=0)
+    auth_jwks_refetch_seconds: float = Field(default=30.0, ge=0)
+    auth_jwks_timeout_seconds: float = Field(default=3.0, gt=0)
+    auth_jwks_max_stale_seconds: float = Field(default=3600.0, gt=0)
     service_token_key_path: str | None = None
     service_token: str | None = None
 

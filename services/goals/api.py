@@ -191,23 +191,28 @@ async def area_statistics(
     area: str,
     quarter: str,
     category: Annotated[list[str] | None, Query(description="repeat for several; none: all")] = None,
+    by_category: Annotated[
+        bool, Query(alias="byCategory", description="also the signal count per category (of those asked)")
+    ] = False,
 ) -> JSONBody:
     async with runtime.uow() as uow:
-        found = await handlers.area_statistics(uow, handlers.AreaStatistics(area, quarter, category or []), principal)
+        asked = handlers.AreaStatistics(area, quarter, category or [], by_category)
+        found = await handlers.area_statistics(uow, asked, principal)
     stats = found.stats
-    return JSONBody(
-        {
-            "area": found.area,
-            "quarter": str(found.quarter),
-            "categories": [c.value for c in found.categories],
-            "signalCount": stats.signals,
-            "resolvedCount": stats.resolved,
-            "resolvedShare": stats.resolved_share,
-            "acknowledgedCount": len(stats.acknowledge_minutes),
-            "medianAcknowledgeMinutes": stats.median_acknowledge_minutes,
-            "p90AcknowledgeMinutes": stats.p90_acknowledge_minutes,
-        }
-    )
+    body: dict[str, Any] = {
+        "area": found.area,
+        "quarter": str(found.quarter),
+        "categories": [c.value for c in found.categories],
+        "signalCount": stats.signals,
+        "resolvedCount": stats.resolved,
+        "resolvedShare": stats.resolved_share,
+        "acknowledgedCount": len(stats.acknowledge_minutes),
+        "medianAcknowledgeMinutes": stats.median_acknowledge_minutes,
+        "p90AcknowledgeMinutes": stats.p90_acknowledge_minutes,
+    }
+    if found.by_category is not None:
+        body["byCategory"] = [{"category": c.value, "signalCount": n} for c, n in found.by_category.items()]
+    return JSONBody(body)
 
 
 # --- reviews -------------------------------------------------------------------------------------

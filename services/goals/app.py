@@ -8,7 +8,7 @@ from typing import ClassVar
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from services.goals import api, consumers, handlers
+from services.goals import api, consumers, handlers, privacy, privacy_api
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -23,6 +23,7 @@ class Settings(ServiceSettings):
 
     review_due_interval_seconds: float = 60.0
     review_due_batch_size: int = 200
+    erasure_interval_seconds: float = 600.0  # GOALS_ERASURE_INTERVAL_SECONDS: texts of erased proposers
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -40,12 +41,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         settings.review_due_interval_seconds,
         lambda: tell_reviews_due(runtime, settings.review_due_batch_size),
     )
+    runtime.every("erasure", settings.erasure_interval_seconds, lambda: runtime.run(privacy.sweep_erased))
     return create_service_app(
         service="goals",
         title="Wijkaanpak goals",
         api_version="1.0.0",
         description="Shared neighbourhood goals, residents' proposals, quarterly reviews and their measurements.",
-        routers=api.routers,
+        routers=[*api.routers, privacy_api.router],
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,

@@ -327,3 +327,22 @@ async def quarter_stats(
             participants=participants,
         )
     return stats
+
+
+async def signals_by_category(
+    session: AsyncSession, area: str, categories: Sequence[Category], quarter: Quarter
+) -> dict[Category, int]:
+    """Signals reported in the area in the quarter per category (of `categories`, or all when none),
+    counted as `quarter_stats` counts them: rejected and merged ones not. One query."""
+    column = _area_column(area)
+    rows = await session.execute(
+        text(
+            f"SELECT category, count(*) AS n FROM signal_facts WHERE {column} = :area AND quarter = :quarter"
+            f" AND NOT merged AND status NOT IN ('rejected', 'merged')"
+            f" AND (cardinality(CAST(:categories AS text[])) = 0 OR category = ANY(:categories))"
+            f" GROUP BY category"
+        ),
+        {"area": area, "quarter": str(quarter), "categories": [c.value for c in categories]},
+    )
+    counted = {str(r.category): int(r.n) for r in rows}
+    return {c: counted.get(c.value, 0) for c in (categories or list(Category))}

@@ -19,10 +19,10 @@ from services.neighbourhoods.handlers.common import Once
 from services.neighbourhoods.views import area_json, initiative_json, message_json
 from shared.auth import CurrentPrincipal, Principal
 from shared.crypto import SecretBox, resident_ref
-from shared.errors import FieldErrors, NotFound
+from shared.errors import FieldErrors, NotFound, ValidationFailed
 from shared.http import JSONBody
 from shared.idempotency import request_hash
-from shared.pagination import decode_keyset, encode_keyset, page_size, parse_ids
+from shared.pagination import Keyset, decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
 area_router = APIRouter(prefix="/v1", tags=["areas"])
@@ -48,6 +48,11 @@ def _me(runtime: ServiceRuntime, principal: Principal) -> str:
     return resident_ref(runtime.settings.resident_ref_key, principal.sub)
 
 
+def _all(results: list[dict[str, Any]]) -> JSONBody:
+    """A list that is never paged, in the shape of every list (`shared.pagination.listing`)."""
+    return JSONBody(listing(results, len(results), None))
+
+
 @area_router.get("/areas/{code}", summary="An area: any well-formed CBS code of the caller's municipalities")
 async def get_area(code: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
     async with runtime.uow() as uow:
@@ -61,7 +66,7 @@ async def list_areas(
 ) -> JSONBody:
     async with runtime.uow() as uow:
         found = await handlers.list_areas(uow, handlers.ListAreas(municipality, parent), principal)
-    return JSONBody({"items": [area_json(a) for a in found]})
+    return _all([area_json(a) for a in found])
 
 
 @area_router.get("/area-at", summary="The loaded neighbourhood (BU) containing a point; null without boundaries")
@@ -80,7 +85,7 @@ async def area_at(
 async def my_neighbourhoods(principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONBody:
     async with runtime.uow() as uow:
         found = await handlers.my_neighbourhoods(uow, _me(runtime, principal))
-    return JSONBody({"items": [area_json(a) for a in found]})
+    return _all([area_json(a) for a in found])
 
 
 @resident_router.put(
@@ -118,11 +123,21 @@ def _id(value: str) -> UUID:
         raise NotFound() from None
 
 
-def _ids(value: str | None) -> list[UUID] | None:
+def _paging(first: int, after: str | None, ids: str | None) -> tuple[int, Keyset | None, list[UUID] | None]:
+    """`first`, `after` and `ids` read with the shared helpers, every invalid one reported at once."""
     errors = FieldErrors()
-    found = parse_ids(value, errors)
+    wanted = parse_ids(ids, errors)
+    size, cursor = first, None
+    try:
+        size = page_size(first)
+    except ValidationFailed as exc:
+        errors.items.extend(exc.fields)
+    try:
+        cursor = decode_keyset(after)
+    except ValidationFailed as exc:
+        errors.items.extend(exc.fields)
     errors.raise_if_any()
-    return found
+    return size, cursor, wanted
 
 
 @message_router.post("/messages", status_code=201, summary="Post a message to a neighbourhood or district")
@@ -163,13 +178,12 @@ async def list_messages(
     after: str | None = None,
     ids: Annotated[str | None, Query(description="comma-separated message ids (batch read)")] = None,
 ) -> JSONBody:
-    q = messages.ListMessages(area, _ids(ids), page_size(first), decode_keyset(after))
+    size, cursor, wanted = _paging(first, after, ids)
+    q = messages.ListMessages(area, wanted, size, cursor)
     async with runtime.uow() as uow:
         found, total, more = await messages.list_messages(uow, q, principal, runtime.clock)
-    last = encode_keyset((found[-1].posted_at, found[-1].id)) if found else None
-    return JSONBody(
-        {"items": [message_json(m) for m in found], "totalCount": total, "endCursor": last, "hasNextPage": more}
-    )
+    last = (found[-1].posted_at, found[-1].id) if found and more else None
+    return JSONBody(listing([message_json(m) for m in found], total, last))
 
 
 # --- initiatives ---------------------------------------------------------------------------------
@@ -217,14 +231,18 @@ async def list_initiatives(
     runtime: RuntimeDep,
     area: str | None = None,
     status: Annotated[str | None, Query(description="comma-separated: active, done, stopped")] = None,
+    first: int = 50,
+    after: str | None = None,
     ids: Annotated[str | None, Query(description="comma-separated initiative ids (batch read)")] = None,
 ) -> JSONBody:
     me = _me(runtime, principal)
     statuses = [s.strip() for s in status.split(",") if s.strip()] if status is not None else None
-    q = initiatives.ListInitiatives(area, statuses, _ids(ids))
+    size, cursor, wanted = _paging(first, after, ids)
+    q = initiatives.ListInitiatives(area, statuses, wanted, size, cursor)
     async with runtime.uow() as uow:
-        found = await initiatives.list_initiatives(uow, q, principal, me)
-    return JSONBody({"items": [_initiative(s, me) for s in found]})
+        found, total, more = await initiatives.list_initiatives(uow, q, principal, me)
+    last = (found[-1].initiative.created_at, found[-1].initiative.id) if found and more else None
+    return JSONBody(listing([_initiative(s, me) for s in found], total, last))
 
 
 @initiative_router.post("/initiatives/{initiative_id}/join", summary="Join an initiative (residents; idempotent)")

@@ -14,6 +14,8 @@ neighbourhood"), used by the handlers and by the list queries alike.
 |                     | partner of theirs; the partner covers the area                               |
 | end_initiative      | its leader or a coordinator (complete, stop)                                 |
 | leader_contact      | the notifications service alone; every read audited                          |
+| AVG access, erasure | `GET /v1/me/data` any person's token; `DELETE /v1/me` residents and group    |
+|                     | admins signed in at most 5 minutes earlier (`shared.privacy`, `privacy.py`)  |
 
 Another municipality's objects answer 404: their existence is not revealed.
 """

@@ -22,6 +22,7 @@ from services.notifications.sender import Sender, SenderConfig
 from services.notifications.transport import TransportConfig
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
+from shared.privacy import shared_tables_router
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -35,6 +36,7 @@ class Settings(ServiceSettings):
     service_urls_partners: str = "http://127.0.0.1:8002"
     service_urls_signals: str = "http://127.0.0.1:8001"
     service_urls_neighbourhoods: str = "http://127.0.0.1:8005"
+    service_urls_goals: str = "http://127.0.0.1:8003"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_username: str | None = None
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,
         neighbourhoods_url=settings.service_urls_neighbourhoods,
+        goals_url=settings.service_urls_goals,
         token=runtime.service_tokens.token,
         secrets_cache_seconds=settings.secrets_cache_seconds,
     )
@@ -113,7 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         service="notifications",
         title="Wijkaanpak notifications",
         api_version="1.0.0",
-        routers=[api.router],
+        routers=[api.router, shared_tables_router()],
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,

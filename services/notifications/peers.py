@@ -1,8 +1,8 @@
 """The internal reads, with this service's own credentials (role `service`).
 
 Webhook secrets come from partners (cached at most `secrets_cache_seconds`, at most 60 s);
-reporters' addresses come from signals, and an initiative leader's address from neighbourhoods,
-at the moment a mail is sent, and are never stored.
+reporters' addresses come from signals, an initiative leader's address from neighbourhoods and a
+goal proposal's proposer's from goals, at the moment a mail is sent, and are never stored.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class PeerUnavailable(Exception):
 class Contact:
     reporter: str
     email: str
+    duplicate: bool = False  # reported a merged duplicate, not the signal itself
 
 
 class Peers:
@@ -35,6 +36,7 @@ class Peers:
         partners_url: str,
         signals_url: str,
         neighbourhoods_url: str = "http://127.0.0.1:8005",
+        goals_url: str = "http://127.0.0.1:8003",
         token: Callable[[], str],
         secrets_cache_seconds: float = MAX_SECRETS_CACHE_SECONDS,
         timeout_seconds: float = 5.0,
@@ -42,6 +44,7 @@ class Peers:
         self.partners_url = partners_url.rstrip("/")
         self.signals_url = signals_url.rstrip("/")
         self.neighbourhoods_url = neighbourhoods_url.rstrip("/")
+        self.goals_url = goals_url.rstrip("/")
         self.token = token
         self.cache_seconds = min(secrets_cache_seconds, MAX_SECRETS_CACHE_SECONDS)
         self.client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
@@ -85,11 +88,17 @@ class Peers:
                 email = str(item["email"])
                 # the reporter's pseudonymous subject names the recipient; never the address itself
                 reporter = str(item.get("reporter") or "anon-" + hashlib.sha256(email.encode()).hexdigest()[:16])
-                found.append(Contact(reporter, email))
+                found.append(Contact(reporter, email, item.get("duplicate") is True))
         return found
 
     async def leader_contact(self, initiative_id: str) -> str | None:
         """The address the initiative's leader gave (None: they gave none); read for one mail."""
         body = await self._get(f"{self.neighbourhoods_url}/v1/initiatives/{initiative_id}/leader-contact")
+        email = body.get("email")
+        return email if isinstance(email, str) and email else None
+
+    async def proposer_contact(self, proposal_id: str) -> str | None:
+        """The address a goal proposal's proposer gave (None: they gave none); read for one mail."""
+        body = await self._get(f"{self.goals_url}/internal/v1/goal-proposals/{proposal_id}/contact")
         email = body.get("email")
         return email if isinstance(email, str) and email else None

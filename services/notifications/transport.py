@@ -2,8 +2,8 @@
 
 Webhooks: the url is checked again at send time and the request goes to the address that was
 checked (the name kept for Host and TLS), signed with every valid secret (Standard Webhooks).
-E-mail to reporters and initiative leaders: their addresses are read from signals and
-neighbourhoods at send time, never stored.
+E-mail to reporters, initiative leaders and proposers: their addresses are read from signals,
+neighbourhoods and goals at send time, never stored.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ class Transport:
                 return await self._mail_reporters(delivery, mailed, deadline)
             if delivery.target == domain.LEADER:
                 return await self._mail_leader(delivery)
+            if delivery.target == domain.PROPOSER:
+                return await self._mail_proposer(delivery)
             if delivery.partner_id is None:
                 return Result(Outcome.REFUSED, error="no_target")
             if partner is None or not partner.active:
@@ -179,7 +181,8 @@ class Transport:
         the server took the mail, so neither a retry nor another sender mails them again. A mail is
         never cut off halfway (the server may take it after we gave up): near the deadline the
         attempt ends between mails, as a retry."""
-        contacts = await self.peers.contacts(delivery.subject)
+        every = await self.peers.contacts(delivery.subject)
+        contacts = [c for c in every if domain.reporters_asked(delivery.event_type, c.duplicate)]
         done = list(delivery.done_recipients)
         mail = domain.reporter_mail(delivery.event_type, delivery.data, self._link(delivery))
         begun = 0
@@ -204,6 +207,13 @@ class Transport:
         if email is None:
             return Result(Outcome.DELIVERED, error="no_contacts")
         await self._mail(email, domain.leader_mail(delivery.event_type, delivery.data, self._link(delivery)))
+        return Result(Outcome.DELIVERED)
+
+    async def _mail_proposer(self, delivery: Delivery) -> Result:
+        email = await self.peers.proposer_contact(delivery.subject)
+        if email is None:
+            return Result(Outcome.DELIVERED, error="no_contacts")
+        await self._mail(email, domain.proposer_mail(delivery.event_type, delivery.data, self._link(delivery)))
         return Result(Outcome.DELIVERED)
 
     async def _mail(self, to: str, mail: Mail) -> None:

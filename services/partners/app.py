@@ -17,6 +17,7 @@ from shared.crypto import SecretBox
 from shared.db import Database, UnitOfWork
 from shared.http import create_service_app
 from shared.observability import configure_logging
+from shared.privacy import shared_tables_router
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
             "The directory of the safety partnership's partners: who handles which signals, where and when,"
             " and how they are reached. Changes are published as `partner.*` events."
         ),
-        routers=[api.router, api.internal],
+        routers=[api.router, api.internal, shared_tables_router()],
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,

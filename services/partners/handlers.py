@@ -87,7 +87,7 @@ async def register(uow: UnitOfWork, cmd: Register, principal: Principal, clock: 
         await partners.add_secret(partner.id, config.box.seal(secret, str(partner.id)), at)
         return Created(201, {"partner": full(partner)}, secret)
 
-    status, answer = await replay.create_once(uow, claim, config.box, create)
+    status, answer = await replay.create_once(uow, claim, create)
     log.info("partner_registered", partner_id=answer.get("partner", {}).get("id"), result="ok")
     return status, answer
 
@@ -215,7 +215,7 @@ async def add_contact(
         await partners.add_contact(contact)
         return Created(201, show_contact(contact))
 
-    status, answer = await replay.create_once(uow, claim, config.box, create)
+    status, answer = await replay.create_once(uow, claim, create)
     log.info("contact_added", partner_id=str(cmd.partner_id), contact_id=answer.get("id"), result="ok")
     return status, answer
 

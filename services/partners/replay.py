@@ -1,17 +1,16 @@
 """Creating with an Idempotency-Key: the same key and body answer the first answer again, another
-body is 422 (`shared.idempotency`). A webhook secret in a stored answer is sealed at rest and
-unsealed for the replay."""
+body is 422 (`shared.idempotency`). A webhook secret is shown in the first answer only: it is never
+stored with the answer, and a replay answers without it (whoever lost it rotates the secret), so a
+stolen key and body do not reveal it."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared import idempotency
 from shared.auth import Principal
-from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldError, ValidationFailed
 
@@ -45,16 +44,17 @@ def claim_for(principal: Principal, operation: str, key: str | None, body_hash: 
 
 
 async def create_once(
-    uow: UnitOfWork, claim: IdempotencyClaim | None, box: SecretBox, create: Callable[[], Awaitable[Created]]
+    uow: UnitOfWork, claim: IdempotencyClaim | None, create: Callable[[], Awaitable[Created]]
 ) -> Answer:
-    """`create` and commit, or the first answer again when the claim's key was used before."""
+    """`create` and commit, or the first answer again (without a secret) when the key was used before."""
     if claim is not None:
         stored = await idempotency.claim(uow.session, claim.scope, claim.key, claim.request_hash)
         if stored is not None:
-            return stored.status_code, _unsealed(box, claim, stored.body)
+            body = {k: v for k, v in dict(stored.body).items() if k not in SECRET_FIELDS}
+            return stored.status_code, body
     created = await create()
     if claim is not None:
-        await idempotency.complete(uow.session, claim.scope, claim.key, created.status, _sealed(box, claim, created))
+        await idempotency.complete(uow.session, claim.scope, claim.key, created.status, created.body)
     await uow.commit()
     body = dict(created.body)
     if created.secret is not None:
@@ -62,20 +62,5 @@ async def create_once(
     return created.status, body
 
 
-def _context(claim: IdempotencyClaim) -> str:
-    return f"idempotency:{claim.scope}:{claim.key}"
-
-
-def _sealed(box: SecretBox, claim: IdempotencyClaim, created: Created) -> dict[str, Any]:
-    if created.secret is None:
-        return created.body
-    sealed = box.seal(created.secret, _context(claim))
-    return {**created.body, "sealedWebhookSecret": base64.b64encode(sealed).decode()}
-
-
-def _unsealed(box: SecretBox, claim: IdempotencyClaim, body: dict[str, Any]) -> dict[str, Any]:
-    body = dict(body)
-    sealed = body.pop("sealedWebhookSecret", None)
-    if sealed is not None:
-        body["webhookSecret"] = box.open(base64.b64decode(sealed), _context(claim))
-    return body
+SECRET_FIELDS = frozenset({"webhookSecret", "sealedWebhookSecret"})
+"""Never in a replayed answer (answers stored before this change kept the secret sealed)."""

@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query
 from pydantic import Field
 
-from services.signals import handlers, permissions, store
+from services.signals import handlers, permissions, privacy, store
 from services.signals.domain import (
     DESCRIPTION_MAX,
     Report,
@@ -202,6 +202,8 @@ def _report_command(
         group_id = group_id or principal.partner_id
         if group_id != principal.partner_id:
             raise Forbidden("a group admin reports for their own WhatsApp group")
+    elif group_id is not None and not permissions.may_report_for_group(principal, group_id):
+        raise Forbidden("only the group's admins report for a group")
     if body.forward and not principal.has(*permissions.roles_for("forward")):
         raise Forbidden(f"forwarding a report requires role {' or '.join(permissions.roles_for('forward'))}")
     allowed = permissions.sources_for(principal)
@@ -444,6 +446,7 @@ async def get_signal(signal_id: str, principal: CurrentPrincipal, runtime: Runti
     demand(principal, *permissions.roles_for("read"))
     async with runtime.uow() as uow:
         signal = await handlers.readable_signal(uow, _uuid(signal_id), principal)
+        await privacy.audit_description_read(uow, signal, principal, runtime.clock)
     return JSONBody(signal_json(signal, principal, runtime.clock.now()))
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
-from services.signals import api, consumers, handlers
+from services.signals import api, consumers, handlers, privacy, privacy_api
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
 from shared.runtime import ServiceRuntime
@@ -56,11 +56,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         settings.retention_interval_seconds,
         lambda: runtime.run(handlers.apply_retention, contacts_after, descriptions_after),
     )
+    runtime.every("erasure", settings.retention_interval_seconds, lambda: runtime.run(privacy.sweep_erased))
     return create_service_app(
         service="signals",
         title="Wijkaanpak signals",
         api_version="1.0.0",
-        routers=[api.router],
+        routers=[api.router, privacy_api.router],
         lifespan=runtime.lifespan(),
         readiness=runtime.readiness(),
         log_requests=settings.log_requests,

@@ -87,7 +87,7 @@ async def report_signal(
         claim=(cmd.scope, cmd.keys[0], cmd.body_hash) if cmd.keys else None,
     )
     now = clock.now()  # under the intake lock: read earlier, a simultaneous duplicate looks "from the future"
-    replay = await _replay(uow, cmd, first_claimed=ctx.claimed)
+    replay = await _replay(uow, cmd, principal, now, first_claimed=ctx.claimed)
     if replay is not None:
         return replay
     if group_id and not _is_group(ctx.group, report.municipality):
@@ -130,7 +130,9 @@ async def report_signal(
         "advice": report_advice(signal),
     }
     contact = box.seal(report.contact_email, str(signal.id)) if box and report.contact_email else None
-    await signals.add(signal, contact, answer=answer, scope=cmd.scope, keys=cmd.keys)
+    await signals.add(
+        signal, contact, answer=stored_answer(signal, duplicate=original is not None), scope=cmd.scope, keys=cmd.keys
+    )
     if original is not None:
         await signals.save(original)
     await uow.commit()
@@ -163,15 +165,32 @@ async def _name_reporting_partner(uow: UnitOfWork, signal: Signal, known: list[P
         signal.partner_names[partner_id] = found.name
 
 
-async def _replay(uow: UnitOfWork, cmd: ReportSignal, *, first_claimed: bool) -> Reported | None:
-    """The stored answer when one of the report's keys was used before (the first key was claimed
+def stored_answer(signal: Signal, *, duplicate: bool) -> dict[str, Any]:
+    """What an Idempotency-Key keeps: ids only, never the description, location or reporter (a
+    replay shows the signal as it is now, to whom may see it)."""
+    return {"signalId": str(signal.id), "duplicate": duplicate}
+
+
+async def _replay(
+    uow: UnitOfWork, cmd: ReportSignal, principal: Principal, now: datetime, *, first_claimed: bool
+) -> Reported | None:
+    """The answer again when one of the report's keys was used before (the first key was claimed
     by the intake query itself)."""
     for i, key in enumerate(cmd.keys):
         if i == 0 and first_claimed:
             continue
         stored = await idempotency.claim(uow.session, cmd.scope, key, cmd.body_hash)
-        if stored is not None:
-            return Reported(stored.body, stored.status_code)
+        if stored is None:
+            continue
+        signal = await store.SignalStore(uow).get(UUID(str(stored.body["signalId"])))
+        if signal is None or not permissions.can_see(principal, signal):
+            raise NotFound()
+        answer = {
+            "signal": signal_json(signal, principal, now),
+            "duplicate": bool(stored.body.get("duplicate")),
+            "advice": report_advice(signal),
+        }
+        return Reported(answer, stored.status_code)
     return None
 
 
@@ -227,6 +246,8 @@ async def escalate(uow: UnitOfWork, cmd: Escalate, principal: Principal, clock: 
     """Forward to the named partner, or to the routed one."""
     signals, signal = await _load_for(uow, cmd.signal_id, principal, "escalate", permissions.may_escalate)
     target = await _escalation_target(uow, signal, cmd.partner_id)
+    if cmd.partner_id is not None and not permissions.may_escalate_to(principal, target, signal):
+        raise ValidationFailed([FieldError("partnerId", "this partner does not take this category in this area")])
     signal.escalate(target, at=clock.now(), actor=permissions.actor(principal, signal), reason=cmd.reason)
     return await _store(uow, signals, signal, "escalate", True)
 
@@ -520,8 +541,9 @@ async def rate(uow: UnitOfWork, cmd: Rate, principal: Principal, clock: Clock) -
 
 async def read_contacts(
     uow: UnitOfWork, signal_id: UUID, principal: Principal, box: SecretBox | None
-) -> list[dict[str, str]]:
-    """The contacts the reporters left, opened for the notifications service; every read audited."""
+) -> list[dict[str, str | bool]]:
+    """The contacts the reporters left (the signal's own and its merged duplicates', each saying
+    which), opened for the notifications service; every read audited."""
     if not principal.has(*permissions.roles_for("contacts")) or principal.sub not in permissions.CONTACT_READERS:
         raise Forbidden("only the notifications service reads contacts")
     signals = store.SignalStore(uow)
@@ -530,8 +552,12 @@ async def read_contacts(
     sealed = await signals.contacts(signal_id)
     if sealed and box is None:
         raise RuntimeError("contacts are sealed but no SECRETS_KEY is configured")
-    found = [
-        {"reporter": reporter, "email": box.open(contact, str(owner))} for owner, reporter, contact in sealed if box
+    # `duplicate`: the contact reported a merged duplicate, not the signal itself (the contract's
+    # "Reporters" rule: they hear its steps but are not asked its questions)
+    found: list[dict[str, str | bool]] = [
+        {"reporter": reporter, "email": box.open(contact, str(owner)), "duplicate": owner != signal_id}
+        for owner, reporter, contact in sealed
+        if box
     ]
     await signals.audit_contact_read(signal_id, principal.sub, len(found))
     await uow.commit()
@@ -593,10 +619,12 @@ async def _save_all(uow: UnitOfWork, signals: store.SignalStore, changed: list[S
 
 
 async def apply_retention(uow: UnitOfWork, clock: Clock, contact_after: timedelta, description_after: timedelta) -> int:
-    """Erase contacts `contact_after` close (30 days) and descriptions `description_after` (a year)."""
+    """Erase contacts `contact_after` close (30 days) and free texts `description_after` (a year);
+    coarsen final signals' points to about 50 m."""
     now = clock.now()
     contacts = await store.erase_contacts(uow.session, now - contact_after)
     descriptions = await store.remove_descriptions(uow.session, now - description_after)
+    await store.coarsen_locations(uow.session)
     await uow.commit()
     if contacts or descriptions:
         log.info("retention_applied", contacts_erased=contacts, descriptions_removed=descriptions)

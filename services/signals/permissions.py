@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from services.signals.domain import COORDINATOR, REPORTER, SYSTEM, Signal, partner_actor
+from services.signals.domain import COORDINATOR, REPORTER, SYSTEM, Partner, Signal, partner_actor
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.events.codes import Role, SignalSource
@@ -198,11 +198,33 @@ def may_read_group_message(principal: Principal, signal: Signal) -> bool:
     return group is not None and group in {str(g) for g in (signal.group_id, *signal.duplicate_group_ids) if g}
 
 
+def may_report_for_group(principal: Principal, group_id: str) -> bool:
+    """Who may attach `groupId` to a report (its admins then read it and may share it). The platform
+    knows a group's members only as its admins (group admins and integration clients bound to that
+    group), so a resident never may: a group reports through its admin; coordinators may, entering
+    what a group sent them."""
+    return principal.has(Role.COORDINATOR) or (principal.partner_id is not None and principal.partner_id == group_id)
+
+
 def may_escalate(principal: Principal, signal: Signal) -> bool:
     if principal.has(Role.COORDINATOR):
         return True
     group = _acts_for(principal, Role.GROUP_ADMIN)
     return group is not None and str(signal.group_id) == group
+
+
+def may_escalate_to(principal: Principal, target: Partner, signal: Signal) -> bool:
+    """A named escalation target: coordinators choose freely among the partners that take signals
+    (as for a transfer, Rule 6); a group's admin only a partner that routing could have chosen
+    (it handles the category and covers the area), so a group cannot hand a neighbour's report
+    to any organisation of the municipality."""
+    if principal.has(Role.COORDINATOR):
+        return True
+    return (
+        target.takes_signals
+        and signal.category in target.categories
+        and target.specificity(signal.municipality, signal.area) > 0
+    )
 
 
 def may_redirect(principal: Principal, signal: Signal) -> bool:

@@ -53,7 +53,7 @@ def signal_json(signal: Signal, viewer: Principal, now: datetime) -> dict[str, A
         "reportCount": signal.report_count,
         "rejectionReason": signal.rejection_reason if notes else None,
         "duplicateOf": str(signal.duplicate_of) if signal.duplicate_of else None,
-        "original": original_json(signal.original, signal.reported_at)
+        "original": original_json(signal.original, signal)
         if signal.original is not None and permissions.reads_as_reporter(viewer, signal)
         else None,
         "routedPartnerId": str(signal.routed_partner_id) if signal.routed_partner_id else None,
@@ -134,20 +134,23 @@ def feedback_json(feedback: Iterable[Feedback]) -> list[dict[str, Any]]:
     ]
 
 
-def original_json(original: Original, since: datetime) -> dict[str, Any]:
-    """The signal a duplicate was merged into, as the duplicate's reporters read it: its state and
-    the feedback written since their report; no description, history, escalations or partners."""
+def original_json(original: Original, duplicate: Signal) -> dict[str, Any]:
+    """The signal a duplicate was merged into, as the duplicate's reporters read it (Rules 1-2): its
+    id, reference, status, report count and the feedback written since their report. Fields the
+    schema cannot leave null repeat the duplicate's own values, which its reporter already knows,
+    so a merge tells nothing of the neighbour's report (when, how urgent, through which channel)
+    beyond that it exists."""
     return {
         "id": str(original.id),
         "reference": original.reference,
-        "municipality": original.municipality,
-        "area": original.area,
-        "category": original.category.value,
-        "urgency": original.urgency.value,
-        "source": original.source.value,
-        "reportedAt": rfc3339_or_none(original.reported_at),
+        "municipality": duplicate.municipality,
+        "area": duplicate.area,
+        "category": duplicate.category.value,
+        "urgency": duplicate.urgency.value,
+        "source": duplicate.source.value,
+        "reportedAt": rfc3339_or_none(duplicate.reported_at),
         "status": original.status.value,
         "reportCount": original.report_count,
         "description": None,
-        "feedback": feedback_json(f for f in original.feedback if f.at >= since),
+        "feedback": feedback_json(f for f in original.feedback if f.at >= duplicate.reported_at),
     }

@@ -168,6 +168,11 @@ async def test_health_metrics_and_openapi(gateway: httpx.AsyncClient) -> None:
         "/open311/v2/requests/{service_request_id}.json",
         "/v1/messages/{message_id}",
         "/v1/initiatives/{initiative_id}",
+        "/v1/goal-proposals/{proposal_id}",
+        "/v1/reviews/{area}/{quarter}",
+        "/v1/me/data",
+        "/v1/me",
+        "/v1/audit",
     }
     assert (await gateway.get("/healthz")).headers["api-version"] == "1.0.0"
 

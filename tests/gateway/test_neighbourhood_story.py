@@ -8,10 +8,14 @@ validation, every invalid field at once."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+import orjson
+
+from bench.areas import direct_calls
 from tests.gateway.conftest import GM, Platform, fresh_area, reserve_district
-from tests.gateway.test_story import quarter_now, register
+from tests.gateway.test_story import quarter_now, register, signature_valid
 from tests.support import eventually
 
 # Real CBS 2014 areas; no other gateway test reports there, so the quarter's counts are this file's.
@@ -143,6 +147,16 @@ async def test_a_resident_finds_joins_and_leads_a_cleanup_the_municipality_pledg
         areas=[WK],
         categories=["LITTER_DUMPING", "VANDALISM"],
         acknowledgeWithinMinutes=240,
+        webhookUrl=f"{platform.receiver_url}/gemeente/{WK}",
+    )
+    group = await register(
+        platform,
+        name="Buurtapp Peldersveld (verhaal)",
+        kind="WHATSAPP_GROUP",
+        municipalities=[GM],
+        areas=[BU],
+        categories=[],  # a group reports and hears back; it handles nothing
+        webhookUrl=f"{platform.receiver_url}/buurtapp/{BU}",
     )
     police = await register(
         platform,
@@ -278,6 +292,17 @@ async def test_a_resident_finds_joins_and_leads_a_cleanup_the_municipality_pledg
         )
         assert [m["id"] for m in listed["neighbourhoodMessages"]["nodes"]] == [warning["id"]]
 
+    # who hears (signed webhooks, ids and codes only): the municipality partner heard of the
+    # clean-up so it could connect to it; the buurt's WhatsApp group heard the warning to share it
+    started_hook = await heard(platform, f"/gemeente/{WK}", "initiative.started", initiative_id)
+    warning_hook = await heard(platform, f"/buurtapp/{BU}", "neighbourhood.message_posted", warning["id"])
+    for partner, (headers, body) in ((municipality, started_hook), (group, warning_hook)):
+        assert signature_valid(partner["webhookSecret"], headers, body)
+        for text in ("Zwerfvuil", "grijpers", "leider@example.org", "Inbraakgolf", "Sluit ramen"):
+            assert text not in body.decode()
+    assert orjson.loads(started_hook[1])["data"]["area"] == BU
+    assert orjson.loads(warning_hook[1])["data"]["kind"] in ("warning", "WARNING")
+
     reported = (
         await platform.data(
             leader,
@@ -371,6 +396,21 @@ async def test_who_may_post_pledge_join_and_read_in_the_neighbourhood(platform: 
         "Voetbaltoernooi",
     ]
     assert platform.calls_to("partners") - before == 1  # the messages' partner in one batch read, not one per message
+    page = "query($a: String!, $after: String) { neighbourhoodMessages(area: $a, first: 2, after: $after) {"
+    page += " totalCount endCursor hasNextPage nodes { title } } }"
+    first = (await platform.data(resident, page, a=wk))["neighbourhoodMessages"]
+    assert ([m["title"] for m in first["nodes"]], first["totalCount"], first["hasNextPage"]) == (
+        ["Kookclub", "Inloopavond"],
+        3,
+        True,
+    )
+    rest = (await platform.data(resident, page, a=wk, after=first["endCursor"]))["neighbourhoodMessages"]
+    assert ([m["title"] for m in rest["nodes"]], rest["totalCount"], rest["endCursor"], rest["hasNextPage"]) == (
+        ["Voetbaltoernooi"],
+        3,
+        None,
+        False,
+    )
     by_resident = await platform.graphql(resident, POST, input=message)
     assert codes(by_resident) == ["FORBIDDEN"] and by_resident["data"] is None
     outside = await platform.graphql(agent, POST, input={**message, "area": other_wk})
@@ -527,4 +567,27 @@ async def test_a_summary_reads_partners_and_goals_in_batches_not_once_per_initia
     assert calls[("neighbourhoods", "/v1/summary")] == 1
     assert calls[("partners", "/v1/partners")] == 1  # four pledges and a message: one batch read
     assert calls[("goals", "/v1/goals")] == 2  # the area's goals, and the initiatives' goals in one batch
-    assert calls[("goals", "/v1/area-statistics")] == 19  # all categories, then each in this and the last quarter
+    assert calls[("goals", "/v1/area-statistics")] == 2  # this and the last quarter, each with its breakdown
+    # bench.areas' baseline sends the gateway's calls directly: the same ones (no initiative asks for its goal there)
+    urls = {"neighbourhoods": "n", "goals": "g"}
+    wave = Counter((base, path.split("?")[0]) for base, path in direct_calls(urls, wk, GM))
+    assert wave == {("n", "/v1/summary"): 1, ("g", "/v1/area-statistics"): 2, ("g", "/v1/goals"): 1}
+
+
+async def heard(platform: Platform, path: str, event_type: str, subject: str) -> tuple[dict[str, str], bytes]:
+    """The first webhook of `event_type` about `subject` that arrived at `path` (waits for it)."""
+
+    def found() -> list[tuple[dict[str, str], bytes]]:
+        hits = []
+        for at, (headers, body) in zip(platform.receiver.paths, platform.receiver.requests, strict=True):
+            if at == path and body:
+                event = orjson.loads(body)
+                if event.get("subject") == subject and event["type"] == f"nl.wijkaanpak.{event_type}":
+                    hits.append((headers, body))
+        return hits
+
+    async def arrived() -> bool:
+        return bool(found())
+
+    await eventually(arrived, timeout=30)
+    return found()[0]

@@ -10,9 +10,10 @@ import pytest
 from graphql import build_schema
 
 from gateway.domain import BAD_USER_INPUT, GatewayProblem, InputProblem
-from gateway.neighbourhood_types import NeighbourhoodMessageConnection, items
+from gateway.neighbourhood_types import NeighbourhoodMessageConnection, listed
 from gateway.neighbourhoods import (
     AREA_REQUIRED,
+    by_category,
     category_counts,
     goals_of,
     point_of,
@@ -67,6 +68,20 @@ def test_category_counts_follow_the_catalog_and_leave_out_categories_without_sig
     assert category_counts({}, {}) == []
 
 
+def test_goals_breakdown_becomes_counts_per_category() -> None:
+    answer = {
+        "signalCount": 4,
+        "byCategory": [
+            {"category": "litter_dumping", "signalCount": 3},
+            {"category": "burglary", "signalCount": 1},
+            {"category": "vandalism", "signalCount": 0},
+            {"category": "a_category_added_later", "signalCount": 7},  # not in this gateway's catalog
+        ],
+    }
+    assert by_category(answer) == {Category.LITTER_DUMPING: 3, Category.BURGLARY: 1, Category.VANDALISM: 0}
+    assert by_category({"signalCount": 0}) == {}  # an answer without a breakdown (no quarter before)
+
+
 def test_a_districts_goals_include_its_neighbourhoods_and_no_others() -> None:
     rows = [{"area": "WK047912"}, {"area": "BU04791210"}, {"area": "BU04791310"}, {"area": "GM0479"}]
     assert goals_of(rows, "WK047912") == [{"area": "WK047912"}, {"area": "BU04791210"}]
@@ -107,12 +122,8 @@ def test_message_pages_read_the_services_list_shape() -> None:
         "body": "b",
         "postedAt": "2026-12-01T10:00:00Z",
     }
-    page = NeighbourhoodMessageConnection.from_rest(
-        {"items": [row], "totalCount": 3, "endCursor": "c", "hasNextPage": True}
-    )
+    page = NeighbourhoodMessageConnection.from_rest({"results": [row], "totalCount": 3, "next": "c"})
     assert (len(page.nodes), page.total_count, page.end_cursor, page.has_next_page) == (1, 3, "c", True)
-    last = NeighbourhoodMessageConnection.from_rest(
-        {"items": [row], "totalCount": 1, "endCursor": None, "hasNextPage": False}
-    )
+    last = NeighbourhoodMessageConnection.from_rest({"results": [row], "totalCount": 1, "next": None})
     assert (last.end_cursor, last.has_next_page) == (None, False)
-    assert items({"results": [row]}) == [row] and items(None) == []
+    assert listed({"results": [row], "totalCount": 1, "next": None}) == [row] and listed(None) == []

@@ -192,6 +192,29 @@ async def test_statistics_count_each_signal_once_whatever_the_order_and_replays(
         assert (await stats(gm))["signalCount"] == 6
         assert (await stats(bu, quarter="2027-Q1"))["signalCount"] == 1
         assert (await stats(gm, quarter="2026-Q3"))["signalCount"] == 1
+        await expected_breakdown()
+
+    async def breakdown(area: str, category: str | None = None) -> dict[str, Any]:
+        query = f"/v1/area-statistics?area={area}&quarter=2026-Q4&byCategory=true"
+        r = await goals.client.get(query + (f"&category={category}" if category else ""), headers=coordinator)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def expected_breakdown() -> None:
+        # One answer per area: every category of the catalogue in its order, counted as above (s3
+        # merged left out, s8 reclassified to litter), beside the same overall figures.
+        district = await breakdown(wk)
+        assert [c["category"] for c in district["byCategory"]] == [c.value for c in Category]
+        counts = {c["category"]: c["signalCount"] for c in district["byCategory"]}
+        assert {k: n for k, n in counts.items() if n} == {"litter_dumping": 4, "vandalism": 2}
+        assert district["signalCount"] == sum(counts.values()) == 6
+        assert district["resolvedCount"] == 2
+        for category in Category:  # the same as asking per category
+            assert counts[category.value] == (await stats(wk, category=category.value))["signalCount"]
+        only = await breakdown(bu2, category="vandalism")
+        assert only["byCategory"] == [{"category": "vandalism", "signalCount": 2}]
+        assert "byCategory" not in await stats(wk)  # only when asked
 
     await expected_statistics()
 

@@ -131,12 +131,12 @@ async def test_another_municipalitys_area_is_not_found_and_a_malformed_code_is_b
 async def test_the_children_of_a_district_are_listed_by_code(demo: NeighbourhoodsApp) -> None:
     r = await demo.client.get("/v1/areas?municipality=GM0479&parent=WK047913", headers=demo.headers("resident"))
     assert r.status_code == 200
-    assert [(a["code"], a["name"]) for a in r.json()["items"]] == [
+    assert [(a["code"], a["name"]) for a in r.json()["results"]] == [
         ("BU04791310", "Peldersveld"),
         ("BU04791320", "Hoornseveld"),
     ]
     everything = await demo.client.get("/v1/areas?municipality=GM0479", headers=demo.headers("resident"))
-    items = everything.json()["items"]
+    items = everything.json()["results"]
     assert len(items) == 70
     assert [a["code"] for a in items] == sorted(a["code"] for a in items)
 
@@ -208,7 +208,7 @@ async def test_the_loader_reads_a_cbs_geopackage_in_rd_new(demo: NeighbourhoodsA
     assert await load_file(demo.settings, path) == 3
     h = demo.headers("resident", ["GM9999"])
     listed = await demo.client.get("/v1/areas?municipality=GM9999", headers=h)
-    assert [(a["code"], a["name"], a["year"]) for a in listed.json()["items"]] == [
+    assert [(a["code"], a["name"], a["year"]) for a in listed.json()["results"]] == [
         ("BU99990101", "Proefbuurt", 2024),
         ("GM9999", "Proefgemeente", 2024),
         ("WK999901", "Proefwijk", 2024),
@@ -250,7 +250,7 @@ async def test_a_reload_replaces_the_municipalitys_areas(demo: NeighbourhoodsApp
     assert await load_file(demo.settings, kaart([("BU99980101", "Oud"), ("BU99980102", "Weg")]), year=2020) == 4
     assert await load_file(demo.settings, kaart([("BU99980101", "Nieuw")]), year=2021) == 3
     r = await demo.client.get("/v1/areas?municipality=GM9998", headers=demo.headers("resident", ["GM9998"]))
-    assert [(a["code"], a["name"], a["year"]) for a in r.json()["items"]] == [
+    assert [(a["code"], a["name"], a["year"]) for a in r.json()["results"]] == [
         ("BU99980101", "Nieuw", 2021),
         ("GM9998", None, 2021),
         ("WK999801", None, 2021),

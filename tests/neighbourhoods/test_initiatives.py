@@ -3,6 +3,7 @@ the municipality pledges, the leader completes it; the events say so without any
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -189,12 +190,31 @@ async def test_a_district_lists_its_neighbourhoods_initiatives_by_status(app: Ne
     second = (await app.client.post("/v1/initiatives", json=_start(district, kind="meeting"), headers=h)).json()
     await app.client.post(f"/v1/initiatives/{first['id']}/complete", json={"outcome": "klaar"}, headers=h)
     everything = await app.client.get(f"/v1/initiatives?area={district}", headers=app.headers("partner_agent"))
-    assert {i["id"] for i in everything.json()["items"]} == {first["id"], second["id"]}
+    assert {i["id"] for i in everything.json()["results"]} == {first["id"], second["id"]}
     done = await app.client.get(f"/v1/initiatives?area={district}&status=done", headers=h)
-    assert [i["id"] for i in done.json()["items"]] == [first["id"]]
+    assert [i["id"] for i in done.json()["results"]] == [first["id"]]
     in_bu = await app.client.get(f"/v1/initiatives?area={bu(district, 1)}&status=active,done", headers=h)
-    assert [i["id"] for i in in_bu.json()["items"]] == [first["id"]]
+    assert [i["id"] for i in in_bu.json()["results"]] == [first["id"]]
     assert invalid(await app.client.get(f"/v1/initiatives?area={district}&status=gone", headers=h)) == {"status"}
+
+
+async def test_initiatives_page_newest_first_with_a_cursor(app: NeighbourhoodsApp) -> None:
+    district = fresh_district()
+    h = app.headers("resident")
+    started = []
+    for n in range(3):
+        app.clock.advance(timedelta(seconds=10))
+        r = await app.client.post("/v1/initiatives", json=_start(bu(district, 1), title=f"nr {n}"), headers=h)
+        started.append(r.json()["id"])
+    first = (await app.client.get(f"/v1/initiatives?area={district}&first=2", headers=h)).json()
+    assert set(first) == {"results", "totalCount", "next"}
+    assert ([i["title"] for i in first["results"]], first["totalCount"]) == (["nr 2", "nr 1"], 3) and first["next"]
+    rest = (await app.client.get(f"/v1/initiatives?area={district}&first=2&after={first['next']}", headers=h)).json()
+    assert ([i["title"] for i in rest["results"]], rest["totalCount"], rest["next"]) == (["nr 0"], 3, None)
+    batch = (await app.client.get(f"/v1/initiatives?ids={started[0]},{started[2]}", headers=h)).json()
+    assert ([i["id"] for i in batch["results"]], batch["next"]) == ([started[2], started[0]], None)
+    bad = await app.client.get(f"/v1/initiatives?area={district}&first=201&after=x&ids=nope", headers=h)
+    assert invalid(bad) == {"first", "after", "ids"}
 
 
 async def test_participants_are_counted_by_pseudonym_never_by_subject(app: NeighbourhoodsApp) -> None:

@@ -86,9 +86,9 @@ async def test_a_district_lists_its_neighbourhoods_messages_newest_first_and_a_b
     city = await app.client.post("/v1/messages", json=_message("GM0479"), headers=app.headers("coordinator"))
     reader = app.headers("resident")
     in_district = await app.client.get(f"/v1/messages?area={district}", headers=reader)
-    assert [m["id"] for m in in_district.json()["items"]][:4] == [city.json()["id"], *reversed(posted)]
+    assert [m["id"] for m in in_district.json()["results"]][:4] == [city.json()["id"], *reversed(posted)]
     in_bu = await app.client.get(f"/v1/messages?area={bu(district, 1)}", headers=reader)
-    ids = [m["id"] for m in in_bu.json()["items"]]
+    ids = [m["id"] for m in in_bu.json()["results"]]
     assert ids[:3] == [city.json()["id"], posted[1], posted[0]]
     assert posted[2] not in ids
 
@@ -102,10 +102,47 @@ async def test_pages_follow_each_other_with_a_cursor(app: NeighbourhoodsApp) -> 
         await app.client.post("/v1/messages", json=_message(bu(district, 1), title=f"nr {n}"), headers=h)
     area = bu(district, 1)
     first = (await app.client.get(f"/v1/messages?area={area}&first=2", headers=h)).json()
-    assert [m["title"] for m in first["items"]] == ["nr 2", "nr 1"]
-    assert first["hasNextPage"] is True and first["totalCount"] >= 3
-    rest = (await app.client.get(f"/v1/messages?area={area}&first=2&after={first['endCursor']}", headers=h)).json()
-    assert [m["title"] for m in rest["items"]][:1] == ["nr 0"]
+    assert set(first) == {"results", "totalCount", "next"}  # shared.pagination.listing, as every service
+    assert [m["title"] for m in first["results"]] == ["nr 2", "nr 1"]
+    assert first["next"] is not None and first["totalCount"] >= 3
+    rest = (await app.client.get(f"/v1/messages?area={area}&first=2&after={first['next']}", headers=h)).json()
+    assert [m["title"] for m in rest["results"]][:1] == ["nr 0"]
+    assert rest["totalCount"] == first["totalCount"]
+    seen: list[str] = []
+    after: str | None = None  # walk every page: it ends with `next` null, each message once
+    while True:
+        query = f"/v1/messages?area={area}&first=2" + (f"&after={after}" if after else "")
+        page = (await app.client.get(query, headers=h)).json()
+        seen.extend(m["id"] for m in page["results"])
+        after = page["next"]
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == page["totalCount"]
+
+
+async def test_a_batch_read_by_ids_pages_and_ends_with_next_null(app: NeighbourhoodsApp) -> None:
+    district = fresh_district()
+    h = app.headers("coordinator")
+    posted = []
+    for n in range(2):
+        app.clock.advance(timedelta(seconds=10))
+        r = await app.client.post("/v1/messages", json=_message(district, title=f"nr {n}"), headers=h)
+        posted.append(r.json()["id"])
+    ids = ",".join(posted)
+    whole = (await app.client.get(f"/v1/messages?ids={ids}&first=2", headers=h)).json()
+    assert ([m["title"] for m in whole["results"]], whole["totalCount"], whole["next"]) == (["nr 1", "nr 0"], 2, None)
+    one = (await app.client.get(f"/v1/messages?ids={ids}&first=1", headers=h)).json()
+    assert ([m["title"] for m in one["results"]], one["totalCount"]) == (["nr 1"], 2) and one["next"]
+    rest = (await app.client.get(f"/v1/messages?ids={ids}&first=1&after={one['next']}", headers=h)).json()
+    assert ([m["title"] for m in rest["results"]], rest["next"]) == (["nr 0"], None)
+
+
+async def test_bad_paging_is_reported_field_by_field_at_once(app: NeighbourhoodsApp) -> None:
+    r = await app.client.get(
+        "/v1/messages?area=WK047912&first=0&after=nonsense&ids=not-an-id", headers=app.headers("resident")
+    )
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert invalid(r) == {"first", "after", "ids"}
 
 
 async def test_an_expired_message_leaves_the_list_but_can_still_be_read(app: NeighbourhoodsApp) -> None:
@@ -116,10 +153,10 @@ async def test_an_expired_message_leaves_the_list_but_can_still_be_read(app: Nei
     message = r.json()
     assert message["validUntil"] == rfc3339(until)
     listed = await app.client.get(f"/v1/messages?area={district}", headers=h)
-    assert message["id"] in [m["id"] for m in listed.json()["items"]]
+    assert message["id"] in [m["id"] for m in listed.json()["results"]]
     app.clock.advance(timedelta(hours=2))
     later = await app.client.get(f"/v1/messages?area={district}", headers=h)
-    assert message["id"] not in [m["id"] for m in later.json()["items"]]
+    assert message["id"] not in [m["id"] for m in later.json()["results"]]
     read = await app.client.get(f"/v1/messages/{message['id']}", headers=app.headers("resident"))
     assert read.status_code == 200 and read.json()["id"] == message["id"]
 
@@ -143,7 +180,7 @@ async def test_who_posted_or_a_coordinator_withdraws_and_it_leaves_the_list(app:
         assert withdrawn.json()["withdrawnAt"] == rfc3339(app.clock.now())
         await reader.until(lambda s: any(e.subject == posted["id"] for e, _, _ in s))
     listed = await app.client.get(f"/v1/messages?area={district}", headers=app.headers("resident"))
-    assert posted["id"] not in [m["id"] for m in listed.json()["items"]]
+    assert posted["id"] not in [m["id"] for m in listed.json()["results"]]
 
 
 async def test_every_invalid_field_is_reported_at_once(app: NeighbourhoodsApp) -> None:
@@ -165,4 +202,4 @@ async def test_another_municipalitys_message_is_not_found(app: NeighbourhoodsApp
     r = await app.client.get(f"/v1/messages/{posted['id']}", headers=app.headers("resident", ["GM0363"]))
     assert r.status_code == 404
     listed = await app.client.get(f"/v1/messages?ids={posted['id']}", headers=app.headers("resident", ["GM0363"]))
-    assert listed.json()["items"] == []
+    assert listed.json()["results"] == []

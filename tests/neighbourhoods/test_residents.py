@@ -28,7 +28,7 @@ async def test_a_fourth_neighbourhood_is_a_conflict_in_dutch_and_rejoining_chang
     assert fourth.json()["code"] == "CONFLICT"
     assert "hoogstens 3 buurten" in fourth.json()["detail"]
     mine = await app.client.get("/v1/me/neighbourhoods", headers=h)
-    assert sorted(a["code"] for a in mine.json()["items"]) == ["BU04791210", "BU04791310", "BU04791320"]
+    assert sorted(a["code"] for a in mine.json()["results"]) == ["BU04791210", "BU04791310", "BU04791320"]
 
 
 async def test_leaving_frees_a_place_and_leaving_twice_says_so(app: NeighbourhoodsApp) -> None:
@@ -38,7 +38,8 @@ async def test_leaving_frees_a_place_and_leaving_twice_says_so(app: Neighbourhoo
     assert left.json() == {"left": True}
     twice = await app.client.delete("/v1/me/neighbourhoods/BU04791310", headers=h)
     assert twice.json() == {"left": False}
-    assert (await app.client.get("/v1/me/neighbourhoods", headers=h)).json() == {"items": []}
+    mine = await app.client.get("/v1/me/neighbourhoods", headers=h)
+    assert mine.json() == {"results": [], "totalCount": 0, "next": None}
 
 
 async def test_only_residents_name_neighbourhoods_of_their_municipality_and_only_a_bu(app: NeighbourhoodsApp) -> None:

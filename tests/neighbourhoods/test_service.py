@@ -11,7 +11,7 @@ from tests.neighbourhoods.conftest import NeighbourhoodsApp, fresh_district, inv
 async def test_openapi_health_and_metrics_answer_without_a_token(app: NeighbourhoodsApp) -> None:
     spec = (await app.client.get("/v1/openapi.json")).json()
     for path in ("/v1/areas/{code}", "/v1/area-at", "/v1/me/neighbourhoods/{code}", "/v1/messages", "/v1/initiatives",
-                 "/v1/initiatives/{initiative_id}/leader-contact", "/v1/summary"):  # fmt: skip
+                 "/v1/initiatives/{initiative_id}/leader-contact", "/v1/summary", "/v1/me/data", "/v1/me"):  # fmt: skip
         assert path in spec["paths"], path
     assert (await app.client.get("/healthz")).status_code == 200
     assert (await app.client.get("/readyz")).status_code == 200
@@ -34,7 +34,7 @@ async def test_a_retried_post_with_the_same_idempotency_key_answers_the_first_re
     other = await app.client.post("/v1/messages", json={**body, "title": "Anders"}, headers=h)
     assert other.status_code == 422
     listed = await app.client.get(f"/v1/messages?area={district}", headers=h)
-    assert [m["id"] for m in listed.json()["items"]] == [first.json()["id"]]
+    assert [m["id"] for m in listed.json()["results"]] == [first.json()["id"]]
 
     resident = {**app.headers("resident", sub="resident-idem"), "Idempotency-Key": f"start-{district}"}
     start = {"municipality": "GM0479", "area": district, "title": "Opruimen", "kind": "cleanup"}

@@ -138,12 +138,13 @@ class Receiver:
 
 @dataclass
 class InternalPeers:
-    """The partners, signals and neighbourhoods services' internal endpoints, answering for the
-    test's data as those services would."""
+    """The partners, signals, neighbourhoods and goals services' internal endpoints, answering for
+    the test's data as those services would."""
 
     secrets: dict[str, list[str]] = field(default_factory=dict)
-    contacts: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    contacts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     leaders: dict[str, str | None] = field(default_factory=dict)  # initiative id -> the leader's address
+    proposers: dict[str, str | None] = field(default_factory=dict)  # proposal id -> the proposer's address
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -168,6 +169,10 @@ class InternalPeers:
             initiative = path.split("/")[3]
             if initiative in self.leaders:
                 status, body = 200, {"email": self.leaders[initiative]}
+        elif path.startswith("/internal/v1/goal-proposals/") and path.endswith("/contact"):
+            proposal = path.split("/")[4]
+            if proposal in self.proposers:
+                status, body = 200, {"email": self.proposers[proposal]}
         await send(
             {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
         )
@@ -264,6 +269,7 @@ def settings(infra: Infra, prefix: str, peers_url: str, **overrides: Any) -> Set
         "service_urls_partners": peers_url,
         "service_urls_signals": peers_url,
         "service_urls_neighbourhoods": peers_url,
+        "service_urls_goals": peers_url,
         "webhook_allowed_hosts": "127.0.0.1",
         "webhook_allow_http_on_allowed": True,
         "webhook_timeout_seconds": 2.0,

@@ -125,3 +125,16 @@ def test_secret_box_round_trips_and_detects_tampering_and_wrong_context() -> Non
         box.open(sealed, context="partner-2")
     with pytest.raises(Exception):  # noqa: B017
         box.open(sealed[:-1] + bytes([sealed[-1] ^ 1]), context="partner-1")
+
+
+def test_logs_name_a_caller_by_role_and_digest_never_by_subject() -> None:
+    from shared.auth import Principal, log_actor
+
+    resident = Principal(sub="jan.jansen@example.nl", roles=frozenset({"resident"}), municipalities=frozenset())
+    shown = log_actor(resident)
+    assert shown.startswith("resident:") and "jansen" not in shown and "@" not in shown
+    assert log_actor(resident) == shown  # one caller's requests stay linkable within the process
+    other = Principal(sub="piet@example.nl", roles=frozenset({"resident"}), municipalities=frozenset())
+    assert log_actor(other) != shown
+    service = Principal(sub="notifications", roles=frozenset({"service"}), municipalities=frozenset())
+    assert log_actor(service) == "service:notifications"

@@ -80,7 +80,9 @@ def headers_of(app: SignalsApp, cast: Cast, actor: str, reporter: str) -> dict[s
 async def _prepare(app: SignalsApp, cast: Cast, action: str, reporter: str) -> str:
     """A signal of the group, routed to the partner, in the state the action needs."""
     _, bu = fresh_area()
-    r = await app.report(app.headers("resident", sub=reporter), area=bu, groupId=str(cast.group))
+    # reported for the group by its admin (only a group's admins may name it, issue 18 item 6)
+    admin = app.headers("group_admin", partner_id=str(cast.group), sub=reporter)
+    r = await app.report(admin, area=bu, groupId=str(cast.group))
     assert r.status_code == 201, r.text
     sid: str = r.json()["signal"]["id"]
     coordinator = app.headers("coordinator")

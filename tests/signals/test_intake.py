@@ -170,7 +170,7 @@ async def test_a_group_must_be_a_whatsapp_group_of_the_municipality(app: Signals
     ok = await app.report(admin, area=bu)
     assert ok.status_code == 201, ok.text
     assert ok.json()["signal"]["groupId"] == str(group) and ok.json()["signal"]["source"] == "whatsapp_group"
-    not_a_group = await app.report(app.headers("resident"), area=bu, groupId=str(police), category="burglary")
+    not_a_group = await app.report(app.headers("coordinator"), area=bu, groupId=str(police), category="burglary")
     assert not_a_group.status_code == 400
     assert [p["name"] for p in not_a_group.json()["invalidParams"]] == ["groupId"]
     someone_elses = await app.report(admin, area=bu, groupId=str(police))

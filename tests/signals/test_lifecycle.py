@@ -210,8 +210,14 @@ async def test_contacts_only_for_the_notifications_service_and_every_read_is_aud
     r = await app.client.get(path, headers=notifications)
     assert r.status_code == 200
     assert r.json() == {
-        "contacts": [{"reporter": "r-1", "email": "een@example.nl"}, {"reporter": "r-2", "email": "twee@example.nl"}]
+        "contacts": [
+            {"reporter": "r-1", "email": "een@example.nl", "duplicate": False},
+            {"reporter": "r-2", "email": "twee@example.nl", "duplicate": True},
+        ]
     }
+    # the duplicate's own read names its reporter as its own
+    own = await app.client.get(f"/internal/v1/signals/{dup['signal']['id']}/contacts", headers=notifications)
+    assert own.json() == {"contacts": [{"reporter": "r-2", "email": "twee@example.nl", "duplicate": False}]}
     assert (await app.client.get(path, headers=app.headers("service", [], sub="goals"))).status_code == 403
     assert (await app.client.get(path, headers=app.headers("coordinator"))).status_code == 403
     audit = await app.sql("SELECT reader, contacts FROM contact_reads WHERE signal_id = $1", UUID(sid))

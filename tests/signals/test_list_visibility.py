@@ -100,7 +100,8 @@ async def world(app: SignalsApp) -> AsyncIterator[World]:
         "a_dup": ("resident", None, {"category": "vandalism"}),  # merged into a
         "b": ("resident", None, {"category": "litter_dumping"}),  # routed and escalated to the partner
         "g1": ("group_admin", "group", {"category": "youth_nuisance"}),  # the group admin's own, for the group
-        "c": ("resident", None, {"category": "noise_nuisance", "groupId": str(partners["group"])}),
+        # for the group by its admin: only a group's admins may name it (issue 18, item 6)
+        "c": ("group_admin", "group", {"category": "noise_nuisance", "groupId": str(partners["group"])}),
         "g2": ("group_admin", "other_group", {"category": "drugs_nuisance"}),
         "d": ("resident", None, {"category": "other"}),  # routed to the partner, escalated to the other
         "e": ("resident", None, {"category": "burglary"}),  # unrouted: no partner handles it

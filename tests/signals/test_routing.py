@@ -239,7 +239,8 @@ def test_a_group_is_never_routed_to_however_specific_and_whatever_it_names(kind:
 
 
 def test_the_seeded_demo_region_routes_burglaries_in_peldersveld_to_the_police() -> None:
-    """The demo's WhatsApp group covers BU04790101 most specifically; it no longer out-ranks the police."""
+    """The demo's WhatsApp group covers Peldersveld (BU04791310) most specifically; it no longer out-ranks
+    the police."""
     seeded = []
     for n, draft in enumerate(DEMO_PARTNERS):
         facts = partners_domain.facts(
@@ -250,7 +251,7 @@ def test_the_seeded_demo_region_routes_burglaries_in_peldersveld_to_the_police()
         )
         seeded.append((facts.name, facts))
     group = next(f for _, f in seeded if f.kind is PartnerKind.WHATSAPP_GROUP)
-    assert group.areas == ["BU04790101"] and group.categories == []
+    assert group.areas == ["BU04791310"] and group.categories == []
     routing = [
         Partner(
             id=f.partner_id,
@@ -265,5 +266,5 @@ def test_the_seeded_demo_region_routes_burglaries_in_peldersveld_to_the_police()
         for _, f in seeded
     ]
     for category in (Category.BURGLARY, Category.SUSPICIOUS_SITUATION):
-        chosen = route(routing, municipality=GM, area="BU04790101", category=category, at=NOON)
+        chosen = route(routing, municipality=GM, area="BU04791310", category=category, at=NOON)
         assert chosen is not None and chosen.kind is PartnerKind.POLICE

@@ -21,6 +21,7 @@ from shared.db import UnitOfWork
 from shared.errors import FieldErrors, Forbidden, NotFound
 from shared.events.codes import InitiativeStatus, SupportKind
 from shared.observability import get_logger
+from shared.pagination import Keyset
 
 log = get_logger(__name__)
 
@@ -89,10 +90,14 @@ class ListInitiatives:
     area: str | None
     statuses: Sequence[str] | None
     ids: Sequence[UUID] | None
+    limit: int
+    after: Keyset | None
 
 
-async def list_initiatives(uow: UnitOfWork, q: ListInitiatives, principal: Principal, me: str) -> list[Seen]:
-    """Newest first; a WK shows its BUs."""
+async def list_initiatives(
+    uow: UnitOfWork, q: ListInitiatives, principal: Principal, me: str
+) -> tuple[list[Seen], int, bool]:
+    """Newest first, a page, the count of all and whether more follow; a WK shows its BUs."""
     permissions.require(principal, "read")
     errors = FieldErrors()
     area = check_area(errors, "area", q.area) if q.area is not None or q.ids is None else None
@@ -104,9 +109,10 @@ async def list_initiatives(uow: UnitOfWork, q: ListInitiatives, principal: Princ
         permissions.may_read(principal, AreaInfo.of(area).municipality)
     store = Initiatives(uow)
     readable = permissions.readable_municipalities(principal)
-    found = await store.find(InitiativeFilter(readable, area=area or None, statuses=statuses, ids=q.ids))
+    wanted = InitiativeFilter(readable, area=area or None, statuses=statuses, ids=q.ids)
+    found, total, more = await store.page(wanted, q.limit, q.after)
     joined = await store.joined_by([i.id for i in found], me)
-    return [Seen(i, i.leader == me or i.id in joined) for i in found]
+    return [Seen(i, i.leader == me or i.id in joined) for i in found], total, more
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy import RowMapping, text
 from services.neighbourhoods.domain.initiatives import Ask, Initiative, Pledge
 from shared.db import UnitOfWork
 from shared.events.codes import InitiativeKind, InitiativeStatus, SupportKind
+from shared.pagination import Keyset
 
 _SELECT = (
     "SELECT i.id, i.municipality, i.area, i.title, i.description, i.kind, i.status, i.starts_at, i.ends_at,"
@@ -34,6 +35,29 @@ class InitiativeFilter:
     statuses: Sequence[InitiativeStatus] | None = None
     ids: Sequence[UUID] | None = None
     active_in: tuple[datetime, datetime] | None = None  # active or done at some time in [from, until)
+
+
+def _where(f: InitiativeFilter) -> tuple[str, dict[str, Any]]:
+    conditions = ["true"]
+    params: dict[str, Any] = {}
+    if f.municipalities is not None:
+        conditions.append("i.municipality = ANY(:municipalities)")
+        params["municipalities"] = list(f.municipalities)
+    if f.area is not None:
+        conditions.append("substr(i.area, 3) LIKE :lying_in")
+        params["lying_in"] = f.area[2:] + "%"
+    if f.statuses is not None:
+        conditions.append("i.status = ANY(:statuses)")
+        params["statuses"] = [s.value for s in f.statuses]
+    if f.ids is not None:
+        conditions.append("i.id = ANY(:ids)")
+        params["ids"] = list(f.ids)
+    if f.active_in is not None:
+        conditions.append(
+            "i.status IN ('active', 'done') AND i.created_at < :until AND (i.ended_at IS NULL OR i.ended_at >= :since)"
+        )
+        params.update(since=f.active_in[0], until=f.active_in[1])
+    return " AND ".join(conditions), params
 
 
 def _initiative(row: RowMapping, pledges: list[Pledge]) -> Initiative:
@@ -180,28 +204,20 @@ class Initiatives:
 
     async def find(self, f: InitiativeFilter) -> list[Initiative]:
         """Newest first, at most MAX_LISTED."""
-        conditions = ["true"]
-        params: dict[str, Any] = {"limit": MAX_LISTED}
-        if f.municipalities is not None:
-            conditions.append("i.municipality = ANY(:municipalities)")
-            params["municipalities"] = list(f.municipalities)
-        if f.area is not None:
-            conditions.append("substr(i.area, 3) LIKE :lying_in")
-            params["lying_in"] = f.area[2:] + "%"
-        if f.statuses is not None:
-            conditions.append("i.status = ANY(:statuses)")
-            params["statuses"] = [s.value for s in f.statuses]
-        if f.ids is not None:
-            conditions.append("i.id = ANY(:ids)")
-            params["ids"] = list(f.ids)
-        if f.active_in is not None:
-            conditions.append(
-                "i.status IN ('active', 'done') AND i.created_at < :until"
-                " AND (i.ended_at IS NULL OR i.ended_at >= :since)"
-            )
-            params.update(since=f.active_in[0], until=f.active_in[1])
-        where = " AND ".join(conditions)
+        where, params = _where(f)
+        params["limit"] = MAX_LISTED
         return await self._load(f"{_SELECT} WHERE {where} ORDER BY i.created_at DESC, i.id DESC LIMIT :limit", params)
+
+    async def page(self, f: InitiativeFilter, limit: int, after: Keyset | None) -> tuple[list[Initiative], int, bool]:
+        """Newest first: a page, the count of all, and whether more follow the page."""
+        where, params = _where(f)
+        total = (await self.session.execute(text(f"SELECT count(*) FROM initiatives i WHERE {where}"), params)).scalar()
+        if after is not None:
+            where += " AND (i.created_at, i.id) < (:after_at, :after_id)"
+            params.update(after_at=after[0], after_id=after[1])
+        params["limit"] = limit + 1
+        found = await self._load(f"{_SELECT} WHERE {where} ORDER BY i.created_at DESC, i.id DESC LIMIT :limit", params)
+        return found[:limit], int(total or 0), len(found) > limit
 
     async def sealed_contact(self, initiative_id: UUID) -> bytes | None:
         sql = text("SELECT contact FROM initiatives WHERE id = :id")

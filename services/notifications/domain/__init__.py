@@ -12,6 +12,7 @@ The names are re-exported here, so `domain.audience(...)` reads as before the sp
 """
 
 from services.notifications.domain.audience import (
+    AREA_REVIEWED,
     AUDIENCE_BY_AREA_OF_EVERY_KIND,
     GOAL_EVENTS,
     GROUP_FROM_READ_MODEL,
@@ -20,6 +21,9 @@ from services.notifications.domain.audience import (
     INITIATIVE_STARTED,
     LEADER,
     MESSAGE_EVENTS,
+    OWN_REPORTERS_ONLY,
+    PROPOSAL_DECIDED,
+    PROPOSER,
     REPORTER,
     REPORTER_STEPS,
     SIGNAL_EVENTS_TO_PARTNER,
@@ -28,6 +32,7 @@ from services.notifications.domain.audience import (
     Target,
     audience,
     named_partners,
+    reporters_asked,
 )
 from services.notifications.domain.channels import (
     Channel,
@@ -52,7 +57,14 @@ from services.notifications.domain.errors import (
     NoWebhookChannel,
     OtherPartnersDeliveries,
 )
-from services.notifications.domain.mail import Mail, group_mail, leader_mail, partner_mail, reporter_mail
+from services.notifications.domain.mail import (
+    Mail,
+    group_mail,
+    leader_mail,
+    partner_mail,
+    proposer_mail,
+    reporter_mail,
+)
 from services.notifications.domain.retries import (
     DEFAULT_RETRY_SCHEDULE,
     JITTER,
@@ -73,6 +85,7 @@ from services.notifications.domain.webhook import (
 from shared.events.codes import GROUP_KINDS
 
 __all__ = [
+    "AREA_REVIEWED",
     "AUDIENCE_BY_AREA_OF_EVERY_KIND",
     "DEFAULT_RETRY_SCHEDULE",
     "DONE_STATUSES",
@@ -86,7 +99,10 @@ __all__ = [
     "LEADER",
     "MESSAGE_EVENTS",
     "OPEN_STATUSES",
+    "OWN_REPORTERS_ONLY",
     "PING",
+    "PROPOSAL_DECIDED",
+    "PROPOSER",
     "REPORTER",
     "REPORTER_STEPS",
     "SIGNAL_EVENTS_TO_PARTNER",
@@ -122,7 +138,9 @@ __all__ = [
     "parse_schedule",
     "partner_mail",
     "pin_to_address",
+    "proposer_mail",
     "reporter_mail",
+    "reporters_asked",
     "retry_delay",
     "webhook_data",
 ]

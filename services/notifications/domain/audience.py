@@ -9,6 +9,8 @@ from uuid import UUID
 
 from services.notifications.domain.channels import Channel, PartnerChannels
 from shared.events.catalog import (
+    AreaReviewed,
+    GoalProposalDecided,
     GoalReviewDue,
     GoalReviewed,
     InitiativeCompleted,
@@ -34,6 +36,7 @@ from shared.events.codes import GROUP_KINDS, PartnerKind
 
 REPORTER = "reporter"
 LEADER = "leader"  # an initiative's leader, reached by the address sealed in the neighbourhoods service
+PROPOSER = "proposer"  # a goal proposal's proposer, reached by the address sealed in the goals service
 
 SIGNAL_EVENTS_TO_PARTNER = (
     "signal.escalated",
@@ -61,6 +64,11 @@ GOAL_EVENTS = ("goal.review_due", "goal.reviewed")
 MESSAGE_EVENTS = ("neighbourhood.message_posted", "neighbourhood.message_withdrawn")
 INITIATIVE_STARTED = "initiative.started"
 INITIATIVE_FOLLOW_UPS = ("initiative.support_pledged", "initiative.completed", "initiative.stopped")
+PROPOSAL_DECIDED = "goal.proposal_decided"
+AREA_REVIEWED = "area.reviewed"
+# The steps a merged duplicate's reporters do not hear: they cannot answer the signal's questions
+# (the contract's "Rules that complete the additions", 1, "Reporters").
+OWN_REPORTERS_ONLY = ("signal.reaction_requested",)
 HANDLED_EVENTS = tuple(
     dict.fromkeys(
         (
@@ -71,6 +79,8 @@ HANDLED_EVENTS = tuple(
             *MESSAGE_EVENTS,
             INITIATIVE_STARTED,
             *INITIATIVE_FOLLOW_UPS,
+            PROPOSAL_DECIDED,
+            AREA_REVIEWED,
         )
     )
 )
@@ -100,13 +110,16 @@ Notifiable = (
     | InitiativeSupportPledged
     | InitiativeCompleted
     | InitiativeStopped
+    | GoalProposalDecided
+    | AreaReviewed
 )
 
 
 @dataclass(frozen=True, order=True)
 class Target:
-    """A partner id, REPORTER (the reporters who left a contact) or LEADER (an initiative's
-    leader, if they gave an address), on one channel."""
+    """A partner id, REPORTER (the reporters who left a contact), LEADER (an initiative's
+    leader, if they gave an address) or PROPOSER (a goal proposal's proposer, if they gave an
+    address), on one channel."""
 
     target: str
     channel: Channel
@@ -118,8 +131,10 @@ def named_partners(data: Notifiable, *, signal_group: UUID | None = None) -> lis
     or initiative's partners): each must be in the channels read model before the event's
     audience is known. `signal_group`: the group the signals read model knows for the signal."""
     found: list[UUID | None] = []
-    if isinstance(data, GoalReviewDue | GoalReviewed):
+    if isinstance(data, GoalReviewDue | GoalReviewed | AreaReviewed):
         found += data.partner_ids
+    elif isinstance(data, GoalProposalDecided):
+        pass  # the proposer only
     elif isinstance(data, InitiativeSupportPledged | InitiativeCompleted | InitiativeStopped):
         found += [data.partner_id] if isinstance(data, InitiativeSupportPledged) else []
         found += data.pledging_partner_ids
@@ -145,7 +160,7 @@ def audience(
     `signal_group`: the signal's group from the signals read model, for events without `groupId`)."""
     known = {p.partner_id: p for p in partners}
     wanted: list[UUID] = []
-    reporters = leader = False
+    reporters = leader = proposer = False
     municipality = str(data.get("municipality", ""))
     area = str(data.get("area", ""))
 
@@ -186,6 +201,10 @@ def audience(
     elif event_type in INITIATIVE_FOLLOW_UPS:
         leader = True
         wanted += _ids([data.get("partnerId"), *(data.get("pledgingPartnerIds") or [])])
+    elif event_type == PROPOSAL_DECIDED:
+        proposer = True  # nobody else: the goal it became is told when it is reviewed
+    elif event_type == AREA_REVIEWED:
+        wanted += _ids(data.get("partnerIds") or [])  # the participants
     targets: set[Target] = set()
     for partner_id in wanted:
         partner = known.get(partner_id)
@@ -197,7 +216,15 @@ def audience(
         ordered.append(Target(REPORTER, Channel.EMAIL, None))
     if leader:
         ordered.append(Target(LEADER, Channel.EMAIL, None))
+    if proposer:
+        ordered.append(Target(PROPOSER, Channel.EMAIL, None))
     return ordered
+
+
+def reporters_asked(event_type: str, duplicate: bool) -> bool:
+    """Whether a reporter hears this step: a merged duplicate's reporter hears every step but a
+    question (`OWN_REPORTERS_ONLY`), which only the signal's own reporters can answer."""
+    return not (duplicate and event_type in OWN_REPORTERS_ONLY)
 
 
 def _ids(values: Iterable[object]) -> list[UUID]:

@@ -129,6 +129,12 @@ def partner_mail(event_type: str, data: Mapping[str, Any], link: str | None) -> 
     elif event_type == "goal.reviewed":
         subject = f"Wijkdoel in {data.get('area')} geëvalueerd ({data.get('quarter')})"
         text = f"De evaluatie van het wijkdoel voor {data.get('area')} over {data.get('quarter')} is vastgelegd."
+    elif event_type == "area.reviewed":
+        subject = f"Kwartaalbespreking {data.get('quarter')} voor {data.get('area')} vastgelegd"
+        text = (
+            f"De kwartaalbespreking van {data.get('area')} over {data.get('quarter')} is gehouden; de cijfers"
+            " staan vast. De afspraken en het verslag leest u na inloggen."
+        )
     else:
         subject = "Testbericht van Wijkaanpak"
         text = "Dit is een testbericht: uw kanaal werkt."
@@ -225,4 +231,16 @@ def leader_mail(event_type: str, data: Mapping[str, Any], link: str | None) -> M
     else:
         subject = "Uw initiatief is gestopt"
         text = f"Uw initiatief in {area} is gestopt."
+    return Mail(subject, text + see + _CLOSING)
+
+
+def proposer_mail(event_type: str, data: Mapping[str, Any], link: str | None) -> Mail:
+    """To a residents' proposal's proposer who gave an address: that it was decided, nothing of the
+    decision itself (whether, why, what goal): that is read in the app."""
+    see = f"\n\nU leest het besluit in de app: {link}" if link else "\n\nU leest het besluit in de app."
+    subject = "Er is een besluit over uw voorstel"
+    text = (
+        f"Bedankt voor uw voorstel voor een wijkdoel in {data.get('area')} ({data.get('year')})."
+        " De gemeente heeft er een besluit over genomen."
+    )
     return Mail(subject, text + see + _CLOSING)

@@ -29,10 +29,16 @@ _WITH_STATUS = (
 _GOAL_FIELDS = ("goalId", "municipality", "area", "year", "quarter", "partnerIds")
 _MESSAGE_FIELDS = ("messageId", "municipality", "area", "kind", "partnerId")
 _INITIATIVE_FIELDS = ("initiativeId", "municipality", "area", "kind", "status", "goalId")
+_PROPOSAL_FIELDS = ("proposalId", "goalId", "municipality", "area", "year", "decision")
+_REVIEW_FIELDS = ("reviewId", "municipality", "area", "quarter")
 
 
 def dataref(public_base_url: str, event_type: str, subject: str) -> str | None:
     base = public_base_url.rstrip("/")
+    if event_type == "goal.proposal_decided":
+        return f"{base}/v1/goal-proposals/{subject}"
+    if event_type == "area.reviewed":
+        return f"{base}/v1/reviews/{subject}"  # the subject is `<area>/<quarter>`: the printable report
     if event_type.startswith("signal."):
         return f"{base}/v1/signals/{subject}"
     if event_type.startswith("goal."):
@@ -49,6 +55,10 @@ def webhook_data(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
     body, note, feedback or contact."""
     if event_type == PING:
         return {"partnerId": str(data["partnerId"])}
+    if event_type == "goal.proposal_decided":
+        return {name: data.get(name) for name in _PROPOSAL_FIELDS}
+    if event_type == "area.reviewed":
+        return {name: data.get(name) for name in _REVIEW_FIELDS} | {"partnerIds": list(data.get("partnerIds") or [])}
     if event_type.startswith("goal."):
         return {name: data.get(name) for name in _GOAL_FIELDS} | {"partnerIds": list(data.get("partnerIds") or [])}
     if event_type.startswith("neighbourhood.message_"):

@@ -7,7 +7,7 @@ context), `partners` (the routing read model), `lists`, `retention`.
 from services.signals.store.intake import IntakeContext, intake_context, partner, partner_from_json, partners_for
 from services.signals.store.lists import MapPoint, Query, list_signals, map_points
 from services.signals.store.partners import apply_partner
-from services.signals.store.retention import erase_contacts, remove_descriptions
+from services.signals.store.retention import coarsen_locations, erase_contacts, remove_descriptions
 from services.signals.store.signals import SELECT_SIGNALS, Loaded, SignalStore, feedback_json, signal_from_row
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Query",
     "SignalStore",
     "apply_partner",
+    "coarsen_locations",
     "erase_contacts",
     "feedback_json",
     "intake_context",
