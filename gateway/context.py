@@ -65,27 +65,32 @@ class GatewayContext(BaseContext):
 
     async def authenticate(self) -> None:
         """Verify the caller once, before resolving (fetching new signing keys without blocking)."""
-        self._checked = True
-        scheme, _, token = (self._authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            self._auth_error = Unauthenticated("bearer token required")
+        token = self._bearer()
+        if token is None:
             return
         try:
-            self._principal = await self._authenticator.authenticate(token.strip())
+            self._principal = await self._authenticator.authenticate(token)
         except DomainError as exc:
             self._auth_error = exc
 
     def _authenticate(self) -> None:
         """Without `authenticate` first (tests building a context by hand): keys at hand only."""
+        token = self._bearer()
+        if token is None:
+            return
+        try:
+            self._principal = self._authenticator.verify(token)
+        except DomainError as exc:
+            self._auth_error = exc
+
+    def _bearer(self) -> str | None:
+        """The request's bearer token; None (and the 401 kept for later) where there is none."""
         self._checked = True
         scheme, _, token = (self._authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             self._auth_error = Unauthenticated("bearer token required")
-            return
-        try:
-            self._principal = self._authenticator.verify(token.strip())
-        except DomainError as exc:
-            self._auth_error = exc
+            return None
+        return token.strip()
 
     @property
     def principal(self) -> Principal:

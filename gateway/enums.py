@@ -4,6 +4,7 @@ The code lists themselves live once, in the event catalog (`shared.events.codes`
 only exposes them to GraphQL under the contract's names.
 """
 
+from collections.abc import Iterable
 from enum import Enum
 
 import strawberry
@@ -21,20 +22,27 @@ GoalStatus = codes.GoalStatus
 Assessment = codes.Assessment
 Decision = codes.Decision
 
-# Registers each code list with strawberry under the contract's name (in place: the class stays the same).
-for _codes, _name in (
-    (codes.Category, "SignalCategory"),
-    (codes.Urgency, "Urgency"),
-    (codes.SignalStatus, "SignalStatus"),
-    (codes.SignalSource, "SignalSource"),
-    (codes.PartnerKind, "PartnerKind"),
-    (codes.IndicatorKind, "IndicatorKind"),
-    (codes.Direction, "Direction"),
-    (codes.GoalStatus, "GoalStatus"),
-    (codes.Assessment, "Assessment"),
-    (codes.Decision, "Decision"),
-):
-    strawberry.enum(_codes, name=_name)
+
+def register(named: Iterable[tuple[type[Enum], str]]) -> None:
+    """Registers each code list with strawberry under the contract's name (in place: the class stays the same)."""
+    for code_list, name in named:
+        strawberry.enum(code_list, name=name)
+
+
+register(
+    (
+        (codes.Category, "SignalCategory"),
+        (codes.Urgency, "Urgency"),
+        (codes.SignalStatus, "SignalStatus"),
+        (codes.SignalSource, "SignalSource"),
+        (codes.PartnerKind, "PartnerKind"),
+        (codes.IndicatorKind, "IndicatorKind"),
+        (codes.Direction, "Direction"),
+        (codes.GoalStatus, "GoalStatus"),
+        (codes.Assessment, "Assessment"),
+        (codes.Decision, "Decision"),
+    )
+)
 
 
 @strawberry.enum

@@ -14,10 +14,10 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from gateway.connection import Connection
 from gateway.context import Row
-from gateway.domain import connection_page
-from gateway.enums import SignalCategory
-from gateway.types import Goal, Partner, ctx, load_partner, must_when, opt_str, when
+from gateway.enums import SignalCategory, register
+from gateway.types import Goal, Partner, load_goal, load_partner, must_when, opt_str, when
 from shared.events import codes
 
 AreaLevel = codes.AreaLevel
@@ -26,15 +26,16 @@ InitiativeKind = codes.InitiativeKind
 InitiativeStatus = codes.InitiativeStatus
 SupportKind = codes.SupportKind
 
-# The neighbourhood's code lists under the contract's names, registered in place as gateway.enums does.
-for _codes, _name in (
-    (codes.AreaLevel, "AreaLevel"),
-    (codes.MessageKind, "MessageKind"),
-    (codes.InitiativeKind, "InitiativeKind"),
-    (codes.InitiativeStatus, "InitiativeStatus"),
-    (codes.SupportKind, "SupportKind"),
-):
-    strawberry.enum(_codes, name=_name)
+# The neighbourhood's code lists under the contract's names (`gateway.enums.register`).
+register(
+    (
+        (codes.AreaLevel, "AreaLevel"),
+        (codes.MessageKind, "MessageKind"),
+        (codes.InitiativeKind, "InitiativeKind"),
+        (codes.InitiativeStatus, "InitiativeStatus"),
+        (codes.SupportKind, "SupportKind"),
+    )
+)
 
 UNSET: Any = strawberry.UNSET
 TEXT = "1..2000 characters"
@@ -100,21 +101,10 @@ class NeighbourhoodMessage:
 
 
 @strawberry.type
-class NeighbourhoodMessageConnection:
-    nodes: list[NeighbourhoodMessage]
-    total_count: int
-    end_cursor: str | None
-    has_next_page: bool
-
+class NeighbourhoodMessageConnection(Connection[NeighbourhoodMessage]):
     @classmethod
     def from_rest(cls, body: Row) -> NeighbourhoodMessageConnection:
-        rows, total, nxt = connection_page(body)
-        return cls(
-            nodes=[NeighbourhoodMessage.from_rest(r) for r in rows],
-            total_count=total,
-            end_cursor=nxt,
-            has_next_page=nxt is not None,
-        )
+        return cls.page(body, NeighbourhoodMessage.from_rest)
 
 
 @strawberry.type
@@ -173,10 +163,7 @@ class Initiative:
     @strawberry.field
     async def goal(self, info: Info) -> Goal | None:
         """The goal it contributes to, where the starter named one."""
-        if not self.goal_id:
-            return None
-        row = await ctx(info).goals.load(self.goal_id)
-        return Goal.from_rest(row) if row else None
+        return await load_goal(info, self.goal_id)
 
     @classmethod
     def from_rest(cls, row: Row) -> Initiative:

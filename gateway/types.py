@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import strawberry
 from strawberry.types import Info
 
+from gateway.connection import Connection
 from gateway.context import GatewayContext, Row
-from gateway.domain import connection_page
 from gateway.enums import (
     Assessment,
     Decision,
@@ -377,39 +377,17 @@ class Signal:
 
 
 @strawberry.type
-class SignalConnection:
-    nodes: list[Signal]
-    total_count: int
-    end_cursor: str | None
-    has_next_page: bool
-
+class SignalConnection(Connection[Signal]):
     @classmethod
     def from_rest(cls, body: Row) -> SignalConnection:
-        results, total, nxt = connection_page(body)
-        return cls(
-            nodes=[Signal.from_rest(r) for r in results],
-            total_count=total,
-            end_cursor=nxt,
-            has_next_page=nxt is not None,
-        )
+        return cls.page(body, Signal.from_rest)
 
 
 @strawberry.type
-class DeliveryConnection:
-    nodes: list[Delivery]
-    total_count: int
-    end_cursor: str | None
-    has_next_page: bool
-
+class DeliveryConnection(Connection[Delivery]):
     @classmethod
     def from_rest(cls, body: Row) -> DeliveryConnection:
-        results, total, nxt = connection_page(body)
-        return cls(
-            nodes=[Delivery.from_rest(r) for r in results],
-            total_count=total,
-            end_cursor=nxt,
-            has_next_page=nxt is not None,
-        )
+        return cls.page(body, Delivery.from_rest)
 
 
 @strawberry.type
@@ -577,6 +555,13 @@ class Goal:
         )
 
 
+async def load_goal(info: Info, goal_id: str | None) -> Goal | None:
+    if not goal_id:
+        return None
+    row = await ctx(info).goals.load(goal_id)
+    return Goal.from_rest(row) if row else None
+
+
 @strawberry.type
 class GoalProposal:
     id: strawberry.ID
@@ -597,10 +582,7 @@ class GoalProposal:
 
     @strawberry.field
     async def goal(self, info: Info) -> Goal | None:
-        if not self.goal_id:
-            return None
-        row = await ctx(info).goals.load(self.goal_id)
-        return Goal.from_rest(row) if row else None
+        return await load_goal(info, self.goal_id)
 
     @classmethod
     def from_rest(cls, row: Row) -> GoalProposal:

@@ -3,18 +3,23 @@
 `claim` runs first in the creating transaction. The first caller inserts the key and goes on
 to create; a concurrent second caller blocks on the key's unique index until the first
 commits, then gets the stored answer (so two retries racing never create twice).
+
+`create_once` is the whole step for a creating use case: claim, create, keep the answer, commit.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import UnitOfWork
 from shared.errors import IdempotencyMismatch
 
 
@@ -60,3 +65,41 @@ async def complete(session: AsyncSession, scope: str, key: str, status_code: int
         ),
         {"scope": scope, "key": key, "status": status_code, "body": orjson.dumps(body).decode()},
     )
+
+
+@dataclass(frozen=True)
+class Once:
+    """A creating command's Idempotency-Key (None: none given) and the hash of its body."""
+
+    key: str | None
+    body_hash: str
+
+
+@dataclass(frozen=True)
+class Created:
+    body: dict[str, Any]
+    status: int = 201
+
+
+async def create_once(
+    uow: UnitOfWork,
+    once: Once,
+    scope: str,
+    create: Callable[[], Awaitable[dict[str, Any]]],
+    reread: Callable[[UUID], Awaitable[dict[str, Any]]] | None = None,
+) -> Created:
+    """The first answer again when the key was used before; else create, keep the answer, commit.
+    With `reread`, only the id is kept (a resident's free text is not copied past its retention)
+    and a replay reads the object as it is now."""
+    if once.key is not None:
+        stored = await claim(uow.session, scope, once.key, once.body_hash)
+        if stored is not None:
+            if reread is not None and isinstance(stored.body, dict) and set(stored.body) == {"id"}:
+                return Created(await reread(UUID(str(stored.body["id"]))), stored.status_code)
+            return Created(stored.body, stored.status_code)
+    body = await create()
+    if once.key is not None:
+        kept = {"id": body["id"]} if reread is not None else body
+        await complete(uow.session, scope, once.key, 201, kept)
+    await uow.commit()
+    return Created(body)

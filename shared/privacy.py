@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -95,6 +96,18 @@ async def pseudonymise_shared(session: AsyncSession, subject: str, pseudonym: st
         text("UPDATE personal_data_audit SET data_subject = :p WHERE data_subject = :s"),
         {"s": subject, "p": pseudonym},
     )
+
+
+async def finish_erasure(
+    session: AsyncSession, subject: str, pseudonym: str, erased: Iterable[object], at: datetime
+) -> None:
+    """The last steps of a service's erasure, once its own tables carry the pseudonym: the tables
+    every service has (`pseudonymise_shared`) and an `erasure` audit entry for each erased object."""
+    await pseudonymise_shared(session, subject, pseudonym)
+    for object_id in erased:
+        await record(
+            session, object_id=str(object_id), data_subject=pseudonym, actor=DATA_SUBJECT, action="erasure", at=at
+        )
 
 
 def shared_tables_router() -> APIRouter:

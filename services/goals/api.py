@@ -31,7 +31,7 @@ from shared.crypto import SecretBox
 from shared.errors import FieldErrors
 from shared.events.codes import GoalStatus
 from shared.http import JSONBody
-from shared.idempotency import request_hash
+from shared.idempotency import Created, Once, request_hash
 from shared.pagination import Keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 
@@ -56,11 +56,11 @@ def _box(runtime: ServiceRuntime) -> SecretBox | None:
     return _secret_box(key) if key else None
 
 
-def _once(key: str | None, body: BaseModel) -> handlers.Once:
-    return handlers.Once(key, request_hash(body.model_dump(mode="json")))
+def _once(key: str | None, body: BaseModel) -> Once:
+    return Once(key, request_hash(body.model_dump(mode="json")))
 
 
-def _created(created: handlers.Created) -> JSONBody:
+def _created(created: Created) -> JSONBody:
     return JSONBody(created.body, status_code=created.status)
 
 

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from services.goals import api, consumers, handlers, privacy, privacy_api
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.http import create_service_app
+from shared.partner_facts import PARTNER_EVENTS
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
 
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     """`clock` is "now" for quarters, years and review-due (tests move it across quarters)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(settings, migrations=MIGRATIONS, clock=clock)
-    runtime.consume("partners", dict.fromkeys(consumers.PARTNER_EVENTS, consumers.on_partner))
+    runtime.consume("partners", dict.fromkeys(PARTNER_EVENTS, consumers.on_partner))
     runtime.consume("statistics", dict.fromkeys(consumers.SIGNAL_EVENTS, consumers.on_signal))
     runtime.consume("residents", dict.fromkeys(consumers.RESIDENT_EVENTS, consumers.on_resident))
     runtime.consume("ratings", dict.fromkeys(consumers.RATING_EVENTS, consumers.on_rating))

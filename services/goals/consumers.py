@@ -16,7 +16,6 @@ from shared.events.catalog import (
     InitiativeStarted,
     InitiativeStopped,
     NotificationDelivered,
-    PartnerFacts,
     ResidentJoined,
     ResidentLeft,
     SignalAcknowledged,
@@ -31,6 +30,7 @@ from shared.events.catalog import (
     SignalTransferred,
 )
 from shared.events.codes import SignalStatus
+from shared.partner_facts import facts_of, is_active
 
 SIGNAL_EVENTS = (
     "signal.received",
@@ -43,7 +43,6 @@ SIGNAL_EVENTS = (
     "signal.rejected",
     "signal.reclassified",
 )
-PARTNER_EVENTS = ("partner.registered", "partner.updated", "partner.deactivated")
 RESPONSIVENESS_EVENTS = (
     "signal.escalated",
     "signal.transferred",
@@ -76,10 +75,8 @@ async def on_resident(uow: UnitOfWork, event: ReceivedEvent) -> None:
 
 
 async def on_partner(uow: UnitOfWork, event: ReceivedEvent) -> None:
-    data = event.data
-    if not isinstance(data, PartnerFacts):
-        raise PermanentError(f"not partner facts: {event.event_type}")
-    active = data.active and event.event_type != "partner.deactivated"
+    data = facts_of(event)
+    active = is_active(data)
     await read_models.apply_partner(
         uow.session,
         data.partner_id,

@@ -7,7 +7,7 @@ domain errors (`shared.errors`), rendered to problem+json in one place.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,58 +40,18 @@ from services.goals.domain import (
 from services.goals.domain import continue_goal as domain_continue_goal
 from services.goals.store import GoalFilter, GoalStore, ProposalStore
 from services.goals.views import goal_json, proposal_json, review_json
-from shared import areas, idempotency
+from shared import areas
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.crypto import SecretBox, resident_ref
 from shared.db import UnitOfWork
 from shared.errors import FieldErrors, NotFound
 from shared.events.codes import Category, Role
+from shared.idempotency import Created, Once, create_once
 from shared.observability import get_logger
 from shared.pagination import decode_keyset
 
 log = get_logger(__name__)
-
-# --- creating commands: the same Idempotency-Key and body give the first answer again -------------
-
-
-@dataclass(frozen=True)
-class Once:
-    """A creating command's Idempotency-Key (None: none given) and the hash of its body."""
-
-    key: str | None
-    body_hash: str
-
-
-@dataclass(frozen=True)
-class Created:
-    body: dict[str, Any]
-    status: int = 201
-
-
-async def create_once(
-    uow: UnitOfWork,
-    once: Once,
-    scope: str,
-    create: Callable[[], Awaitable[dict[str, Any]]],
-    reread: Callable[[UUID], Awaitable[dict[str, Any]]] | None = None,
-) -> Created:
-    """The first answer again when the key was used before; else create, keep the answer, commit.
-    With `reread`, only the id is kept (a resident's free text is not copied past its retention)
-    and a replay reads the object as it is now."""
-    if once.key is not None:
-        stored = await idempotency.claim(uow.session, scope, once.key, once.body_hash)
-        if stored is not None:
-            if reread is not None and isinstance(stored.body, dict) and set(stored.body) == {"id"}:
-                return Created(await reread(UUID(str(stored.body["id"]))), stored.status_code)
-            return Created(stored.body, stored.status_code)
-    body = await create()
-    if once.key is not None:
-        kept = {"id": body["id"]} if reread is not None else body
-        await idempotency.complete(uow.session, scope, once.key, 201, kept)
-    await uow.commit()
-    return Created(body)
-
 
 # --- goals ---------------------------------------------------------------------------------------
 

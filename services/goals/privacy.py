@@ -86,12 +86,7 @@ async def erase_me(uow: UnitOfWork, principal: Principal, clock: Clock) -> dict[
         )
     ]
     await session.execute(text(_BLANK_DECIDED), {"title": ERASED_TITLE})
-    await privacy.pseudonymise_shared(session, principal.sub, pseudonym)
-    for proposal_id in ids:
-        await privacy.record(
-            session, object_id=str(proposal_id), data_subject=pseudonym, actor=privacy.DATA_SUBJECT,
-            action="erasure", at=now,
-        )  # fmt: skip
+    await privacy.finish_erasure(session, principal.sub, pseudonym, ids, now)
     await uow.commit()
     return {"proposals": len(ids), "supports": getattr(supports, "rowcount", 0)}
 

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
 from services.goals import review_handlers as handlers
-from services.goals.handlers import Once
 from services.goals.report import render_csv, render_html
 from shared.auth import CurrentPrincipal
 from shared.bodies import CamelBody
 from shared.clock import ClockDep
 from shared.http import JSONBody
-from shared.idempotency import request_hash
+from shared.idempotency import Once, request_hash
 from shared.runtime import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["area reviews"])

@@ -27,7 +27,6 @@ from services.goals.domain.area_reviews import (
     shown_in,
 )
 from services.goals.domain.checks import blank_is_none, check_text, parse_uuid
-from services.goals.handlers import Created, Once, create_once
 from services.goals.report import Report, partner_ids
 from shared.areas import Area
 from shared.auth import Principal
@@ -36,6 +35,7 @@ from shared.db import UnitOfWork
 from shared.errors import FieldErrors, NotFound
 from shared.events.catalog import AreaReviewed
 from shared.events.codes import Category, PartnerKind
+from shared.idempotency import Created, Once, create_once
 
 MAX_NOTES = 4000
 TREND_QUARTERS = 6  # the quarter, the five before it: the previous one and the same one last year

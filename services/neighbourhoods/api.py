@@ -15,13 +15,12 @@ from services.neighbourhoods.domain.initiatives import StartInput
 from services.neighbourhoods.domain.messages import PostInput
 from services.neighbourhoods.handlers import initiatives, messages, summary
 from services.neighbourhoods.handlers import places as handlers
-from services.neighbourhoods.handlers.common import Once
 from services.neighbourhoods.views import area_json, initiative_json, message_json
 from shared.auth import CurrentPrincipal, Principal
 from shared.crypto import SecretBox, resident_ref
 from shared.errors import FieldErrors, NotFound, ValidationFailed
 from shared.http import JSONBody
-from shared.idempotency import request_hash
+from shared.idempotency import Once, request_hash
 from shared.pagination import Keyset, decode_keyset, listing, page_size, parse_ids
 from shared.runtime import RuntimeDep, ServiceRuntime
 

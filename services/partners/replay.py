@@ -46,20 +46,22 @@ def claim_for(principal: Principal, operation: str, key: str | None, body_hash: 
 async def create_once(
     uow: UnitOfWork, claim: IdempotencyClaim | None, create: Callable[[], Awaitable[Created]]
 ) -> Answer:
-    """`create` and commit, or the first answer again (without a secret) when the key was used before."""
-    if claim is not None:
-        stored = await idempotency.claim(uow.session, claim.scope, claim.key, claim.request_hash)
-        if stored is not None:
-            body = {k: v for k, v in dict(stored.body).items() if k not in SECRET_FIELDS}
-            return stored.status_code, body
-    created = await create()
-    if claim is not None:
-        await idempotency.complete(uow.session, claim.scope, claim.key, created.status, created.body)
-    await uow.commit()
-    body = dict(created.body)
-    if created.secret is not None:
-        body["webhookSecret"] = created.secret
-    return created.status, body
+    """`create` and commit, or the first answer again (without a secret) when the key was used before
+    (`shared.idempotency.create_once`, which keeps the body without the secret)."""
+    secret: str | None = None
+
+    async def body() -> dict[str, Any]:
+        nonlocal secret
+        created = await create()
+        secret = created.secret
+        return created.body
+
+    once = idempotency.Once(claim.key, claim.request_hash) if claim is not None else idempotency.Once(None, "")
+    answer = await idempotency.create_once(uow, once, claim.scope if claim is not None else "", body)
+    shown = {k: v for k, v in dict(answer.body).items() if k not in SECRET_FIELDS}
+    if secret is not None:
+        shown["webhookSecret"] = secret
+    return answer.status, shown
 
 
 SECRET_FIELDS = frozenset({"webhookSecret", "sealedWebhookSecret"})

@@ -102,12 +102,7 @@ async def erase_me(uow: UnitOfWork, principal: Principal, clock: Clock) -> dict[
         {"s": principal.sub, "p": pseudonym},
     )
     await session.execute(text(_BLANK_FINAL), {"only": ids})
-    await privacy.pseudonymise_shared(session, principal.sub, pseudonym)
-    for signal_id in ids:
-        await privacy.record(
-            session, object_id=str(signal_id), data_subject=pseudonym, actor=privacy.DATA_SUBJECT,
-            action="erasure", at=now,
-        )  # fmt: skip
+    await privacy.finish_erasure(session, principal.sub, pseudonym, ids, now)
     await uow.commit()
     return {"signals": len(ids)}
 

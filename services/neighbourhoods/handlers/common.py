@@ -1,48 +1,15 @@
-"""What the use cases share: creating once per Idempotency-Key, and acting for a partner."""
+"""What the use cases share: acting for a partner (creating once is `shared.idempotency.create_once`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 from services.neighbourhoods import permissions
 from services.neighbourhoods.domain.coverage import covers
 from services.neighbourhoods.store import partners
-from shared import idempotency
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import FieldError, Forbidden, ValidationFailed
-
-
-@dataclass(frozen=True)
-class Once:
-    """A creating command's Idempotency-Key (None: none given) and the hash of its body."""
-
-    key: str | None
-    body_hash: str
-
-
-@dataclass(frozen=True)
-class Created:
-    body: dict[str, Any]
-    status: int = 201
-
-
-async def create_once(
-    uow: UnitOfWork, once: Once, scope: str, create: Callable[[], Awaitable[dict[str, Any]]]
-) -> Created:
-    """The first answer again when the key was used before; else create, keep the answer, commit."""
-    if once.key is not None:
-        stored = await idempotency.claim(uow.session, scope, once.key, once.body_hash)
-        if stored is not None:
-            return Created(stored.body, stored.status_code)
-    body = await create()
-    if once.key is not None:
-        await idempotency.complete(uow.session, scope, once.key, 201, body)
-    await uow.commit()
-    return Created(body)
 
 
 async def partner_acting_in(

@@ -10,7 +10,7 @@ from services.neighbourhoods import permissions
 from services.neighbourhoods.domain.areas import AreaInfo, check_area
 from services.neighbourhoods.domain.initiatives import Initiative, StartInput, check_start
 from services.neighbourhoods.domain.texts import TEXT_MAX, check_code, check_id, check_text
-from services.neighbourhoods.handlers.common import Created, Once, create_once, partner_acting_in
+from services.neighbourhoods.handlers.common import partner_acting_in
 from services.neighbourhoods.store.initiatives import InitiativeFilter, Initiatives
 from services.neighbourhoods.views import initiative_json
 from shared.areas import parse_or_none
@@ -20,6 +20,7 @@ from shared.crypto import SecretBox
 from shared.db import UnitOfWork
 from shared.errors import FieldErrors, Forbidden, NotFound
 from shared.events.codes import InitiativeStatus, SupportKind
+from shared.idempotency import Created, Once, create_once
 from shared.observability import get_logger
 from shared.pagination import Keyset
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from services.neighbourhoods import permissions
 from services.neighbourhoods.domain.areas import AreaInfo, check_area
 from services.neighbourhoods.domain.messages import Message, PostInput, check_post
-from services.neighbourhoods.handlers.common import Created, Once, create_once, partner_acting_in
+from services.neighbourhoods.handlers.common import partner_acting_in
 from services.neighbourhoods.store.messages import MessageFilter, Messages
 from services.neighbourhoods.views import message_json
 from shared.areas import parse_or_none
@@ -17,6 +17,7 @@ from shared.auth import Principal
 from shared.clock import Clock
 from shared.db import UnitOfWork
 from shared.errors import FieldErrors, Forbidden, NotFound
+from shared.idempotency import Created, Once, create_once
 from shared.pagination import Keyset
 
 
