@@ -174,12 +174,7 @@ async def erase_me(uow: UnitOfWork, principal: Principal, me: str, clock: Clock)
     await session.execute(text(_BLANK_ENDED), {"title": ERASED_TITLE})
     # The stored answers of the caller's starts hold the texts they wrote: gone, not renamed.
     await session.execute(text("DELETE FROM idempotency_keys WHERE scope = :s"), {"s": f"initiatives:{me}"})
-    await privacy.pseudonymise_shared(session, me, pseudonym)
-    for initiative_id in led:
-        await privacy.record(
-            session, object_id=str(initiative_id), data_subject=pseudonym, actor=privacy.DATA_SUBJECT,
-            action="erasure", at=now,
-        )  # fmt: skip
+    await privacy.finish_erasure(session, me, pseudonym, led, now)
     await uow.commit()
     return {"memberships": len(memberships), "initiativesLed": len(led), "participations": len(participations)}
 
