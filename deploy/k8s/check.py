@@ -47,7 +47,7 @@ jsonschema: Any = importlib.import_module("jsonschema")
 
 K8S_DIR = Path(__file__).resolve().parent
 REPO = K8S_DIR.parent.parent
-OVERLAYS = ("dev", "production")
+OVERLAYS = ("dev", "production", "restore")  # restore: production + components/restore
 SCHEMAS_DIR = K8S_DIR / "schemas"
 SECRETS_EXAMPLE = K8S_DIR / "secrets.example.yaml"
 DOCKERFILE = REPO / "Dockerfile"
@@ -55,7 +55,8 @@ DOCKERFILE = REPO / "Dockerfile"
 KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
 # v5.8.3 needs Go >= 1.27; v5.8.2 is the newest that builds with the Go on our machines (1.26).
 KUSTOMIZE_VERSION = "v5.8.2"
-KUSTOMIZE_BIN = REPO / ".stack" / "bin" / "kustomize"
+# KUSTOMIZE_BIN=<path> uses a kustomize built elsewhere (e.g. another checkout's .stack/bin).
+KUSTOMIZE_BIN = Path(os.environ.get("KUSTOMIZE_BIN") or REPO / ".stack" / "bin" / "kustomize")
 GO_FALLBACK = Path("/usr/local/go/bin/go")
 
 # The oldest Kubernetes minor we support and the newest kubernetes-validate ships.
@@ -119,6 +120,17 @@ def ensure_kustomize(binary: Path = KUSTOMIZE_BIN) -> Path:
     return binary
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as the API server reads it: a timestamp-looking scalar (a recovery targetTime that
+    kustomize renders unquoted) stays a string, not a datetime."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def render(overlay: str, kustomize: Path) -> list[Obj]:
     """`kustomize build overlays/<overlay>`, parsed."""
     path = K8S_DIR / "overlays" / overlay
@@ -127,7 +139,7 @@ def render(overlay: str, kustomize: Path) -> list[Obj]:
     )
     if result.returncode != 0:
         raise CheckError(f"kustomize build {path} failed:\n{result.stderr.strip()}")
-    docs = [d for d in yaml.safe_load_all(result.stdout) if d is not None]
+    docs = [d for d in yaml.load_all(result.stdout, Loader=_Loader) if d is not None]
     if not all(isinstance(d, dict) for d in docs):
         raise CheckError(f"kustomize build {path} gave a document that is not an object")
     return docs
@@ -546,6 +558,148 @@ def check_wiring(objs: Sequence[Obj]) -> list[str]:
     return errors
 
 
+# --------------------------------------------------------------------------- database and restore
+
+DB_HOST_REF = "$(DB_HOST)"
+
+
+def config_data(objs: Sequence[Obj]) -> dict[str, str]:
+    env = next((c for c in of_kind(objs, "ConfigMap") if c["metadata"]["name"].startswith("wijkaanpak-config")), None)
+    return dict((env or {}).get("data") or {})
+
+
+def postgres_pod_labels(cluster: Obj) -> dict[str, str]:
+    """The labels CloudNativePG puts on an instance pod: the Cluster's inheritedMetadata labels
+    plus its own `cnpg.io/cluster: <name>` and `cnpg.io/podRole: instance`."""
+    inherited = ((cluster["spec"].get("inheritedMetadata") or {}).get("labels")) or {}
+    return {**inherited, "cnpg.io/cluster": cluster["metadata"]["name"], "cnpg.io/podRole": "instance"}
+
+
+def _peer_matches(peer: Obj, labels: dict[str, str]) -> bool:
+    """A same-namespace podSelector peer (no namespaceSelector, no ipBlock) that selects labels."""
+    return "podSelector" in peer and "namespaceSelector" not in peer and selector_matches(peer["podSelector"], labels)
+
+
+def _allows_port(rule: Obj, port: int) -> bool:
+    ports = rule.get("ports") or []
+    return not ports or any(p.get("port") == port for p in ports)
+
+
+def check_database(objs: Sequence[Obj]) -> list[str]:
+    """The database host is set in one place (DB_HOST in the ConfigMap, the Cluster's `-rw`
+    Service) and the NetworkPolicies reach PostgreSQL by labels that do not depend on the
+    Cluster's name, so a cluster restored under another name works with the same policies."""
+    errors: list[str] = []
+    clusters = of_kind(objs, "Cluster")
+    if len(clusters) != 1:
+        return [f"wants one CloudNativePG Cluster, has {len(clusters)}"]
+    cluster = clusters[0]
+    name = cluster["metadata"]["name"]
+    host = config_data(objs).get("DB_HOST")
+    if host != f"{name}-rw":
+        errors.append(f"wijkaanpak-config DB_HOST is {host!r}, wanted {name}-rw (the Cluster's primary Service)")
+    for obj in of_kind(objs, "Deployment") + of_kind(objs, "Job"):
+        for c in containers(obj):
+            names = {e["name"] for e in c.get("env") or []}
+            from_config = any("configMapRef" in src for src in c.get("envFrom") or [])
+            for env in c.get("env") or []:
+                if not env["name"].endswith("DATABASE_URL"):
+                    continue
+                hosts = re.findall(r"@([^:/]+)", str(env.get("value") or ""))
+                if hosts != [DB_HOST_REF]:
+                    errors.append(f"{ref(obj)}: {env['name']} must take its host from {DB_HOST_REF}, has {hosts}")
+                elif "DB_HOST" not in names and not from_config:
+                    errors.append(f"{ref(obj)}: {env['name']} uses {DB_HOST_REF} but the container has no DB_HOST")
+    for kind in ("Database", "ScheduledBackup"):
+        for obj in of_kind(objs, kind):
+            if obj["spec"]["cluster"]["name"] != name:
+                errors.append(f"{ref(obj)}: cluster.name {obj['spec']['cluster']['name']!r}, wanted {name}")
+    inherited = (cluster["spec"].get("inheritedMetadata") or {}).get("labels") or {}
+    if not inherited:
+        errors.append(f"{ref(cluster)}: wants inheritedMetadata.labels (the NetworkPolicies select PostgreSQL by them)")
+    policies = of_kind(objs, "NetworkPolicy")
+    for p in policies:
+        if "cnpg.io/cluster" in json.dumps(p["spec"]):
+            errors.append(f"{ref(p)}: selects PostgreSQL by cnpg.io/cluster (a restored cluster has another name)")
+    pg_labels = postgres_pod_labels(cluster)
+    pg_policies = [
+        p
+        for p in policies
+        if "Ingress" in (p["spec"].get("policyTypes") or []) and selector_matches(p["spec"]["podSelector"], pg_labels)
+    ]
+    deployments = by_name(objs, "Deployment")
+    for service in DB_SERVICES:
+        dep = deployments.get(service)
+        if dep is None:
+            continue
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        admitted = any(
+            _allows_port(rule, 5432) and any(_peer_matches(peer, labels) for peer in rule.get("from") or [])
+            for p in pg_policies
+            for rule in p["spec"].get("ingress") or []
+        )
+        if not admitted:
+            errors.append(f"no NetworkPolicy admits {service} to the pods of Cluster/{name} on 5432")
+        reaches = any(
+            _allows_port(rule, 5432) and any(_peer_matches(peer, pg_labels) for peer in rule.get("to") or [])
+            for p in policies
+            if "Egress" in (p["spec"].get("policyTypes") or []) and selector_matches(p["spec"]["podSelector"], labels)
+            for rule in p["spec"].get("egress") or []
+        )
+        if not reaches:
+            errors.append(f"no NetworkPolicy lets {service} reach the pods of Cluster/{name} on 5432")
+    replication = any(
+        _allows_port(rule, 5432) and any(_peer_matches(peer, pg_labels) for peer in rule.get("from") or [])
+        for p in pg_policies
+        for rule in p["spec"].get("ingress") or []
+    )
+    if not replication:
+        errors.append(f"no NetworkPolicy lets the instances of Cluster/{name} reach each other (replication)")
+    return errors
+
+
+def check_restore(objs: Sequence[Obj], required: bool) -> list[str]:
+    """A Cluster that bootstraps by recovery reads the OLD cluster's archive: an externalCluster
+    with the old `serverName` in the same object store, a recovery target, a name of its own."""
+    errors: list[str] = []
+    for cluster in of_kind(objs, "Cluster"):
+        name = cluster["metadata"]["name"]
+        bootstrap = cluster["spec"].get("bootstrap") or {}
+        recovery = bootstrap.get("recovery")
+        if recovery is None:
+            if required:
+                errors.append(f"{ref(cluster)}: wants bootstrap.recovery (this overlay restores)")
+            continue
+        if "initdb" in bootstrap:
+            errors.append(f"{ref(cluster)}: bootstrap has both initdb and recovery")
+        if not recovery.get("recoveryTarget"):
+            errors.append(f"{ref(cluster)}: bootstrap.recovery wants a recoveryTarget (the point in time)")
+        if (recovery.get("database"), recovery.get("owner")) != ("wijkaanpak", "app"):
+            errors.append(f"{ref(cluster)}: bootstrap.recovery wants database wijkaanpak, owner app")
+        sources = {e["name"]: e for e in cluster["spec"].get("externalClusters") or []}
+        source = sources.get(str(recovery.get("source")))
+        if source is None:
+            errors.append(f"{ref(cluster)}: recovery source {recovery.get('source')!r} is not in externalClusters")
+            continue
+        store = source.get("barmanObjectStore") or {}
+        server = store.get("serverName")
+        if not server:
+            errors.append(
+                f"{ref(cluster)}: externalClusters {source['name']} wants barmanObjectStore.serverName "
+                "(the old cluster's name: its folder in the object store)"
+            )
+        elif server == name:
+            errors.append(f"{ref(cluster)}: restores from its own name {name}; restore into a new cluster")
+        own = (cluster["spec"].get("backup") or {}).get("barmanObjectStore") or {}
+        if own:
+            for key in ("destinationPath", "endpointURL", "s3Credentials"):
+                if store.get(key) != own.get(key):
+                    errors.append(f"{ref(cluster)}: externalClusters {source['name']} {key} differs from spec.backup")
+            if own.get("serverName", name) == server:
+                errors.append(f"{ref(cluster)}: would archive into the folder it restores from ({server})")
+    return errors
+
+
 # --------------------------------------------------------------------------- alerts
 
 # The metrics the issue's alerts are about (each must appear in some alert expression).
@@ -617,11 +771,13 @@ class Sizes:
     service_replicas: int = 1
 
 
+_PRODUCTION = Sizes(
+    brokers=3, replication=3, min_insync=2, pg_instances=3, backups=True, partitions=12, service_replicas=2
+)
 EXPECTED: dict[str, Sizes] = {
     "dev": Sizes(brokers=1, replication=1, min_insync=1, pg_instances=1, backups=False, partitions=6),
-    "production": Sizes(
-        brokers=3, replication=3, min_insync=2, pg_instances=3, backups=True, partitions=12, service_replicas=2
-    ),
+    "production": _PRODUCTION,
+    "restore": _PRODUCTION,
 }
 
 
@@ -826,6 +982,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.run(f"{overlay}: wiring", check_wiring, objs)
         report.run(f"{overlay}: sizes", check_sizes, objs, EXPECTED[overlay])
         report.run(f"{overlay}: alerts", check_alerts, objs)
+        report.run(f"{overlay}: database host and policies", check_database, objs)
+        report.run(f"{overlay}: restore", check_restore, objs, overlay == "restore")
     if report.failures:
         log(f"{len(report.failures)} problem(s)")
         return 1

@@ -81,6 +81,7 @@ def test_overlays_differ_where_they_should(rendered: dict[str, list[Obj]]) -> No
     dev, prod = rendered["dev"], rendered["production"]
     assert {o["metadata"].get("namespace") for o in dev if o["kind"] != "Namespace"} == {"wijkaanpak-dev"}
     assert {o["metadata"].get("namespace") for o in prod if o["kind"] != "Namespace"} == {"wijkaanpak"}
+    assert {o["metadata"].get("namespace") for o in rendered["restore"] if o["kind"] != "Namespace"} == {"wijkaanpak"}
     assert named(prod, "Cluster", "wijkaanpak-pg")["spec"]["instances"] == 3
     assert not [o for o in dev if o["kind"] == "ScheduledBackup"]
     assert [o["spec"]["roles"] for o in prod if o["kind"] == "KafkaNodePool"] == [["broker"], ["controller"]]
@@ -213,3 +214,58 @@ def test_topic_generator_refuses_colliding_or_invalid_names() -> None:
         topics.kafka_topics(["no spaces allowed"])
     with pytest.raises(ValueError, match="duplicate"):
         topics.kafka_topics(["a.b", "a.b"])
+
+
+# ------------------------------------------------------------------ restore and the database host
+
+
+def test_restore_overlay_recovers_from_the_old_clusters_folder(rendered: dict[str, list[Obj]]) -> None:
+    restore = rendered["restore"]
+    pg = named(restore, "Cluster", "wijkaanpak-pg-restore")
+    recovery = pg["spec"]["bootstrap"]["recovery"]
+    assert "initdb" not in pg["spec"]["bootstrap"]
+    origin = next(e for e in pg["spec"]["externalClusters"] if e["name"] == recovery["source"])
+    assert origin["barmanObjectStore"]["serverName"] == "wijkaanpak-pg"
+    prod_store = named(rendered["production"], "Cluster", "wijkaanpak-pg")["spec"]["backup"]["barmanObjectStore"]
+    assert origin["barmanObjectStore"]["destinationPath"] == prod_store["destinationPath"]
+    assert recovery["recoveryTarget"]["targetTime"] == "2026-03-01 09:30:00.000000+00:00"  # a string, not a datetime
+    assert check.config_data(restore)["DB_HOST"] == "wijkaanpak-pg-restore-rw"
+    assert named(restore, "Database", "wijkaanpak")["spec"]["cluster"]["name"] == "wijkaanpak-pg-restore"
+    assert check.check_restore(restore, required=True) == []
+    assert check.check_database(restore) == []
+    assert check.check_restore(rendered["production"], required=True) == [
+        "Cluster/wijkaanpak-pg: wants bootstrap.recovery (this overlay restores)"
+    ]
+
+
+def test_restore_check_catches_a_missing_server_name_and_target(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["restore"])
+    pg = named(objs, "Cluster", "wijkaanpak-pg-restore")
+    del pg["spec"]["externalClusters"][0]["barmanObjectStore"]["serverName"]
+    pg["spec"]["bootstrap"]["recovery"]["recoveryTarget"] = {}
+    errors = "\n".join(check.check_restore(objs, required=True))
+    assert "serverName" in errors and "recoveryTarget" in errors
+    pg["spec"]["externalClusters"][0]["barmanObjectStore"]["serverName"] = "wijkaanpak-pg-restore"
+    assert any("restore into a new cluster" in e for e in check.check_restore(objs, required=True))
+
+
+def test_restore_component_validates_against_the_cnpg_schema(rendered: dict[str, list[Obj]]) -> None:
+    pg = copy.deepcopy(named(rendered["restore"], "Cluster", "wijkaanpak-pg-restore"))
+    assert check.validate_objects([pg]) == []
+    pg["spec"]["externalClusters"][0]["barmanObjectStore"]["servername"] = "typo"
+    assert any("servername" in e for e in check.validate_objects([pg]))
+
+
+def test_database_check_catches_a_hard_coded_host_and_policies_by_cluster_name(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    objs = copy.deepcopy(rendered["restore"])
+    job = named(objs, "Job", "goals-migrate")
+    url = next(e for e in job["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "GOALS_DATABASE_URL")
+    url["value"] = url["value"].replace("$(DB_HOST)", "wijkaanpak-pg-rw")
+    policy = named(objs, "NetworkPolicy", "postgres")
+    policy["spec"]["podSelector"] = {"matchLabels": {"cnpg.io/cluster": "wijkaanpak-pg"}}
+    errors = "\n".join(check.check_database(objs))
+    assert "Job/goals-migrate: GOALS_DATABASE_URL must take its host from $(DB_HOST)" in errors
+    assert "NetworkPolicy/postgres: selects PostgreSQL by cnpg.io/cluster" in errors
+    assert "no NetworkPolicy admits signals to the pods of Cluster/wijkaanpak-pg-restore on 5432" in errors
