@@ -700,6 +700,52 @@ def check_restore(objs: Sequence[Obj], required: bool) -> list[str]:
     return errors
 
 
+# --------------------------------------------------------------------------- PostgreSQL settings
+
+# A dead client's session (and its advisory locks) must end within this many seconds.
+DEAD_PEER_SECONDS = 120
+LOCK_TIMEOUT_SQL = re.compile(r"^ALTER DATABASE wijkaanpak SET lock_timeout\s*(=|TO)\s*'(\d+)(ms|s)'$", re.I)
+
+
+def check_postgres_settings(objs: Sequence[Obj]) -> list[str]:
+    """TCP keepalives and user timeout on the server, and `lock_timeout` for every session in the
+    services' database (`ALTER DATABASE wijkaanpak SET lock_timeout` at initdb; a restored
+    cluster brings it along in its catalog)."""
+    errors: list[str] = []
+    for pg in of_kind(objs, "Cluster"):
+        params = (pg["spec"].get("postgresql") or {}).get("parameters") or {}
+        values: dict[str, int] = {}
+        for key in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout"):
+            raw = str(params.get(key, ""))
+            if not raw.isdigit() or int(raw) == 0:
+                errors.append(f"{ref(pg)}: postgresql.parameters.{key} must be a positive integer, is {raw!r}")
+            else:
+                values[key] = int(raw)
+        if len(values) == 4:
+            keepalive = (
+                values["tcp_keepalives_idle"] + values["tcp_keepalives_interval"] * values["tcp_keepalives_count"]
+            )
+            if keepalive > DEAD_PEER_SECONDS:
+                errors.append(
+                    f"{ref(pg)}: a dead idle client is noticed after {keepalive} s, wanted <= {DEAD_PEER_SECONDS}"
+                )
+            if values["tcp_user_timeout"] > DEAD_PEER_SECONDS * 1000:
+                timeout = values["tcp_user_timeout"]
+                errors.append(f"{ref(pg)}: tcp_user_timeout {timeout} ms, wanted <= {DEAD_PEER_SECONDS} s")
+        bootstrap = pg["spec"].get("bootstrap") or {}
+        if "recovery" in bootstrap:
+            continue
+        sql = ((bootstrap.get("initdb") or {}).get("postInitApplicationSQL")) or []
+        timeouts = [m for m in (LOCK_TIMEOUT_SQL.match(str(line).strip()) for line in sql) if m]
+        if not timeouts:
+            errors.append(f"{ref(pg)}: initdb wants `ALTER DATABASE wijkaanpak SET lock_timeout = '<n>s'`")
+        for m in timeouts:
+            ms = int(m.group(2)) * (1000 if m.group(3).lower() == "s" else 1)
+            if not 0 < ms <= 30_000:
+                errors.append(f"{ref(pg)}: lock_timeout {ms} ms, wanted between 1 ms and 30 s")
+    return errors
+
+
 # --------------------------------------------------------------------------- alerts
 
 # The metrics the issue's alerts are about (each must appear in some alert expression).
@@ -984,6 +1030,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.run(f"{overlay}: alerts", check_alerts, objs)
         report.run(f"{overlay}: database host and policies", check_database, objs)
         report.run(f"{overlay}: restore", check_restore, objs, overlay == "restore")
+        report.run(f"{overlay}: PostgreSQL keepalives and lock_timeout", check_postgres_settings, objs)
     if report.failures:
         log(f"{len(report.failures)} problem(s)")
         return 1

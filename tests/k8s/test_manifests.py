@@ -269,3 +269,29 @@ def test_database_check_catches_a_hard_coded_host_and_policies_by_cluster_name(
     assert "Job/goals-migrate: GOALS_DATABASE_URL must take its host from $(DB_HOST)" in errors
     assert "NetworkPolicy/postgres: selects PostgreSQL by cnpg.io/cluster" in errors
     assert "no NetworkPolicy admits signals to the pods of Cluster/wijkaanpak-pg-restore on 5432" in errors
+
+
+# ------------------------------------------------------------------ PostgreSQL keepalives and lock_timeout
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_postgres_has_keepalives_and_lock_timeout(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    assert check.check_postgres_settings(rendered[overlay]) == []
+    params = next(o for o in rendered[overlay] if o["kind"] == "Cluster")["spec"]["postgresql"]["parameters"]
+    assert params["tcp_user_timeout"] == "60000"
+
+
+def test_postgres_settings_check_catches_missing_keepalives_and_lock_timeout(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    pg = named(objs, "Cluster", "wijkaanpak-pg")
+    del pg["spec"]["postgresql"]["parameters"]["tcp_keepalives_idle"]
+    sql = pg["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"]
+    pg["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"] = [s for s in sql if "lock_timeout" not in s]
+    errors = "\n".join(check.check_postgres_settings(objs))
+    assert "tcp_keepalives_idle must be a positive integer" in errors
+    assert "lock_timeout" in errors
+    pg["spec"]["postgresql"]["parameters"]["tcp_keepalives_idle"] = "7200"
+    pg["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"] = [*sql]
+    assert check.check_postgres_settings(objs) == [
+        "Cluster/wijkaanpak-pg: a dead idle client is noticed after 7230 s, wanted <= 120"
+    ]
