@@ -48,6 +48,7 @@ jsonschema: Any = importlib.import_module("jsonschema")
 K8S_DIR = Path(__file__).resolve().parent
 REPO = K8S_DIR.parent.parent
 OVERLAYS = ("dev", "production", "restore")  # restore: production + components/restore
+RELEASE_OVERLAYS = ("production", "restore")  # what is applied to the real site
 SCHEMAS_DIR = K8S_DIR / "schemas"
 SECRETS_EXAMPLE = K8S_DIR / "secrets.example.yaml"
 DOCKERFILE = REPO / "Dockerfile"
@@ -746,6 +747,74 @@ def check_postgres_settings(objs: Sequence[Obj]) -> list[str]:
     return errors
 
 
+# --------------------------------------------------------------------------- edge: Ingress, egress, placeholders
+
+# The gateway's public paths (path, pathType). Everything else (/metrics, /readyz, /healthz,
+# /docs, /openapi.json) stays inside the cluster.
+PUBLIC_PATHS = {("/graphql", "Exact"), ("/v1", "Prefix"), ("/open311", "Prefix")}
+INTERNAL_PATHS = ("/", "/metrics", "/readyz", "/healthz", "/docs", "/openapi.json", "/redoc", "/graphiql")
+# Only these services may reach the internet (webhooks and e-mail).
+INTERNET_SERVICES = ("notifications",)
+WIDE_CIDRS = ("0.0.0.0/0", "::/0")
+# What an operator must replace before production: example domains, the documentation address
+# ranges (RFC 5737, RFC 3849) and the REPLACE-WITH markers.
+PLACEHOLDER = re.compile(
+    r"\bexample\.(?:org|com|net)\b|\b(?:192\.0\.2|198\.51\.100|203\.0\.113)\.\d+|\b2001:db8:|REPLACE-WITH", re.I
+)
+
+
+def _path_matches(path: str, path_type: str, request: str) -> bool:
+    if path_type == "Exact":
+        return request == path
+    prefix = path.rstrip("/")
+    return request == prefix or request.startswith(prefix + "/") or prefix == ""
+
+
+def check_ingress(objs: Sequence[Obj]) -> list[str]:
+    errors: list[str] = []
+    for ing in of_kind(objs, "Ingress"):
+        for rule in ing["spec"].get("rules") or []:
+            for p in (rule.get("http") or {}).get("paths") or []:
+                path, path_type = str(p.get("path", "/")), str(p.get("pathType"))
+                if (path, path_type) not in PUBLIC_PATHS:
+                    errors.append(f"{ref(ing)}: path {path} ({path_type}) is not one of the public paths")
+                exposed = [i for i in INTERNAL_PATHS if _path_matches(path, path_type, i)]
+                if exposed:
+                    errors.append(f"{ref(ing)}: path {path} ({path_type}) exposes {', '.join(exposed)}")
+    return errors
+
+
+def check_egress(objs: Sequence[Obj]) -> list[str]:
+    """Only notifications may reach the internet; no service pod has open egress."""
+    errors: list[str] = []
+    pod_labels = {n: d["spec"]["template"]["metadata"]["labels"] for n, d in by_name(objs, "Deployment").items()}
+    for p in of_kind(objs, "NetworkPolicy"):
+        if "Egress" not in (p["spec"].get("policyTypes") or []):
+            continue
+        selected = sorted(n for n, labels in pod_labels.items() if selector_matches(p["spec"]["podSelector"], labels))
+        if not selected:
+            continue
+        for rule in p["spec"].get("egress") or []:
+            if not rule.get("to"):
+                errors.append(f"{ref(p)}: open egress (no `to`) for {selected}")
+                continue
+            wide = [peer["ipBlock"]["cidr"] for peer in rule["to"] if "ipBlock" in peer]
+            wide = [c for c in wide if c in WIDE_CIDRS or int(c.rsplit("/", 1)[1]) < 8]
+            others = [n for n in selected if n not in INTERNET_SERVICES]
+            if wide and others:
+                errors.append(f"{ref(p)}: lets {others} reach the internet ({', '.join(wide)}); only notifications may")
+    return errors
+
+
+def check_placeholders(text: str) -> list[str]:
+    """Rendered output with a placeholder an operator has to replace (for production: --release)."""
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        if PLACEHOLDER.search(line) and not line.lstrip().startswith("#"):
+            found[line.strip()] += 1
+    return [f"placeholder in the rendered output: {line}" + (f" ({n}x)" if n > 1 else "") for line, n in found.items()]
+
+
 # --------------------------------------------------------------------------- alerts
 
 # The metrics the issue's alerts are about (each must appear in some alert expression).
@@ -991,6 +1060,11 @@ def summary(objs: Sequence[Obj]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.k8s.check", description="offline check of deploy/k8s")
     parser.add_argument("--out", type=Path, help="also write each rendered overlay to DIR/<overlay>.yaml")
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="fail on placeholders (example.org, documentation addresses) in the production overlays",
+    )
     args = parser.parse_args(argv)
     report = Report()
     try:
@@ -1031,6 +1105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.run(f"{overlay}: database host and policies", check_database, objs)
         report.run(f"{overlay}: restore", check_restore, objs, overlay == "restore")
         report.run(f"{overlay}: PostgreSQL keepalives and lock_timeout", check_postgres_settings, objs)
+        report.run(f"{overlay}: Ingress serves the public paths only", check_ingress, objs)
+        report.run(f"{overlay}: egress only where needed", check_egress, objs)
+        if overlay in RELEASE_OVERLAYS:
+            text = render_text(overlay, kustomize)
+            placeholders = check_placeholders(text)
+            if args.release:
+                report.run(f"{overlay}: no placeholders (--release)", check_placeholders, text)
+            elif placeholders:
+                log(f"note {overlay}: {len(placeholders)} placeholder line(s); `--release` fails on them")
     if report.failures:
         log(f"{len(report.failures)} problem(s)")
         return 1

@@ -295,3 +295,54 @@ def test_postgres_settings_check_catches_missing_keepalives_and_lock_timeout(ren
     assert check.check_postgres_settings(objs) == [
         "Cluster/wijkaanpak-pg: a dead idle client is noticed after 7230 s, wanted <= 120"
     ]
+
+
+# ------------------------------------------------------------------ the edge: Ingress, egress, placeholders
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_ingress_and_egress(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    assert check.check_ingress(rendered[overlay]) == []
+    assert check.check_egress(rendered[overlay]) == []
+    ingress = named(rendered[overlay], "Ingress", "gateway")
+    paths = {(p["path"], p["pathType"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths == {("/graphql", "Exact"), ("/v1", "Prefix"), ("/open311", "Prefix")}
+
+
+def test_ingress_check_catches_internal_paths(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    paths = named(objs, "Ingress", "gateway")["spec"]["rules"][0]["http"]["paths"]
+    paths[0] = {**paths[0], "path": "/", "pathType": "Prefix"}
+    errors = "\n".join(check.check_ingress(objs))
+    assert "exposes /, /metrics, /readyz, /healthz, /docs" in errors
+
+
+def test_egress_check_catches_every_service_to_the_internet(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    idp = named(objs, "NetworkPolicy", "services-to-identity-provider")
+    idp["spec"]["egress"][0]["to"] = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    errors = check.check_egress(objs)
+    assert len(errors) == 1 and "NetworkPolicy/services-to-identity-provider: lets ['gateway', 'goals'" in errors[0]
+    idp["spec"]["egress"] = [{}]
+    assert "open egress" in check.check_egress(objs)[0]
+    # notifications alone may: its webhook rule is not reported
+    assert not any("notifications-to-internet" in e for e in check.check_egress(objs))
+
+
+def test_release_check_refuses_placeholders_in_production(
+    kustomize: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = check.render_text("production", kustomize)
+    errors = check.check_placeholders(text)
+    assert any("PUBLIC_BASE_URL: https://wijkaanpak.example.org" in e for e in errors)
+    assert any("cidr: 192.0.2.0/24" in e for e in errors)
+    site = (
+        text.replace("example.org", "veiligheidsregio.test")
+        .replace("192.0.2.0/24", "10.20.0.0/24")
+    )
+    assert check.check_placeholders(site) == []
+    assert check.main(["--release"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL production: no placeholders (--release)" in out
+    assert "FAIL restore: no placeholders (--release)" in out
+    assert "FAIL dev" not in out
