@@ -872,6 +872,44 @@ def check_alerts(objs: Sequence[Obj], exported: set[str] | None = None) -> list[
     return errors
 
 
+# --------------------------------------------------------------------------- runbook
+
+RUNBOOK = K8S_DIR / "RUNBOOK.md"
+RUNBOOK_SECTIONS = ("## Upgrades", "## RPO and RTO", "## Restore drill", "## Restore to a point in time")
+RESTORE_DRILL_TEST = "tests/stack/test_restore_drill.py"
+
+
+def check_runbook(objs: Sequence[Obj], path: Path = RUNBOOK) -> list[str]:
+    """RUNBOOK.md has a section per alert (`### <alert>` with **Means** and **Do**), upgrades,
+    RPO/RTO and the restore drill (pointing at the test that runs it)."""
+    if not path.exists():
+        return [f"{path.name} is missing"]
+    text = path.read_text()
+    errors: list[str] = []
+    sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^##|\Z)", text, re.M | re.S))
+    alerts = sorted(
+        {
+            str(rule["alert"])
+            for pr in of_kind(objs, "PrometheusRule")
+            for group in pr["spec"]["groups"]
+            for rule in group["rules"]
+            if "alert" in rule
+        }
+    )
+    for alert in alerts:
+        body = sections.get(alert)
+        if body is None:
+            errors.append(f"{path.name}: no section `### {alert}` (what it means, what to do)")
+        elif "**Means**" not in body or "**Do**" not in body:
+            errors.append(f"{path.name}: section {alert} wants **Means** and **Do**")
+    for heading in RUNBOOK_SECTIONS:
+        if not re.search(rf"^{re.escape(heading)}\b", text, re.M):
+            errors.append(f"{path.name}: no section `{heading}`")
+    if RESTORE_DRILL_TEST not in text:
+        errors.append(f"{path.name}: the restore drill must point at {RESTORE_DRILL_TEST}")
+    return errors
+
+
 # --------------------------------------------------------------------------- sizes
 
 
@@ -1107,6 +1145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.run(f"{overlay}: PostgreSQL keepalives and lock_timeout", check_postgres_settings, objs)
         report.run(f"{overlay}: Ingress serves the public paths only", check_ingress, objs)
         report.run(f"{overlay}: egress only where needed", check_egress, objs)
+        report.run(f"{overlay}: every alert in {RUNBOOK.name}", check_runbook, objs)
         if overlay in RELEASE_OVERLAYS:
             text = render_text(overlay, kustomize)
             placeholders = check_placeholders(text)

@@ -346,3 +346,26 @@ def test_release_check_refuses_placeholders_in_production(
     assert "FAIL production: no placeholders (--release)" in out
     assert "FAIL restore: no placeholders (--release)" in out
     assert "FAIL dev" not in out
+
+
+# ------------------------------------------------------------------ the runbook
+
+
+def test_runbook_covers_every_alert_upgrades_rpo_and_the_drill(rendered: dict[str, list[Obj]]) -> None:
+    assert check.check_runbook(rendered["production"]) == []
+    assert (check.REPO / check.RESTORE_DRILL_TEST).exists()
+
+
+def test_runbook_check_catches_an_alert_without_a_section(rendered: dict[str, list[Obj]], tmp_path: Path) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    rule = named(objs, "PrometheusRule", "wijkaanpak")
+    rule["spec"]["groups"][0]["rules"].append(
+        {"alert": "WijkaanpakNew", "expr": "wijkaanpak_outbox_pending > 1", "labels": {"severity": "info"}}
+    )
+    assert check.check_runbook(objs) == ["RUNBOOK.md: no section `### WijkaanpakNew` (what it means, what to do)"]
+    short = tmp_path / "RUNBOOK.md"
+    short.write_text(check.RUNBOOK.read_text().replace("**Do**: roll back", "roll back").split("## RPO and RTO")[0])
+    errors = check.check_runbook(rendered["production"], short)
+    assert "RUNBOOK.md: section WijkaanpakDeadLetterRateHigh wants **Means** and **Do**" in errors
+    assert "RUNBOOK.md: no section `## Upgrades`" in errors
+    assert "RUNBOOK.md: no section `## RPO and RTO`" in errors
