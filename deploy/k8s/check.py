@@ -47,7 +47,8 @@ jsonschema: Any = importlib.import_module("jsonschema")
 
 K8S_DIR = Path(__file__).resolve().parent
 REPO = K8S_DIR.parent.parent
-OVERLAYS = ("dev", "production")
+OVERLAYS = ("dev", "production", "restore")  # restore: production + components/restore
+RELEASE_OVERLAYS = ("production", "restore")  # what is applied to the real site
 SCHEMAS_DIR = K8S_DIR / "schemas"
 SECRETS_EXAMPLE = K8S_DIR / "secrets.example.yaml"
 DOCKERFILE = REPO / "Dockerfile"
@@ -55,7 +56,8 @@ DOCKERFILE = REPO / "Dockerfile"
 KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
 # v5.8.3 needs Go >= 1.27; v5.8.2 is the newest that builds with the Go on our machines (1.26).
 KUSTOMIZE_VERSION = "v5.8.2"
-KUSTOMIZE_BIN = REPO / ".stack" / "bin" / "kustomize"
+# KUSTOMIZE_BIN=<path> uses a kustomize built elsewhere (e.g. another checkout's .stack/bin).
+KUSTOMIZE_BIN = Path(os.environ.get("KUSTOMIZE_BIN") or REPO / ".stack" / "bin" / "kustomize")
 GO_FALLBACK = Path("/usr/local/go/bin/go")
 
 # The oldest Kubernetes minor we support and the newest kubernetes-validate ships.
@@ -119,6 +121,17 @@ def ensure_kustomize(binary: Path = KUSTOMIZE_BIN) -> Path:
     return binary
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as the API server reads it: a timestamp-looking scalar (a recovery targetTime that
+    kustomize renders unquoted) stays a string, not a datetime."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def render(overlay: str, kustomize: Path) -> list[Obj]:
     """`kustomize build overlays/<overlay>`, parsed."""
     path = K8S_DIR / "overlays" / overlay
@@ -127,7 +140,7 @@ def render(overlay: str, kustomize: Path) -> list[Obj]:
     )
     if result.returncode != 0:
         raise CheckError(f"kustomize build {path} failed:\n{result.stderr.strip()}")
-    docs = [d for d in yaml.safe_load_all(result.stdout) if d is not None]
+    docs = [d for d in yaml.load_all(result.stdout, Loader=_Loader) if d is not None]
     if not all(isinstance(d, dict) for d in docs):
         raise CheckError(f"kustomize build {path} gave a document that is not an object")
     return docs
@@ -546,6 +559,262 @@ def check_wiring(objs: Sequence[Obj]) -> list[str]:
     return errors
 
 
+# --------------------------------------------------------------------------- database and restore
+
+DB_HOST_REF = "$(DB_HOST)"
+
+
+def config_data(objs: Sequence[Obj]) -> dict[str, str]:
+    env = next((c for c in of_kind(objs, "ConfigMap") if c["metadata"]["name"].startswith("wijkaanpak-config")), None)
+    return dict((env or {}).get("data") or {})
+
+
+def postgres_pod_labels(cluster: Obj) -> dict[str, str]:
+    """The labels CloudNativePG puts on an instance pod: the Cluster's inheritedMetadata labels
+    plus its own `cnpg.io/cluster: <name>` and `cnpg.io/podRole: instance`."""
+    inherited = ((cluster["spec"].get("inheritedMetadata") or {}).get("labels")) or {}
+    return {**inherited, "cnpg.io/cluster": cluster["metadata"]["name"], "cnpg.io/podRole": "instance"}
+
+
+def _peer_matches(peer: Obj, labels: dict[str, str]) -> bool:
+    """A same-namespace podSelector peer (no namespaceSelector, no ipBlock) that selects labels."""
+    return "podSelector" in peer and "namespaceSelector" not in peer and selector_matches(peer["podSelector"], labels)
+
+
+def _allows_port(rule: Obj, port: int) -> bool:
+    ports = rule.get("ports") or []
+    return not ports or any(p.get("port") == port for p in ports)
+
+
+def check_database(objs: Sequence[Obj]) -> list[str]:
+    """The database host is set in one place (DB_HOST in the ConfigMap, the Cluster's `-rw`
+    Service) and the NetworkPolicies reach PostgreSQL by labels that do not depend on the
+    Cluster's name, so a cluster restored under another name works with the same policies."""
+    errors: list[str] = []
+    clusters = of_kind(objs, "Cluster")
+    if len(clusters) != 1:
+        return [f"wants one CloudNativePG Cluster, has {len(clusters)}"]
+    cluster = clusters[0]
+    name = cluster["metadata"]["name"]
+    host = config_data(objs).get("DB_HOST")
+    if host != f"{name}-rw":
+        errors.append(f"wijkaanpak-config DB_HOST is {host!r}, wanted {name}-rw (the Cluster's primary Service)")
+    for obj in of_kind(objs, "Deployment") + of_kind(objs, "Job"):
+        for c in containers(obj):
+            names = {e["name"] for e in c.get("env") or []}
+            from_config = any("configMapRef" in src for src in c.get("envFrom") or [])
+            for env in c.get("env") or []:
+                if not env["name"].endswith("DATABASE_URL"):
+                    continue
+                hosts = re.findall(r"@([^:/]+)", str(env.get("value") or ""))
+                if hosts != [DB_HOST_REF]:
+                    errors.append(f"{ref(obj)}: {env['name']} must take its host from {DB_HOST_REF}, has {hosts}")
+                elif "DB_HOST" not in names and not from_config:
+                    errors.append(f"{ref(obj)}: {env['name']} uses {DB_HOST_REF} but the container has no DB_HOST")
+    for kind in ("Database", "ScheduledBackup"):
+        for obj in of_kind(objs, kind):
+            if obj["spec"]["cluster"]["name"] != name:
+                errors.append(f"{ref(obj)}: cluster.name {obj['spec']['cluster']['name']!r}, wanted {name}")
+    inherited = (cluster["spec"].get("inheritedMetadata") or {}).get("labels") or {}
+    if not inherited:
+        errors.append(f"{ref(cluster)}: wants inheritedMetadata.labels (the NetworkPolicies select PostgreSQL by them)")
+    policies = of_kind(objs, "NetworkPolicy")
+    for p in policies:
+        if "cnpg.io/cluster" in json.dumps(p["spec"]):
+            errors.append(f"{ref(p)}: selects PostgreSQL by cnpg.io/cluster (a restored cluster has another name)")
+    pg_labels = postgres_pod_labels(cluster)
+    pg_policies = [
+        p
+        for p in policies
+        if "Ingress" in (p["spec"].get("policyTypes") or []) and selector_matches(p["spec"]["podSelector"], pg_labels)
+    ]
+    deployments = by_name(objs, "Deployment")
+    for service in DB_SERVICES:
+        dep = deployments.get(service)
+        if dep is None:
+            continue
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        admitted = any(
+            _allows_port(rule, 5432) and any(_peer_matches(peer, labels) for peer in rule.get("from") or [])
+            for p in pg_policies
+            for rule in p["spec"].get("ingress") or []
+        )
+        if not admitted:
+            errors.append(f"no NetworkPolicy admits {service} to the pods of Cluster/{name} on 5432")
+        reaches = any(
+            _allows_port(rule, 5432) and any(_peer_matches(peer, pg_labels) for peer in rule.get("to") or [])
+            for p in policies
+            if "Egress" in (p["spec"].get("policyTypes") or []) and selector_matches(p["spec"]["podSelector"], labels)
+            for rule in p["spec"].get("egress") or []
+        )
+        if not reaches:
+            errors.append(f"no NetworkPolicy lets {service} reach the pods of Cluster/{name} on 5432")
+    replication = any(
+        _allows_port(rule, 5432) and any(_peer_matches(peer, pg_labels) for peer in rule.get("from") or [])
+        for p in pg_policies
+        for rule in p["spec"].get("ingress") or []
+    )
+    if not replication:
+        errors.append(f"no NetworkPolicy lets the instances of Cluster/{name} reach each other (replication)")
+    return errors
+
+
+def check_restore(objs: Sequence[Obj], required: bool) -> list[str]:
+    """A Cluster that bootstraps by recovery reads the OLD cluster's archive: an externalCluster
+    with the old `serverName` in the same object store, a recovery target, a name of its own."""
+    errors: list[str] = []
+    for cluster in of_kind(objs, "Cluster"):
+        name = cluster["metadata"]["name"]
+        bootstrap = cluster["spec"].get("bootstrap") or {}
+        recovery = bootstrap.get("recovery")
+        if recovery is None:
+            if required:
+                errors.append(f"{ref(cluster)}: wants bootstrap.recovery (this overlay restores)")
+            continue
+        if "initdb" in bootstrap:
+            errors.append(f"{ref(cluster)}: bootstrap has both initdb and recovery")
+        if not recovery.get("recoveryTarget"):
+            errors.append(f"{ref(cluster)}: bootstrap.recovery wants a recoveryTarget (the point in time)")
+        if (recovery.get("database"), recovery.get("owner")) != ("wijkaanpak", "app"):
+            errors.append(f"{ref(cluster)}: bootstrap.recovery wants database wijkaanpak, owner app")
+        sources = {e["name"]: e for e in cluster["spec"].get("externalClusters") or []}
+        source = sources.get(str(recovery.get("source")))
+        if source is None:
+            errors.append(f"{ref(cluster)}: recovery source {recovery.get('source')!r} is not in externalClusters")
+            continue
+        store = source.get("barmanObjectStore") or {}
+        server = store.get("serverName")
+        if not server:
+            errors.append(
+                f"{ref(cluster)}: externalClusters {source['name']} wants barmanObjectStore.serverName "
+                "(the old cluster's name: its folder in the object store)"
+            )
+        elif server == name:
+            errors.append(f"{ref(cluster)}: restores from its own name {name}; restore into a new cluster")
+        own = (cluster["spec"].get("backup") or {}).get("barmanObjectStore") or {}
+        if own:
+            for key in ("destinationPath", "endpointURL", "s3Credentials"):
+                if store.get(key) != own.get(key):
+                    errors.append(f"{ref(cluster)}: externalClusters {source['name']} {key} differs from spec.backup")
+            if own.get("serverName", name) == server:
+                errors.append(f"{ref(cluster)}: would archive into the folder it restores from ({server})")
+    return errors
+
+
+# --------------------------------------------------------------------------- PostgreSQL settings
+
+# A dead client's session (and its advisory locks) must end within this many seconds.
+DEAD_PEER_SECONDS = 120
+LOCK_TIMEOUT_SQL = re.compile(r"^ALTER DATABASE wijkaanpak SET lock_timeout\s*(=|TO)\s*'(\d+)(ms|s)'$", re.I)
+
+
+def check_postgres_settings(objs: Sequence[Obj]) -> list[str]:
+    """TCP keepalives and user timeout on the server, and `lock_timeout` for every session in the
+    services' database (`ALTER DATABASE wijkaanpak SET lock_timeout` at initdb; a restored
+    cluster brings it along in its catalog)."""
+    errors: list[str] = []
+    for pg in of_kind(objs, "Cluster"):
+        params = (pg["spec"].get("postgresql") or {}).get("parameters") or {}
+        values: dict[str, int] = {}
+        for key in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout"):
+            raw = str(params.get(key, ""))
+            if not raw.isdigit() or int(raw) == 0:
+                errors.append(f"{ref(pg)}: postgresql.parameters.{key} must be a positive integer, is {raw!r}")
+            else:
+                values[key] = int(raw)
+        if len(values) == 4:
+            keepalive = (
+                values["tcp_keepalives_idle"] + values["tcp_keepalives_interval"] * values["tcp_keepalives_count"]
+            )
+            if keepalive > DEAD_PEER_SECONDS:
+                errors.append(
+                    f"{ref(pg)}: a dead idle client is noticed after {keepalive} s, wanted <= {DEAD_PEER_SECONDS}"
+                )
+            if values["tcp_user_timeout"] > DEAD_PEER_SECONDS * 1000:
+                timeout = values["tcp_user_timeout"]
+                errors.append(f"{ref(pg)}: tcp_user_timeout {timeout} ms, wanted <= {DEAD_PEER_SECONDS} s")
+        bootstrap = pg["spec"].get("bootstrap") or {}
+        if "recovery" in bootstrap:
+            continue
+        sql = ((bootstrap.get("initdb") or {}).get("postInitApplicationSQL")) or []
+        timeouts = [m for m in (LOCK_TIMEOUT_SQL.match(str(line).strip()) for line in sql) if m]
+        if not timeouts:
+            errors.append(f"{ref(pg)}: initdb wants `ALTER DATABASE wijkaanpak SET lock_timeout = '<n>s'`")
+        for m in timeouts:
+            ms = int(m.group(2)) * (1000 if m.group(3).lower() == "s" else 1)
+            if not 0 < ms <= 30_000:
+                errors.append(f"{ref(pg)}: lock_timeout {ms} ms, wanted between 1 ms and 30 s")
+    return errors
+
+
+# --------------------------------------------------------------------------- edge: Ingress, egress, placeholders
+
+# The gateway's public paths (path, pathType). Everything else (/metrics, /readyz, /healthz,
+# /docs, /openapi.json) stays inside the cluster.
+PUBLIC_PATHS = {("/graphql", "Exact"), ("/v1", "Prefix"), ("/open311", "Prefix")}
+INTERNAL_PATHS = ("/", "/metrics", "/readyz", "/healthz", "/docs", "/openapi.json", "/redoc", "/graphiql")
+# Only these services may reach the internet (webhooks and e-mail).
+INTERNET_SERVICES = ("notifications",)
+WIDE_CIDRS = ("0.0.0.0/0", "::/0")
+# What an operator must replace before production: example domains, the documentation address
+# ranges (RFC 5737, RFC 3849) and the REPLACE-WITH markers.
+PLACEHOLDER = re.compile(
+    r"\bexample\.(?:org|com|net)\b|\b(?:192\.0\.2|198\.51\.100|203\.0\.113)\.\d+|\b2001:db8:|REPLACE-WITH", re.I
+)
+
+
+def _path_matches(path: str, path_type: str, request: str) -> bool:
+    if path_type == "Exact":
+        return request == path
+    prefix = path.rstrip("/")
+    return request == prefix or request.startswith(prefix + "/") or prefix == ""
+
+
+def check_ingress(objs: Sequence[Obj]) -> list[str]:
+    errors: list[str] = []
+    for ing in of_kind(objs, "Ingress"):
+        for rule in ing["spec"].get("rules") or []:
+            for p in (rule.get("http") or {}).get("paths") or []:
+                path, path_type = str(p.get("path", "/")), str(p.get("pathType"))
+                if (path, path_type) not in PUBLIC_PATHS:
+                    errors.append(f"{ref(ing)}: path {path} ({path_type}) is not one of the public paths")
+                exposed = [i for i in INTERNAL_PATHS if _path_matches(path, path_type, i)]
+                if exposed:
+                    errors.append(f"{ref(ing)}: path {path} ({path_type}) exposes {', '.join(exposed)}")
+    return errors
+
+
+def check_egress(objs: Sequence[Obj]) -> list[str]:
+    """Only notifications may reach the internet; no service pod has open egress."""
+    errors: list[str] = []
+    pod_labels = {n: d["spec"]["template"]["metadata"]["labels"] for n, d in by_name(objs, "Deployment").items()}
+    for p in of_kind(objs, "NetworkPolicy"):
+        if "Egress" not in (p["spec"].get("policyTypes") or []):
+            continue
+        selected = sorted(n for n, labels in pod_labels.items() if selector_matches(p["spec"]["podSelector"], labels))
+        if not selected:
+            continue
+        for rule in p["spec"].get("egress") or []:
+            if not rule.get("to"):
+                errors.append(f"{ref(p)}: open egress (no `to`) for {selected}")
+                continue
+            wide = [peer["ipBlock"]["cidr"] for peer in rule["to"] if "ipBlock" in peer]
+            wide = [c for c in wide if c in WIDE_CIDRS or int(c.rsplit("/", 1)[1]) < 8]
+            others = [n for n in selected if n not in INTERNET_SERVICES]
+            if wide and others:
+                errors.append(f"{ref(p)}: lets {others} reach the internet ({', '.join(wide)}); only notifications may")
+    return errors
+
+
+def check_placeholders(text: str) -> list[str]:
+    """Rendered output with a placeholder an operator has to replace (for production: --release)."""
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        if PLACEHOLDER.search(line) and not line.lstrip().startswith("#"):
+            found[line.strip()] += 1
+    return [f"placeholder in the rendered output: {line}" + (f" ({n}x)" if n > 1 else "") for line, n in found.items()]
+
+
 # --------------------------------------------------------------------------- alerts
 
 # The metrics the issue's alerts are about (each must appear in some alert expression).
@@ -605,6 +874,44 @@ def check_alerts(objs: Sequence[Obj], exported: set[str] | None = None) -> list[
     return errors
 
 
+# --------------------------------------------------------------------------- runbook
+
+RUNBOOK = K8S_DIR / "RUNBOOK.md"
+RUNBOOK_SECTIONS = ("## Upgrades", "## RPO and RTO", "## Restore drill", "## Restore to a point in time")
+RESTORE_DRILL_TEST = "tests/stack/test_restore_drill.py"
+
+
+def check_runbook(objs: Sequence[Obj], path: Path = RUNBOOK) -> list[str]:
+    """RUNBOOK.md has a section per alert (`### <alert>` with **Means** and **Do**), upgrades,
+    RPO/RTO and the restore drill (pointing at the test that runs it)."""
+    if not path.exists():
+        return [f"{path.name} is missing"]
+    text = path.read_text()
+    errors: list[str] = []
+    sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^##|\Z)", text, re.M | re.S))
+    alerts = sorted(
+        {
+            str(rule["alert"])
+            for pr in of_kind(objs, "PrometheusRule")
+            for group in pr["spec"]["groups"]
+            for rule in group["rules"]
+            if "alert" in rule
+        }
+    )
+    for alert in alerts:
+        body = sections.get(alert)
+        if body is None:
+            errors.append(f"{path.name}: no section `### {alert}` (what it means, what to do)")
+        elif "**Means**" not in body or "**Do**" not in body:
+            errors.append(f"{path.name}: section {alert} wants **Means** and **Do**")
+    for heading in RUNBOOK_SECTIONS:
+        if not re.search(rf"^{re.escape(heading)}\b", text, re.M):
+            errors.append(f"{path.name}: no section `{heading}`")
+    if RESTORE_DRILL_TEST not in text:
+        errors.append(f"{path.name}: the restore drill must point at {RESTORE_DRILL_TEST}")
+    return errors
+
+
 # --------------------------------------------------------------------------- sizes
 
 
@@ -619,11 +926,13 @@ class Sizes:
     service_replicas: int = 1
 
 
+_PRODUCTION = Sizes(
+    brokers=3, replication=3, min_insync=2, pg_instances=3, backups=True, partitions=12, service_replicas=2
+)
 EXPECTED: dict[str, Sizes] = {
     "dev": Sizes(brokers=1, replication=1, min_insync=1, pg_instances=1, backups=False, partitions=6),
-    "production": Sizes(
-        brokers=3, replication=3, min_insync=2, pg_instances=3, backups=True, partitions=12, service_replicas=2
-    ),
+    "production": _PRODUCTION,
+    "restore": _PRODUCTION,
 }
 
 
@@ -791,6 +1100,11 @@ def summary(objs: Sequence[Obj]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.k8s.check", description="offline check of deploy/k8s")
     parser.add_argument("--out", type=Path, help="also write each rendered overlay to DIR/<overlay>.yaml")
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="fail on placeholders (example.org, documentation addresses) in the production overlays",
+    )
     args = parser.parse_args(argv)
     report = Report()
     try:
@@ -828,6 +1142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.run(f"{overlay}: wiring", check_wiring, objs)
         report.run(f"{overlay}: sizes", check_sizes, objs, EXPECTED[overlay])
         report.run(f"{overlay}: alerts", check_alerts, objs)
+        report.run(f"{overlay}: database host and policies", check_database, objs)
+        report.run(f"{overlay}: restore", check_restore, objs, overlay == "restore")
+        report.run(f"{overlay}: PostgreSQL keepalives and lock_timeout", check_postgres_settings, objs)
+        report.run(f"{overlay}: Ingress serves the public paths only", check_ingress, objs)
+        report.run(f"{overlay}: egress only where needed", check_egress, objs)
+        report.run(f"{overlay}: every alert in {RUNBOOK.name}", check_runbook, objs)
+        if overlay in RELEASE_OVERLAYS:
+            text = render_text(overlay, kustomize)
+            placeholders = check_placeholders(text)
+            if args.release:
+                report.run(f"{overlay}: no placeholders (--release)", check_placeholders, text)
+            elif placeholders:
+                log(f"note {overlay}: {len(placeholders)} placeholder line(s); `--release` fails on them")
     if report.failures:
         log(f"{len(report.failures)} problem(s)")
         return 1

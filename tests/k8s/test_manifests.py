@@ -81,6 +81,7 @@ def test_overlays_differ_where_they_should(rendered: dict[str, list[Obj]]) -> No
     dev, prod = rendered["dev"], rendered["production"]
     assert {o["metadata"].get("namespace") for o in dev if o["kind"] != "Namespace"} == {"wijkaanpak-dev"}
     assert {o["metadata"].get("namespace") for o in prod if o["kind"] != "Namespace"} == {"wijkaanpak"}
+    assert {o["metadata"].get("namespace") for o in rendered["restore"] if o["kind"] != "Namespace"} == {"wijkaanpak"}
     assert named(prod, "Cluster", "wijkaanpak-pg")["spec"]["instances"] == 3
     assert not [o for o in dev if o["kind"] == "ScheduledBackup"]
     assert [o["spec"]["roles"] for o in prod if o["kind"] == "KafkaNodePool"] == [["broker"], ["controller"]]
@@ -213,3 +214,158 @@ def test_topic_generator_refuses_colliding_or_invalid_names() -> None:
         topics.kafka_topics(["no spaces allowed"])
     with pytest.raises(ValueError, match="duplicate"):
         topics.kafka_topics(["a.b", "a.b"])
+
+
+# ------------------------------------------------------------------ restore and the database host
+
+
+def test_restore_overlay_recovers_from_the_old_clusters_folder(rendered: dict[str, list[Obj]]) -> None:
+    restore = rendered["restore"]
+    pg = named(restore, "Cluster", "wijkaanpak-pg-restore")
+    recovery = pg["spec"]["bootstrap"]["recovery"]
+    assert "initdb" not in pg["spec"]["bootstrap"]
+    origin = next(e for e in pg["spec"]["externalClusters"] if e["name"] == recovery["source"])
+    assert origin["barmanObjectStore"]["serverName"] == "wijkaanpak-pg"
+    prod_store = named(rendered["production"], "Cluster", "wijkaanpak-pg")["spec"]["backup"]["barmanObjectStore"]
+    assert origin["barmanObjectStore"]["destinationPath"] == prod_store["destinationPath"]
+    assert recovery["recoveryTarget"]["targetTime"] == "2026-03-01 09:30:00.000000+00:00"  # a string, not a datetime
+    assert check.config_data(restore)["DB_HOST"] == "wijkaanpak-pg-restore-rw"
+    assert named(restore, "Database", "wijkaanpak")["spec"]["cluster"]["name"] == "wijkaanpak-pg-restore"
+    assert check.check_restore(restore, required=True) == []
+    assert check.check_database(restore) == []
+    assert check.check_restore(rendered["production"], required=True) == [
+        "Cluster/wijkaanpak-pg: wants bootstrap.recovery (this overlay restores)"
+    ]
+
+
+def test_restore_check_catches_a_missing_server_name_and_target(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["restore"])
+    pg = named(objs, "Cluster", "wijkaanpak-pg-restore")
+    del pg["spec"]["externalClusters"][0]["barmanObjectStore"]["serverName"]
+    pg["spec"]["bootstrap"]["recovery"]["recoveryTarget"] = {}
+    errors = "\n".join(check.check_restore(objs, required=True))
+    assert "serverName" in errors and "recoveryTarget" in errors
+    pg["spec"]["externalClusters"][0]["barmanObjectStore"]["serverName"] = "wijkaanpak-pg-restore"
+    assert any("restore into a new cluster" in e for e in check.check_restore(objs, required=True))
+
+
+def test_restore_component_validates_against_the_cnpg_schema(rendered: dict[str, list[Obj]]) -> None:
+    pg = copy.deepcopy(named(rendered["restore"], "Cluster", "wijkaanpak-pg-restore"))
+    assert check.validate_objects([pg]) == []
+    pg["spec"]["externalClusters"][0]["barmanObjectStore"]["servername"] = "typo"
+    assert any("servername" in e for e in check.validate_objects([pg]))
+
+
+def test_database_check_catches_a_hard_coded_host_and_policies_by_cluster_name(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    objs = copy.deepcopy(rendered["restore"])
+    job = named(objs, "Job", "goals-migrate")
+    url = next(e for e in job["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "GOALS_DATABASE_URL")
+    url["value"] = url["value"].replace("$(DB_HOST)", "wijkaanpak-pg-rw")
+    policy = named(objs, "NetworkPolicy", "postgres")
+    policy["spec"]["podSelector"] = {"matchLabels": {"cnpg.io/cluster": "wijkaanpak-pg"}}
+    errors = "\n".join(check.check_database(objs))
+    assert "Job/goals-migrate: GOALS_DATABASE_URL must take its host from $(DB_HOST)" in errors
+    assert "NetworkPolicy/postgres: selects PostgreSQL by cnpg.io/cluster" in errors
+    assert "no NetworkPolicy admits signals to the pods of Cluster/wijkaanpak-pg-restore on 5432" in errors
+
+
+# ------------------------------------------------------------------ PostgreSQL keepalives and lock_timeout
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_postgres_has_keepalives_and_lock_timeout(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    assert check.check_postgres_settings(rendered[overlay]) == []
+    params = next(o for o in rendered[overlay] if o["kind"] == "Cluster")["spec"]["postgresql"]["parameters"]
+    assert params["tcp_user_timeout"] == "60000"
+
+
+def test_postgres_settings_check_catches_missing_keepalives_and_lock_timeout(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    pg = named(objs, "Cluster", "wijkaanpak-pg")
+    del pg["spec"]["postgresql"]["parameters"]["tcp_keepalives_idle"]
+    sql = pg["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"]
+    pg["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"] = [s for s in sql if "lock_timeout" not in s]
+    errors = "\n".join(check.check_postgres_settings(objs))
+    assert "tcp_keepalives_idle must be a positive integer" in errors
+    assert "lock_timeout" in errors
+    pg["spec"]["postgresql"]["parameters"]["tcp_keepalives_idle"] = "7200"
+    pg["spec"]["bootstrap"]["initdb"]["postInitApplicationSQL"] = [*sql]
+    assert check.check_postgres_settings(objs) == [
+        "Cluster/wijkaanpak-pg: a dead idle client is noticed after 7230 s, wanted <= 120"
+    ]
+
+
+# ------------------------------------------------------------------ the edge: Ingress, egress, placeholders
+
+
+@pytest.mark.parametrize("overlay", check.OVERLAYS)
+def test_ingress_and_egress(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    assert check.check_ingress(rendered[overlay]) == []
+    assert check.check_egress(rendered[overlay]) == []
+    ingress = named(rendered[overlay], "Ingress", "gateway")
+    paths = {(p["path"], p["pathType"]) for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths == {("/graphql", "Exact"), ("/v1", "Prefix"), ("/open311", "Prefix")}
+
+
+def test_ingress_check_catches_internal_paths(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    paths = named(objs, "Ingress", "gateway")["spec"]["rules"][0]["http"]["paths"]
+    paths[0] = {**paths[0], "path": "/", "pathType": "Prefix"}
+    errors = "\n".join(check.check_ingress(objs))
+    assert "exposes /, /metrics, /readyz, /healthz, /docs" in errors
+
+
+def test_egress_check_catches_every_service_to_the_internet(rendered: dict[str, list[Obj]]) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    idp = named(objs, "NetworkPolicy", "services-to-identity-provider")
+    idp["spec"]["egress"][0]["to"] = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    errors = check.check_egress(objs)
+    assert len(errors) == 1 and "NetworkPolicy/services-to-identity-provider: lets ['gateway', 'goals'" in errors[0]
+    idp["spec"]["egress"] = [{}]
+    assert "open egress" in check.check_egress(objs)[0]
+    # notifications alone may: its webhook rule is not reported
+    assert not any("notifications-to-internet" in e for e in check.check_egress(objs))
+
+
+def test_release_check_refuses_placeholders_in_production(
+    kustomize: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = check.render_text("production", kustomize)
+    errors = check.check_placeholders(text)
+    assert any("PUBLIC_BASE_URL: https://wijkaanpak.example.org" in e for e in errors)
+    assert any("cidr: 192.0.2.0/24" in e for e in errors)
+    site = (
+        text.replace("example.org", "veiligheidsregio.test")
+        .replace("192.0.2.0/24", "10.20.0.0/24")
+    )
+    assert check.check_placeholders(site) == []
+    assert check.main(["--release"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL production: no placeholders (--release)" in out
+    assert "FAIL restore: no placeholders (--release)" in out
+    assert "FAIL dev" not in out
+
+
+# ------------------------------------------------------------------ the runbook
+
+
+def test_runbook_covers_every_alert_upgrades_rpo_and_the_drill(rendered: dict[str, list[Obj]]) -> None:
+    assert check.check_runbook(rendered["production"]) == []
+    assert (check.REPO / check.RESTORE_DRILL_TEST).exists()
+
+
+def test_runbook_check_catches_an_alert_without_a_section(rendered: dict[str, list[Obj]], tmp_path: Path) -> None:
+    objs = copy.deepcopy(rendered["production"])
+    rule = named(objs, "PrometheusRule", "wijkaanpak")
+    rule["spec"]["groups"][0]["rules"].append(
+        {"alert": "WijkaanpakNew", "expr": "wijkaanpak_outbox_pending > 1", "labels": {"severity": "info"}}
+    )
+    assert check.check_runbook(objs) == ["RUNBOOK.md: no section `### WijkaanpakNew` (what it means, what to do)"]
+    short = tmp_path / "RUNBOOK.md"
+    short.write_text(check.RUNBOOK.read_text().replace("**Do**: roll back", "roll back").split("## RPO and RTO")[0])
+    errors = check.check_runbook(rendered["production"], short)
+    assert "RUNBOOK.md: section WijkaanpakDeadLetterRateHigh wants **Means** and **Do**" in errors
+    assert "RUNBOOK.md: no section `## Upgrades`" in errors
+    assert "RUNBOOK.md: no section `## RPO and RTO`" in errors
