@@ -6,8 +6,12 @@ a steady load of reports (half acute: escalated at intake) and escalations (the 
 a coordinator), one fault at a time:
 
 - `kill <service>`: SIGKILL of the process, then started again at once (as a supervisor would);
+- `sigterm <service>`: SIGTERM under load, as a rolling update sends it; the process must exit
+  within k8s' grace (`grace_seconds`, else SIGKILL and the row says so), then it is started again;
 - `kafka stopped`: the broker stopped for `kafka_down_seconds`, then started;
 - `postgres restarted`: `pg_ctl restart` (fast shutdown: every connection is cut);
+- `postgres down`: PostgreSQL stopped for `pg_down_seconds` (60), then started: requests fail,
+  consumers retry their batch, the relay and the sender wait;
 - `receiver 500`: the partner's receiver answers 500 for `receiver_fail_seconds`.
 
 After each, once the system is quiet, `bench.reconcile` counts what was lost or happened
@@ -41,8 +45,10 @@ from stack.testing import own_kafka_async, own_pg_async
 
 FAULTS = (
     *(f"kill {name}" for name in (*SERVICES, "gateway")),
+    *(f"sigterm {name}" for name in SERVICES),
     "kafka stopped",
     "postgres restarted",
+    "postgres down",
     "receiver 500",
 )
 # Short intervals, so a fault's backlog clears in seconds. The retry schedule outlasts the
@@ -66,8 +72,10 @@ class ChaosSettings:
     before_seconds: float = 5.0
     after_seconds: float = 10.0
     kafka_down_seconds: float = 30.0
+    pg_down_seconds: float = 60.0
     receiver_fail_seconds: float = 60.0
     quiet_timeout_seconds: float = 180.0
+    grace_seconds: float = 25.0  # k8s' 30 s terminationGracePeriod minus the 5 s preStop
     faults: tuple[str, ...] = FAULTS
 
 
@@ -75,7 +83,13 @@ class ChaosSettings:
 # service's kills are left to `make chaos`, as the load does not pass through them (their restart
 # costs the test time and proves nothing here).
 SHORT = ChaosSettings(
-    faults=tuple(f for f in FAULTS if f not in ("kill gateway", "kill neighbourhoods")),
+    # a SIGTERM is a gentler kill and a PostgreSQL stop a longer restart: the short form keeps to the
+    # kills and the restart (tests/shared/test_shutdown.py sends SIGTERM during a database outage)
+    faults=tuple(
+        f
+        for f in FAULTS
+        if f not in ("kill gateway", "kill neighbourhoods", "postgres down") and not f.startswith("sigterm")
+    ),
     rate=8.0,
     before_seconds=2.0,
     after_seconds=2.0,
@@ -100,7 +114,9 @@ class FaultResult:
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.recovery_seconds is not None and self.accepted > 0
+        drained = not self.details.get("killed_after_grace")
+        recovered = self.recovery_seconds is not None
+        return self.lost == 0 and self.duplicated == 0 and recovered and self.accepted > 0 and drained
 
 
 @dataclass
@@ -110,6 +126,7 @@ class Chaos:
     pg: PgServer
     kafka: KafkaBroker
     settings: ChaosSettings
+    exit_seconds: dict[str, float] = field(default_factory=dict)  # per sigterm fault: SIGTERM to exit
 
     async def inject(self, fault: str) -> None:
         """Cause the fault and return once it is lifted."""
@@ -118,12 +135,22 @@ class Chaos:
             self.platform.kill(what)
             self.platform.spawn(what)
             await self.platform.wait_ready(what, timeout=120)
+        elif kind == "sigterm":
+            started = time.monotonic()
+            await asyncio.to_thread(self.platform.terminate, what, self.settings.grace_seconds)
+            self.exit_seconds[fault] = time.monotonic() - started
+            self.platform.spawn(what)
+            await self.platform.wait_ready(what, timeout=120)
         elif fault == "kafka stopped":
             await asyncio.to_thread(self.kafka.stop)
             await asyncio.sleep(self.settings.kafka_down_seconds)
             await asyncio.to_thread(self.kafka.start)
         elif fault == "postgres restarted":
             await asyncio.to_thread(self.pg.restart)
+        elif fault == "postgres down":
+            await asyncio.to_thread(self.pg.stop)
+            await asyncio.sleep(self.settings.pg_down_seconds)
+            await asyncio.to_thread(self.pg.start)
         elif fault == "receiver 500":
             self.receiver.fail_for(self.settings.receiver_fail_seconds)
             await asyncio.sleep(self.settings.receiver_fail_seconds)
@@ -193,7 +220,13 @@ class Chaos:
         except TimeoutError:
             recovery = None
         findings = await reconcile(self.platform, self.receiver, accepted, TARGET)
-        return _result(fault, s, lines, accepted, findings, lifted - began, recovery)
+        result = _result(fault, s, lines, accepted, findings, lifted - began, recovery)
+        if fault in self.exit_seconds:
+            took = self.exit_seconds[fault]
+            result.details["exit_seconds"] = round(took, 1)
+            if took >= s.grace_seconds:  # terminate() had to SIGKILL it: the drain outlasted the grace
+                result.details["killed_after_grace"] = True
+        return result
 
 
 async def _quiet(platform: Platform) -> bool:

@@ -8,7 +8,15 @@ it, goes to `<topic>.dlq` with the error in headers, and the consumer moves on. 
 is recorded in the inbox with its DLQ send, so a retry of its batch does not send it again.
 A transient failure (database, pool or broker away: `is_transient`) retries the same batch with
 backoff and commits nothing meanwhile.
-A stop (SIGTERM through the service's lifespan) finishes the batch in hand, commits, and leaves.
+An event its handler cannot apply yet (`NotYet`, or a passing failure of the handler's own while
+the database is fine) waits in `consumer_waiting` (shared.waiting) and the partition goes on; so do
+the later events of its aggregate, behind it. Waiting events are retried on a timer and when the
+aggregate moves, and dead-lettered past `wait_deadline_seconds`. An `ordered` consumer also holds
+back an event whose `sequence` is ahead of the next one expected for its subject (events of other
+types come through other topics) until the gap closes or everything published before it was
+consumed (a barrier on the group's committed offsets): see docs/services.md "Order across types".
+A stop (SIGTERM through the service's lifespan) finishes the batch in hand, commits, and leaves;
+a batch waiting out an outage is left uncommitted instead (its partition's next owner gets it).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -34,12 +43,20 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from shared import waiting
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database, UnitOfWork
 from shared.events.catalog import EventData, dlq_topic
 from shared.events.envelope import CloudEvent, parse, to_json
 from shared.kafka import header
-from shared.metrics import consumer_lag, dlq_records, events_consumed
+from shared.metrics import (
+    consumer_lag,
+    consumer_wait_expired,
+    consumer_waiting,
+    consumer_waiting_oldest_seconds,
+    dlq_records,
+    events_consumed,
+)
 from shared.observability import consuming, get_logger
 from shared.tasks import sleep_or_stop
 
@@ -66,9 +83,17 @@ Handler = Callable[[UnitOfWork, ReceivedEvent], Awaitable[None]]
 class NotYet(Exception):
     """A fact this event depends on has not arrived yet (another topic is behind): retry later.
 
-    The runner treats it as an outage: the batch is retried with backoff and no offset moves,
-    so the event is applied once the fact is there instead of being skipped.
+    The event waits in `consumer_waiting` (its effects so far rolled back) and the partition goes
+    on; it is tried again on a timer, and dead-lettered if the fact is still missing at its deadline.
     """
+
+
+class Stopping(Exception):
+    """The runner was stopped with a batch not handled yet: it is left for redelivery."""
+
+
+class WaitedTooLong(Exception):
+    """A waiting event's deadline passed before it could be applied (the DLQ's `error_type`)."""
 
 
 class PermanentError(Exception):
@@ -131,6 +156,21 @@ def _is_outage(exc: BaseException) -> bool:
         return True
     sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+
+
+_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.DBAPIError,
+    sqlalchemy.exc.TimeoutError,
+    sqlalchemy.exc.DisconnectionError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """A transient failure of our own database (the whole batch must wait), not a handler's own
+    passing trouble (a peer away, `NotYet`) that only its event waits out."""
+    return is_transient(exc) and any(isinstance(e, _DATABASE_ERRORS) for e in explicit_chain(exc))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -198,6 +238,12 @@ class ConsumerRunner:
         consumer_options: dict[str, Any] | None = None,
         clock: Clock = SYSTEM_CLOCK,
         lag_seconds: float = 5.0,
+        ordered: bool = False,
+        wait_retry_initial_seconds: float = 1.0,
+        wait_retry_max_seconds: float = 300.0,
+        wait_deadline_seconds: float = 24 * 3600.0,
+        order_hold_seconds: float = 900.0,
+        barrier_seconds: float = 0.5,
     ) -> None:
         self.name = name
         self.clock = clock
@@ -214,6 +260,17 @@ class ConsumerRunner:
         self.consumer_options = consumer_options or {}
         self.processed = 0
         self.lag_seconds = lag_seconds
+        self.ordered = ordered
+        self.wait_retry_initial = wait_retry_initial_seconds
+        self.wait_retry_max = wait_retry_max_seconds
+        self.wait_deadline = timedelta(seconds=wait_deadline_seconds)
+        self.order_hold = timedelta(seconds=order_hold_seconds)
+        self.barrier_seconds = barrier_seconds
+        # events parked before this instant (the database's time) were consumed after everything
+        # published before them: the barrier
+        self.consumed_before: datetime | None = None
+        self.waiting_now = 0  # events waiting, as last measured or parked: the barrier runs only then
+        self.waiting_wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
     @property
@@ -235,6 +292,15 @@ class ConsumerRunner:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
+        retrying = asyncio.create_task(self._waiting_loop(stop))
+        try:
+            await self._consume(stop)
+        finally:
+            retrying.cancel()
+            with contextlib.suppress(BaseException):
+                await retrying
+
+    async def _consume(self, stop: asyncio.Event) -> None:
         delay = self.retry_initial
         while not stop.is_set():
             consumer = self._consumer()
@@ -246,6 +312,9 @@ class ConsumerRunner:
                 await self._loop(consumer, stop)
             except asyncio.CancelledError:
                 raise
+            except Stopping:
+                log.info("consumer_stopped_mid_batch", consumer=self.name)
+                return
             except Exception as exc:
                 if not is_transient(exc):
                     log.exception("consumer_crashed", consumer=self.name)
@@ -260,6 +329,7 @@ class ConsumerRunner:
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         measuring = asyncio.create_task(self._lag_loop(consumer, stop))
+        barrier = asyncio.create_task(self._barrier_loop(consumer, stop)) if self.ordered else None
         try:
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self.batch_size)
@@ -270,9 +340,11 @@ class ConsumerRunner:
                         await self._handle_with_retry(records, stop)
                         await self.commit_offset(consumer, tp, records[-1].offset + 1)
         finally:
-            measuring.cancel()
-            with contextlib.suppress(BaseException):
-                await measuring
+            for task in (measuring, barrier):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
 
     async def _lag_loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         """Lag on a timer, apart from handling: it grows also while a batch is stuck in retries."""
@@ -309,6 +381,8 @@ class ConsumerRunner:
             log.warning("offset_commit_failed", consumer=self.name, topic=tp.topic)
 
     async def _handle_with_retry(self, records: list[ConsumerRecord[bytes, bytes]], stop: asyncio.Event) -> None:
+        """Handle the batch, retrying outages with backoff; on a stop, leave it unhandled and raise
+        `Stopping` (no offset is committed past it: the partition's next owner gets it again)."""
         delay = self.retry_initial
         while True:
             try:
@@ -318,49 +392,320 @@ class ConsumerRunner:
                 if not is_transient(exc):
                     raise
                 log.warning("consumer_retry", consumer=self.name, error=type(exc).__name__, delay=delay)
-                # Keep retrying even while stopping: committing past an unhandled record would lose it.
-                await asyncio.sleep(delay * (0.5 + random.random()))
+                if await sleep_or_stop(stop, delay * (0.5 + random.random())):
+                    raise Stopping(f"stopped while retrying {len(records)} records") from exc
                 delay = min(delay * 2, self.retry_max)
 
     async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """All records in one transaction; if a handler refuses one, each record on its own."""
+        """All records in one transaction; if a handler refuses one, each record on its own.
+
+        When a handler cannot apply its event yet (or the database is away), the batch is applied
+        again at once with a savepoint per event, so that event waits and the others go on; if
+        that fails for an outage too, the outage is raised (the caller retries with backoff)."""
         parsed, poison = self._parse(records)
         if parsed:
             try:
-                async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
-                    applied = await self._apply(uow, parsed)
-                    await uow.commit()
-                self._count(len(parsed), applied)
+                await self._apply_batch(parsed, careful=False)
             except Exception as exc:
-                if is_transient(exc):
-                    raise
-                for event in parsed:
-                    await self._handle_one(event)
+                if not is_transient(exc):
+                    for event in parsed:
+                        await self._handle_one(event)
+                else:
+                    try:
+                        await self._apply_batch(parsed, careful=True)
+                    except Exception as again:
+                        if is_transient(again):
+                            raise
+                        for event in parsed:
+                            await self._handle_one(event)
         await self._send_poison(poison)
+
+    async def _apply_batch(self, events: list[ReceivedEvent], *, careful: bool) -> None:
+        async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
+            applied, parked = await self._apply(uow, events, careful=careful)
+            await uow.commit()
+        self._count(len(events), applied, parked)
 
     async def _handle_one(self, event: ReceivedEvent) -> None:
         try:
-            async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
-                applied = await self._apply(uow, [event])
-                await uow.commit()
-            self._count(1, applied)
+            await self._apply_batch([event], careful=True)
         except Exception as exc:
             if is_transient(exc):
                 raise
             await self._dead_letter(event, exc)
 
-    async def _apply(self, uow: UnitOfWork, events: list[ReceivedEvent]) -> int:
-        """Record the batch in the inbox with one statement; run handlers for the new events only."""
+    async def _apply(self, uow: UnitOfWork, events: list[ReceivedEvent], *, careful: bool) -> tuple[int, int]:
+        """Record the batch in the inbox with one statement; run handlers for the new events only.
+
+        An event of a subject with events waiting waits behind them; so does, for an `ordered`
+        consumer, one ahead of its subject's next version. `careful`: each handler in a savepoint,
+        and an event it cannot apply yet waits instead of failing the batch. (applied, parked)"""
         new = await self._record(uow, events)
-        applied = 0
+        fresh: list[ReceivedEvent] = []
         for event in events:
-            if event.envelope.id not in new:
+            if event.envelope.id in new:
+                new.discard(event.envelope.id)  # the same event twice in one batch runs once
+                fresh.append(event)
+        if not fresh:
+            return 0, 0
+        subjects = [e.envelope.subject for e in fresh]
+        blocked = await waiting.subjects_waiting(uow.session, self.name, subjects)
+        known = await waiting.positions(uow.session, self.name, subjects) if self.ordered else {}
+        moved: dict[str, int] = {}
+        applied = parked = 0
+        for event in fresh:
+            subject, version = event.envelope.subject, sequence_of(event)
+            if subject in blocked or self._ahead(version, known.get(subject)):
+                await self._park(uow, event, waiting.ORDER, None, at=self.clock.now())
+                blocked.add(subject)
+                parked += 1
                 continue
-            new.discard(event.envelope.id)  # the same event twice in one batch runs once
+            if await self._run_handler(uow, event, careful=careful):
+                applied += 1
+                if version:
+                    known[subject] = moved[subject] = max(version, known.get(subject, 0))
+            else:
+                blocked.add(subject)
+                parked += 1
+        if self.ordered:
+            await waiting.advance(uow.session, self.name, moved, self.clock.now())
+        if parked:
+            self.waiting_now += parked
+            self.waiting_wake.set()
+        return applied, parked
+
+    def _ahead(self, version: int, position: int | None) -> bool:
+        """An ordered consumer's event further ahead than the next version of its subject."""
+        if not self.ordered or not version:
+            return False
+        return version > (position or 0) + 1  # version 1 is an aggregate's first: nothing comes before
+
+    async def _run_handler(self, uow: UnitOfWork, event: ReceivedEvent, *, careful: bool) -> bool:
+        """Run the event's handler; False when it cannot apply the event yet and the event now waits."""
+        handler = self.handlers[event.event_type]
+        if not careful:
             with consuming(event.topic, event.traceparent):
-                await self.handlers[event.event_type](uow, event)
-            applied += 1
-        return applied
+                await handler(uow, event)
+            return True
+        events, seen = len(uow.events), len(uow.seen)
+        try:
+            with consuming(event.topic, event.traceparent):
+                async with uow.session.begin_nested():
+                    await handler(uow, event)
+            return True
+        except Exception as exc:
+            if not is_transient(exc) or is_database_outage(exc):
+                raise
+            # its effects are rolled back to the savepoint; so are the events it raised
+            del uow.events[events:], uow.seen[seen:]
+            now = self.clock.now()
+            log.warning("event_waits", consumer=self.name, event_id=str(event.envelope.id), error=type(exc).__name__)
+            # parking runs SQL: on a lost connection it raises the outage, and the batch is retried
+            await self._park(uow, event, waiting.NOT_YET, exc, at=now, retry_in=self._backoff(0))
+            return False
+
+    async def _park(
+        self,
+        uow: UnitOfWork,
+        event: ReceivedEvent,
+        reason: str,
+        error: BaseException | None,
+        *,
+        at: datetime,
+        retry_in: float = 0.0,
+    ) -> None:
+        row = waiting.NewWaiting(
+            event_id=event.envelope.id,
+            subject=event.envelope.subject,
+            sequence=sequence_of(event),
+            topic=event.topic,
+            partition=event.partition,
+            kafka_offset=event.offset,
+            payload=to_json(event.envelope),
+            traceparent=event.traceparent,
+            reason=reason,
+            error=f"{type(error).__name__}: {error}"[:2000] if error is not None else None,
+            retry_in=retry_in,
+            deadline=at + self.wait_deadline,
+        )
+        await waiting.park(uow.session, self.name, row, at)
+
+    def _backoff(self, attempts: int) -> float:
+        """Seconds until a waiting event is tried again: doubling from the first, capped, jittered."""
+        seconds: float = min(self.wait_retry_initial * 2.0**attempts, self.wait_retry_max)
+        return seconds * (0.75 + random.random() / 2)
+
+    # --- the waiting events ----------------------------------------------------------------------
+
+    async def _waiting_loop(self, stop: asyncio.Event) -> None:
+        """Retry due waiting events on a timer, and at once when a batch parked some or a barrier passed."""
+        while not stop.is_set():
+            self.waiting_wake.clear()
+            try:
+                await self.measure_waiting()
+                async with self._lock:
+                    await self.retry_waiting(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database away: the next tick tries again
+                log.warning("waiting_retry_failed", consumer=self.name, error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(self.waiting_wake, stop), timeout=self.wait_retry_initial)
+
+    async def measure_waiting(self) -> None:
+        async with self.db.sessions() as session:
+            count, oldest = await waiting.backlog(session, self.name)
+        self.waiting_now = count
+        consumer_waiting.labels(self.name).set(count)
+        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        consumer_waiting_oldest_seconds.labels(self.name).set(max(age, 0.0))
+
+    async def retry_waiting(self, stop: asyncio.Event | None = None, limit: int = 200) -> int:
+        """Try due heads of the waiting queues, one transaction each; how many were tried."""
+        tried = 0
+        while tried < limit and (stop is None or not stop.is_set()):
+            if not await self._retry_next():
+                break
+            tried += 1
+        return tried
+
+    async def _retry_next(self) -> bool:
+        async with UnitOfWork(self.db, self.source, self.topic_prefix, self.clock) as uow:
+            now = self.clock.now()
+            row = await waiting.next_head(uow.session, self.name)
+            if row is None:
+                return False
+            try:
+                envelope, data = parse(row.payload)
+            except Exception as exc:  # stored as it was parsed once: only a catalog change gets here
+                await self._expire(uow, row, exc)
+                return True
+            event = ReceivedEvent(envelope, data, row.topic, row.partition, row.kafka_offset, row.traceparent)
+            if row.reason == waiting.ORDER and not await self._released(uow, row):
+                await waiting.postpone(
+                    uow.session,
+                    row.id,
+                    seconds=self.barrier_seconds,
+                    reason=row.reason,
+                    error=None,
+                    tried=False,
+                )
+                await uow.commit()
+                return True
+            try:
+                failed = await self._try_waiting(uow, event)
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                await self._expire(uow, row, exc)
+                return True
+            if failed is None:
+                await waiting.remove(uow.session, row.id)
+                await waiting.wake_subject(uow.session, self.name, row.subject)
+                if self.ordered and row.sequence:
+                    await waiting.advance(uow.session, self.name, {row.subject: row.sequence}, now)
+                events_consumed.labels(self.name, "ok").inc()
+            elif now >= row.deadline:
+                await self._expire(uow, row, WaitedTooLong(f"waited since {row.waiting_since.isoformat()}"))
+                return True
+            else:
+                await waiting.postpone(
+                    uow.session,
+                    row.id,
+                    seconds=self._backoff(row.attempts + 1),
+                    reason=waiting.NOT_YET,
+                    error=failed,
+                    tried=True,
+                )
+            await uow.commit()
+            return True
+
+    async def _try_waiting(self, uow: UnitOfWork, event: ReceivedEvent) -> str | None:
+        """Run a waiting event's handler in a savepoint: None when applied, else why it still waits."""
+        events, seen = len(uow.events), len(uow.seen)
+        try:
+            with consuming(event.topic, event.traceparent):
+                async with uow.session.begin_nested():
+                    await self.handlers[event.event_type](uow, event)
+            return None
+        except Exception as exc:
+            if not is_transient(exc) or is_database_outage(exc):
+                raise
+            del uow.events[events:], uow.seen[seen:]
+            return f"{type(exc).__name__}: {exc}"[:2000]
+
+    async def _released(self, uow: UnitOfWork, row: waiting.Waiting) -> bool:
+        """A row held for order may go: it heads its subject's queue and is next in line, or
+        everything consumed before it was applied (the barrier), or it was held long enough."""
+        if not self.ordered or not row.sequence:
+            return True
+        position = (await waiting.positions(uow.session, self.name, [row.subject])).get(row.subject)
+        if row.sequence <= (position or 0) + 1:
+            return True
+        # the database's times, not the service's clock: a pinned clock must not hold events for ever
+        if self.consumed_before is not None and row.parked_at < self.consumed_before:
+            return True
+        if row.db_now >= row.parked_at + self.order_hold:
+            log.warning("order_hold_gave_up", consumer=self.name, **waiting.describe(row))
+            return True
+        return False
+
+    async def _expire(self, uow: UnitOfWork, row: waiting.Waiting, error: BaseException) -> None:
+        """A waiting event to the DLQ with why; it leaves the waiting room and the inbox in the same
+        transaction (never applied: `python -m shared.dlq replay` applies it once its fact is there)."""
+        log.error(
+            "waiting_event_dead_lettered", consumer=self.name, error=type(error).__name__, **waiting.describe(row)
+        )
+        await self._to_dlq(row.topic, row.partition, row.kafka_offset, row.subject.encode(), error, value=row.payload)
+        await waiting.remove(uow.session, row.id)
+        await waiting.forget(uow.session, self.name, row.event_id)
+        await uow.commit()
+        if isinstance(error, WaitedTooLong):
+            consumer_wait_expired.labels(self.name, row.topic).inc()
+        events_consumed.labels(self.name, "dead_lettered").inc()
+
+    # --- the barrier, for an ordered consumer ----------------------------------------------------
+
+    async def _barrier_loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """Every `barrier_seconds`: once the group committed past the end offsets taken at instant t,
+        every event published before t was consumed, so `consumed_before` moves to t."""
+        taken: tuple[datetime, dict[TopicPartition, int]] | None = None
+        while not stop.is_set():
+            if not self.waiting_now:  # nothing held: no offsets to ask the broker for
+                taken = None
+                if await sleep_or_stop(stop, self.barrier_seconds):
+                    return
+                continue
+            try:
+                if taken is not None and await self._committed_past(consumer, taken[1]):
+                    self.consumed_before = taken[0]
+                    self.waiting_wake.set()
+                    taken = None
+                if taken is None:
+                    async with self.db.sessions() as session:
+                        at = await waiting.database_now(session)
+                    taken = (at, await self._end_offsets(consumer))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker away or rebalancing: held events wait for a later barrier
+                log.debug("consumer_barrier_unknown", consumer=self.name, error=type(exc).__name__)
+                taken = None
+            if await sleep_or_stop(stop, self.barrier_seconds):
+                return
+
+    async def _end_offsets(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in self.topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        ends: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(partitions), 10)
+        return ends
+
+    async def _committed_past(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+        """The group's committed offsets (every member's partitions) are at or past `ends`."""
+        found = await asyncio.wait_for(asyncio.gather(*(consumer.committed(tp) for tp in ends)), 10)
+        return all((committed or 0) >= ends[tp] for tp, committed in zip(ends, found, strict=True))
 
     async def _record(self, uow: UnitOfWork, events: list[ReceivedEvent]) -> set[UUID]:
         """Insert the events into the inbox; the ids of those it did not hold yet."""
@@ -381,11 +726,12 @@ class ConsumerRunner:
         )
         return set(inserted.scalars())
 
-    def _count(self, handled: int, applied: int) -> None:
-        """After the commit: `processed` counts records done, duplicates included."""
+    def _count(self, handled: int, applied: int, parked: int = 0) -> None:
+        """After the commit: `processed` counts records done, duplicates and waiting ones included."""
         self.processed += handled
         events_consumed.labels(self.name, "ok").inc(applied)
-        events_consumed.labels(self.name, "duplicate").inc(handled - applied)
+        events_consumed.labels(self.name, "waiting").inc(parked)
+        events_consumed.labels(self.name, "duplicate").inc(handled - applied - parked)
 
     def _parse(self, records: list[ConsumerRecord[bytes, bytes]]) -> tuple[list[ReceivedEvent], list[_Poison]]:
         parsed: list[ReceivedEvent] = []
@@ -463,3 +809,20 @@ class ConsumerRunner:
         ]
         await producer.send_and_wait(dlq_topic(topic), value=value, key=key, headers=headers)
         dlq_records.labels(self.name, topic).inc()
+
+
+def sequence_of(event: ReceivedEvent) -> int:
+    """The event's aggregate version (CloudEvent `sequence`), 0 when it carries none."""
+    try:
+        return int(event.envelope.sequence)
+    except (TypeError, ValueError):
+        return 0
+
+
+async def _first(wake: asyncio.Event, stop: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

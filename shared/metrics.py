@@ -20,6 +20,14 @@ events_consumed = Counter("wijkaanpak_events_consumed_total", "Events handled by
 dlq_records = Counter("wijkaanpak_dlq_records_total", "Records sent to a dead-letter topic", ["consumer", "topic"])
 # committed offset to partition end, summed over the topic's assigned partitions, measured on a timer
 consumer_lag = Gauge("wijkaanpak_consumer_lag", "Records behind the partition end", ["consumer", "topic"])
+# events a consumer took but cannot apply yet (shared.waiting), measured on a timer
+consumer_waiting = Gauge("wijkaanpak_consumer_waiting_events", "Events waiting to be applied", ["consumer"])
+consumer_waiting_oldest_seconds = Gauge(
+    "wijkaanpak_consumer_waiting_oldest_seconds", "How long the oldest waiting event waits (0: none)", ["consumer"]
+)
+consumer_wait_expired = Counter(
+    "wijkaanpak_consumer_wait_expired_total", "Waiting events dead-lettered at their deadline", ["consumer", "topic"]
+)
 http_requests = Histogram(
     "wijkaanpak_http_request_seconds",
     "HTTP request duration",

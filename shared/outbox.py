@@ -3,8 +3,9 @@
 One active relay per service schema, chosen by a session-level advisory lock, so each
 aggregate's events keep their order also with several replicas (the others stand by and take
 over when the lock holder's connection goes). The active relay takes unpublished rows in id
-order `FOR UPDATE SKIP LOCKED`, sends them with an idempotent producer (acks=all), waits for
-every acknowledgement, then marks them published in the same transaction. A crash between the
+order (`FOR UPDATE SKIP LOCKED`, in a short transaction of its own), sends them with an idempotent
+producer (acks=all), waits for every acknowledgement outside any transaction (so a broker outage
+holds no row lock and no open transaction), then marks them published. A crash between the
 send and the mark republishes those rows: at-least-once on the wire, and consumers dedupe by
 event id. It sleeps on LISTEN/NOTIFY (on a direct connection: LISTEN does not survive a
 transaction pooler), with a poll as a safety net. When the broker lost the idempotent producer's
@@ -227,17 +228,21 @@ class OutboxRelay:
         """Publish up to one batch on `conn`; returns how many rows were done (published or parked).
 
         Rows Kafka acknowledged are marked published and rows it refused for good are parked, in
-        the batch's transaction; if others failed for an outage, their first error is raised after
-        that commit, and they are taken again in the next round."""
+        one short transaction after the sends; if others failed for an outage, their first error
+        is raised after that commit, and they are taken again in the next round."""
         failure: BaseException | None = None
+        # Claimed in a short transaction, sent outside one: a transaction open while waiting for
+        # acks (up to the producer's timeouts in a broker outage) would hold the rows' locks and the
+        # database's vacuum horizon. The session's advisory lock keeps the relay single meanwhile.
         async with conn.transaction():
             rows = await conn.fetch(_CLAIM, self.batch_size)
-            if not rows:
-                return 0
-            outcomes = await self._keeping_alive(conn, self._send_all(rows))
-            published = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
-            refused = [(row, o) for row, o in zip(rows, outcomes, strict=True) if isinstance(o, _PARKED)]
-            failed = [o for o in outcomes if o is not None and not isinstance(o, _PARKED)]
+        if not rows:
+            return 0
+        outcomes = await self._keeping_alive(conn, self._send_all(rows))
+        published = [row for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+        refused = [(row, o) for row, o in zip(rows, outcomes, strict=True) if isinstance(o, _PARKED)]
+        failed = [o for o in outcomes if o is not None and not isinstance(o, _PARKED)]
+        async with conn.transaction():
             if published:
                 await self.mark_published(conn, [row["id"] for row in published])
             for row, error in refused:

@@ -18,6 +18,10 @@ written by the database's `now()`, which the system clock agrees with.
   late redelivery (a group reset to earliest, a replay) apply twice.
 - **Idempotency keys**, by `created_at`: clients retry a POST within minutes or hours; after 2
   days the same key creates anew.
+- **Consumer positions** (the last version an `ordered` consumer applied per aggregate), by
+  `updated_at`, as long as the inbox. A later event of an aggregate forgotten so is held until the
+  consumer's barrier passes (seconds), then applied. `consumer_waiting` rows are never swept: each
+  leaves when applied or dead-lettered at its deadline.
 
 Each sweep deletes in bounded batches of `messaging_retention_batch_size`, one transaction each,
 until a batch comes back short. Replicas run it side by side: `FOR UPDATE SKIP LOCKED` gives each
@@ -74,6 +78,8 @@ def sweeps(settings: ServiceSettings) -> list[Sweep]:
         Sweep("outbox", "published_at", settings.outbox_retention_days, only="published_at IS NOT NULL"),
         Sweep("inbox", "processed_at", settings.inbox_retention_days),
         Sweep("idempotency_keys", "created_at", settings.idempotency_retention_days),
+        # an aggregate quiet for as long as the inbox keeps rows: a later event of it is first seen again
+        Sweep("consumer_positions", "updated_at", settings.inbox_retention_days),
     ]
     return [s for s in all_sweeps if s.days > 0]
 

@@ -3,7 +3,8 @@
 `ServiceRuntime` owns the database, the relay's producer, the outbox relay, the consumers and
 periodic tasks of one service (among them `messaging-retention`, registered for every service: see
 shared.retention); `lifespan` starts them after migrations and, on shutdown
-(SIGTERM through uvicorn), stops taking new work, drains what is in flight and closes.
+(SIGTERM through uvicorn), stops taking new work, drains what is in flight and closes, all within
+`shutdown_seconds`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class ServiceRuntime:
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[ConsumerRunner] = []
-        self._consumer_specs: list[tuple[str, dict[str, Handler]]] = []
+        self._consumer_specs: list[tuple[str, dict[str, Handler], bool]] = []
         self.periodic: list[Periodic] = []
         self.stop = asyncio.Event()
         self.booted = False  # migrations ran: the API can serve
@@ -97,9 +98,10 @@ class ServiceRuntime:
             stop=self.stop,
         )
 
-    def consume(self, consumer: str, handlers: dict[str, Handler]) -> None:
-        """Register a consumer (its own group) for these event types."""
-        self._consumer_specs.append((consumer, handlers))
+    def consume(self, consumer: str, handlers: dict[str, Handler], *, ordered: bool = False) -> None:
+        """Register a consumer (its own group) for these event types; `ordered`: each aggregate's events
+        are applied in `sequence` order across the types (see shared.consumer)."""
+        self._consumer_specs.append((consumer, handlers, ordered))
 
     def every(self, name: str, seconds: float, tick: Callable[[], Awaitable[object]]) -> None:
         self.periodic.append(Periodic(name, seconds, tick))
@@ -162,7 +164,7 @@ class ServiceRuntime:
             producer_factory=lambda: idempotent_producer(s.kafka_bootstrap_servers, client_id=f"{self.name}-relay"),
         )
         self._spawn("relay", self.relay.run(self.stop))
-        for consumer, handlers in self._consumer_specs:
+        for consumer, handlers, ordered in self._consumer_specs:
             runner = ConsumerRunner(
                 name=f"{self.name}.{consumer}",
                 db=self.db,
@@ -176,6 +178,9 @@ class ServiceRuntime:
                 retry_max_seconds=s.retry_max_seconds,
                 dlq_producer=self.current_producer,
                 clock=self.clock,
+                ordered=ordered,
+                wait_retry_max_seconds=s.consumer_wait_retry_max_seconds,
+                wait_deadline_seconds=s.consumer_wait_deadline_hours * 3600,
             )
             self.consumers.append(runner)
             self._spawn(f"consumer:{consumer}", runner.run(self.stop))
@@ -201,21 +206,35 @@ class ServiceRuntime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
-    async def close(self, drain_seconds: float = 20.0) -> None:
+    async def close(self, drain_seconds: float | None = None) -> None:
+        """Stop taking work, let what is in flight finish, close; all within `shutdown_seconds`.
+
+        Work still running after three quarters of it is cancelled: a consumer's batch not
+        committed is redelivered, an outbox row not marked is sent again (consumers dedupe)."""
+        budget = self.settings.shutdown_seconds if drain_seconds is None else drain_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
         self.stop.set()
         if self._boot is not None and not self._boot.done():
             self._boot.cancel()
             with contextlib.suppress(BaseException):
                 await self._boot
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=drain_seconds)
+            _, pending = await asyncio.wait(self._tasks, timeout=budget * 0.75)
             for task in pending:
                 task.cancel()
             with contextlib.suppress(BaseException):
-                await asyncio.gather(*pending, return_exceptions=True)
-        if self.producer is not None:
-            await self.producer.stop()
-        await self.db.dispose()
+                await asyncio.wait_for(
+                    asyncio.gather(*pending, return_exceptions=True), max(deadline - loop.time(), 0.1)
+                )
+            if pending:
+                log.warning("service_drain_cut_short", service=self.name, tasks=[t.get_name() for t in pending])
+        # a producer flushes on stop, and waits for a broker that may be away: not past the budget
+        for closing in ([self.producer.stop()] if self.producer is not None else []) + [self.db.dispose()]:
+            try:
+                await asyncio.wait_for(closing, max(deadline - loop.time(), 0.5))
+            except Exception as exc:
+                log.warning("service_close_cut_short", service=self.name, error=type(exc).__name__)
         log.info("service_stopped", service=self.name)
 
     async def booted_ready(self) -> None:

@@ -56,6 +56,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_requests: bool = True
     startup_wait_seconds: float = 30.0
+    # SIGTERM to exit, all told: within k8s' 30 s grace after the 5 s preStop sleep, with room to spare
+    shutdown_seconds: float = Field(default=20.0, gt=0)
+
+    # An event a consumer cannot apply yet waits (shared.waiting), retried with backoff up to
+    # consumer_wait_retry_max_seconds, and goes to the DLQ once it waited consumer_wait_deadline_hours.
+    consumer_wait_retry_max_seconds: float = Field(default=300.0, gt=0)
+    consumer_wait_deadline_hours: float = Field(default=24.0, gt=0)
     kafka_probe_seconds: float = Field(default=10.0, gt=0)  # how often wijkaanpak_kafka_reachable is measured
 
     # Retention of the messaging tables (shared.retention), in days; 0 keeps rows for ever.

@@ -824,6 +824,8 @@ ALERT_METRICS = (
     "wijkaanpak_outbox_parked_rows",
     "wijkaanpak_kafka_reachable",
     "wijkaanpak_consumer_lag",
+    "wijkaanpak_consumer_waiting_oldest_seconds",
+    "wijkaanpak_consumer_wait_expired_total",
     "wijkaanpak_dlq_records_total",
     "wijkaanpak_webhook_attempts_total",
     "wijkaanpak_signals_overdue_total",

@@ -51,6 +51,8 @@ class Settings(ServiceSettings):
     delivery_concurrency: int = Field(default=128, ge=1)
     delivery_batch_size: int = Field(default=200, ge=1)
     delivery_lease_seconds: float = 60.0
+    # an attempt (all its mails) is cut off after this, and never after half the lease
+    delivery_attempt_deadline_seconds: float = Field(default=25.0, gt=0)
     delivery_poll_seconds: float = 1.0
     secrets_cache_seconds: float = Field(default=60.0, ge=0, le=60)
 
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime.consume("channels", consumers.channel_handlers())
     runtime.consume("signals", consumers.signal_handlers())
-    runtime.consume("deliveries", consumers.delivery_handlers(settings.public_base_url))
+    runtime.consume("deliveries", consumers.delivery_handlers(settings.public_base_url), ordered=True)
     peers = Peers(
         partners_url=settings.service_urls_partners,
         signals_url=settings.service_urls_signals,
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
             batch_size=settings.delivery_batch_size,
             lease_seconds=max(settings.delivery_lease_seconds, settings.webhook_timeout_seconds * 2),
             poll_seconds=settings.delivery_poll_seconds,
+            attempt_deadline_seconds=settings.delivery_attempt_deadline_seconds,
             transport=TransportConfig(
                 allowed_hosts=settings.allowed_hosts,
                 allow_http_on_allowed=settings.webhook_allow_http_on_allowed,

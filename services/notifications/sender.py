@@ -6,6 +6,14 @@ time) so only one sender holds it; only the earliest open delivery per (subject,
 channel) is ever due, so an acknowledgement never overtakes its escalation. A sender that dies
 mid-send leaves the lease to run out; the next sender sends again with the same `webhook-id`
 (at-least-once, as the contract allows). Sleeps on LISTEN/NOTIFY, polls as a safety net.
+
+An attempt never outlives its lease: no mail is begun that could end after
+`attempt_deadline_seconds` (at most half the lease), and whatever still runs at three quarters of
+the lease is cut off; either way the attempt is recorded as a retry, so no other sender takes the
+delivery while it is still being sent. Each reporter mailed is recorded the moment the SMTP
+server took the mail (the delivery's `done_recipients`), so a retry, a takeover or a crash
+mid-attempt never mails them twice. (A mail the server took after we gave up waiting cannot be
+known, as with any SMTP client; so a mail is never cut off by the deadline, only by its timeout.)
 """
 
 from __future__ import annotations
@@ -20,10 +28,10 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 
 from services.notifications import handlers
-from services.notifications.domain import Attempt, Delivery, PartnerChannels
+from services.notifications.domain import REPORTER, Attempt, Delivery, Outcome, PartnerChannels
 from services.notifications.peers import Peers
 from services.notifications.store import channels, queue
-from services.notifications.transport import Transport, TransportConfig
+from services.notifications.transport import Result, Transport, TransportConfig
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.db import Database, UnitOfWork
 from shared.observability import get_logger
@@ -55,6 +63,12 @@ class SenderConfig:
     lease_seconds: float
     poll_seconds: float
     transport: TransportConfig
+    attempt_deadline_seconds: float = 0.0  # 0 or more than half the lease: half the lease
+
+    @property
+    def attempt_deadline(self) -> float:
+        half = self.lease_seconds / 2
+        return min(self.attempt_deadline_seconds, half) if self.attempt_deadline_seconds > 0 else half
 
 
 @dataclass
@@ -188,7 +202,7 @@ class Sender:
         """Send once; returns when the attempt is recorded (or recording failed: the lease runs out)."""
         at = self.clock.now()
         started = time.perf_counter()
-        result = await self.transport.send(delivery, partner)
+        result = await self._send_within_deadline(delivery, partner)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         attempts_total.labels(delivery.channel, result.outcome).inc()
         attempt_seconds.labels(delivery.channel).observe(duration_ms / 1000)
@@ -210,6 +224,30 @@ class Sender:
             duration_ms=duration_ms,
             status=str(recorded.state.status),
         )
+
+    async def _send_within_deadline(self, delivery: Delivery, partner: PartnerChannels | None) -> Result:
+        """The transport's send, cut off at the attempt deadline (then a retry, with whom it mailed)."""
+        done = list(delivery.done_recipients)
+
+        async def mailed(reporter: str) -> None:
+            done.append(reporter)
+            async with self._uow() as uow:
+                await queue.record_recipient(uow.session, delivery.id, reporter)
+                await uow.commit()
+
+        # mails stop being begun at the deadline; anything else still running is cut off well
+        # before the lease ends (the deadline is at most half the lease)
+        deadline = time.monotonic() + self.config.attempt_deadline
+        try:
+            async with asyncio.timeout(self.config.lease_seconds * 0.75):
+                return await self.transport.send(delivery, partner, mailed, deadline)
+        except TimeoutError:
+            log.warning("delivery_attempt_deadline", delivery_id=str(delivery.id), seconds=self.config.attempt_deadline)
+            return Result(
+                Outcome.RETRY,
+                error="attempt_deadline",
+                done_recipients=done if delivery.target == REPORTER else None,
+            )
 
     async def _write_finished(self) -> None:
         """Records finished attempts in batches: one transaction for all that finished meanwhile."""

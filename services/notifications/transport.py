@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -25,6 +27,9 @@ from services.notifications.peers import Peers, PeerUnavailable
 from shared.ssrf import UnsafeUrl, check_webhook_url
 
 POOL_SHARD_SIZE = 8
+
+Mailed = Callable[[str], Awaitable[None]]
+"""Told each reporter (pseudonym) the moment the SMTP server accepted the mail to them."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,17 @@ class Transport:
             for client in pool:
                 await client.aclose()
 
-    async def send(self, delivery: Delivery, partner: PartnerChannels | None) -> Result:
+    async def send(
+        self,
+        delivery: Delivery,
+        partner: PartnerChannels | None,
+        mailed: Mailed | None = None,
+        deadline: float | None = None,
+    ) -> Result:
+        """One attempt. `deadline` (time.monotonic()): no mail is begun that its timeout could carry past it."""
         try:
             if delivery.target == domain.REPORTER:
-                return await self._mail_reporters(delivery)
+                return await self._mail_reporters(delivery, mailed, deadline)
             if delivery.target == domain.LEADER:
                 return await self._mail_leader(delivery)
             if delivery.target == domain.PROPOSER:
@@ -164,19 +176,30 @@ class Transport:
 
     # --- e-mail ----------------------------------------------------------------------------------
 
-    async def _mail_reporters(self, delivery: Delivery) -> Result:
+    async def _mail_reporters(self, delivery: Delivery, mailed: Mailed | None, deadline: float | None) -> Result:
+        """Each reporter not mailed yet in this delivery; each one is recorded (`mailed`) as soon as
+        the server took the mail, so neither a retry nor another sender mails them again. A mail is
+        never cut off halfway (the server may take it after we gave up): near the deadline the
+        attempt ends between mails, as a retry."""
         every = await self.peers.contacts(delivery.subject)
         contacts = [c for c in every if domain.reporters_asked(delivery.event_type, c.duplicate)]
         done = list(delivery.done_recipients)
         mail = domain.reporter_mail(delivery.event_type, delivery.data, self._link(delivery))
+        begun = 0
         for contact in contacts:
             if contact.reporter in done:
                 continue
+            # the first mail always goes (each attempt gets somewhere); later ones only with time left
+            if begun and deadline is not None and time.monotonic() + self.config.webhook_timeout_seconds > deadline:
+                return Result(Outcome.RETRY, error="attempt_deadline", done_recipients=done)
+            begun += 1
             try:
                 await self._mail(contact.email, mail)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 return Result(Outcome.RETRY, error=type(exc).__name__, done_recipients=done)
             done.append(contact.reporter)
+            if mailed is not None:
+                await mailed(contact.reporter)
         return Result(Outcome.DELIVERED, error=None if contacts else "no_contacts", done_recipients=done)
 
     async def _mail_leader(self, delivery: Delivery) -> Result:

@@ -4,7 +4,7 @@ A full connection pool is an outage, not a verdict on the events; a tombstone go
 and the consumer moves on; a handler's explicit refusal is final even when it was raised while
 handling an outage; a dead-lettered event is sent to the DLQ once, however often its batch is
 retried. Real PostgreSQL and Kafka throughout: the pool is really exhausted (a connection held),
-the "fact not there yet" is a handler's real `NotYet`.
+a batch is retried after a real outage (the server ends the handler's connection).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from shared.consumer import ConsumerRunner, NotYet, PermanentError, ReceivedEvent, is_transient
+from shared.consumer import ConsumerRunner, PermanentError, ReceivedEvent, is_transient
 from shared.db import Database, UnitOfWork
 from shared.events.catalog import dlq_topic
 from shared.events.envelope import to_json
@@ -180,10 +180,10 @@ async def test_dead_lettered_event_is_sent_once_when_its_batch_is_retried(tally:
     waited: set[UUID] = set()
 
     async def fact_late_once(uow: UnitOfWork, event: ReceivedEvent) -> None:
-        """The good event's fact arrives late: the first attempt waits (`NotYet`), the next applies."""
+        """The good event meets an outage once (the server ends its connection): the batch is retried."""
         if event.envelope.id not in waited and isinstance(event.data, TallyCounted) and event.data.n > 0:
             waited.add(event.envelope.id)
-            raise NotYet("the tally's registration is not here yet")
+            await uow.session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
         await apply_count(uow, event)
 
     async with producer(tally.bootstrap) as p:

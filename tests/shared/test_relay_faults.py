@@ -231,3 +231,70 @@ async def test_consumer_lag_grows_while_its_database_is_away_and_falls_after(inf
         if not own_pg.is_running():
             await asyncio.to_thread(own_pg.start)
         await tally.close()
+
+
+class WatchedRelay(OutboxRelay):
+    """Says when it is waiting for Kafka's acknowledgements (to look at its session meanwhile)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sending = asyncio.Event()
+
+    async def _send_all(self, rows: list[Any]) -> list[BaseException | None]:
+        self.sending.set()
+        try:
+            return await super()._send_all(rows)
+        finally:
+            self.sending.clear()
+
+
+async def test_the_relay_holds_no_transaction_or_row_lock_while_it_waits_for_a_broker_that_is_away(
+    infra: Infra, own_kafka: object
+) -> None:
+    from shared.db import lock_key
+    from stack.kafka import KafkaBroker
+
+    assert isinstance(own_kafka, KafkaBroker)
+    tally = Tally(infra.database_url, own_kafka.bootstrap)
+    await tally.setup()
+    key = lock_key(f"relay:{tally.producer_db.schema}")
+    try:
+        async with producer(own_kafka.bootstrap) as p:
+            try:
+                relay = WatchedRelay(tally.producer_db, p, service="txn", poll_seconds=0.2, retry_max_seconds=0.5)
+                async with running(relay):
+                    await tally.count()
+                    await eventually(lambda: _unpublished_is(tally, 0), timeout=30)
+                    await asyncio.to_thread(own_kafka.stop)
+                    await tally.count()
+
+                    async def sending() -> bool:
+                        return relay.sending.is_set()
+
+                    await eventually(sending, timeout=30)
+                    async with tally.producer_db.engine.connect() as conn:
+                        # the relay's session: the one holding its advisory lock
+                        xact_start = (
+                            await conn.execute(
+                                text(
+                                    "SELECT a.xact_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                                    " WHERE l.locktype = 'advisory' AND l.classid = :hi AND l.objid = :lo"
+                                ),
+                                {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
+                            )
+                        ).one()[0]
+                        assert relay.sending.is_set(), "the send ended before the look: the test proves nothing"
+                        assert xact_start is None, "the relay keeps a transaction open while Kafka is away"
+                        await conn.rollback()
+                        async with conn.begin():
+                            locked = await conn.execute(
+                                text("SELECT id FROM outbox WHERE published_at IS NULL FOR UPDATE NOWAIT")
+                            )
+                            assert len(locked.all()) == 1
+                    await asyncio.to_thread(own_kafka.start)
+                    await eventually(lambda: _unpublished_is(tally, 0), timeout=60)
+            finally:  # before the producer stops: it flushes, and waits for a broker
+                if not own_kafka.is_running():
+                    await asyncio.to_thread(own_kafka.start)
+    finally:
+        await tally.close()

@@ -116,7 +116,7 @@ async def test_defaults_keep_the_inbox_beyond_the_topics_retention_including_dea
     assert (defaults.outbox_retention_days, defaults.idempotency_retention_days) == (7, 2)
     # topics keep 14 days, dead letters 30, each up to a 7-day segment longer (shared.retention)
     assert defaults.inbox_retention_days > 30 + 7
-    assert [s.table for s in sweeps(defaults)] == ["outbox", "inbox", "idempotency_keys"]
+    assert [s.table for s in sweeps(defaults)] == ["outbox", "inbox", "idempotency_keys", "consumer_positions"]
     assert [s.table for s in sweeps(settings(inbox_retention_days=0))] == ["outbox", "idempotency_keys"]
 
 
@@ -133,8 +133,8 @@ async def test_old_rows_go_in_batches_newer_and_unpublished_ones_stay(schema: Sc
     run = Runner(schema.db, clock)
     deleted = await purge(run, clock, sweeps(settings()), batch_size=3)
 
-    assert deleted == {"outbox": 7, "inbox": 5, "idempotency_keys": 4}
-    assert run.batches == {"outbox": 3, "inbox": 2, "idempotency_keys": 2}  # 3+3+1, 3+2, 3+1
+    assert deleted == {"outbox": 7, "inbox": 5, "idempotency_keys": 4, "consumer_positions": 0}
+    assert run.batches == {"outbox": 3, "inbox": 2, "idempotency_keys": 2, "consumer_positions": 1}  # 3+3+1, 3+2, 3+1
     assert await schema.count("outbox", "published_at IS NOT NULL") == 2
     assert await schema.count("outbox", "published_at IS NULL") == 2
     assert await schema.count("inbox") == 2
@@ -144,12 +144,14 @@ async def test_old_rows_go_in_batches_newer_and_unpublished_ones_stay(schema: Sc
         "outbox": 0,
         "inbox": 0,
         "idempotency_keys": 0,
+        "consumer_positions": 0,
     }
     clock.advance(2 * DAY)  # the newer rows come of age
     assert await purge(run, clock, sweeps(settings()), batch_size=3) == {
         "outbox": 2,
         "inbox": 2,
         "idempotency_keys": 1,
+        "consumer_positions": 0,
     }
     assert await schema.count("outbox") == 2 and await schema.count("outbox", "published_at IS NULL") == 2
 

@@ -144,3 +144,14 @@ async def record_attempts(
                 {"id": delivery.id, "done": list(delivery.done_recipients)},
             )
     return kept
+
+
+async def record_recipient(session: AsyncSession, delivery_id: UUID, reporter: str) -> None:
+    """One reporter mailed in this delivery, kept at once (not only with the attempt's record)."""
+    await session.execute(
+        text(
+            "UPDATE deliveries SET done_recipients = array_append(done_recipients, :reporter)"
+            " WHERE id = :id AND NOT (:reporter = ANY(done_recipients))"
+        ),
+        {"id": delivery_id, "reporter": reporter},
+    )
