@@ -5,6 +5,8 @@
 - every accepted escalation is in the signals database, and every escalated signal produced
   exactly one distinct `webhook-id` at its partner's receiver (retries reuse it), delivered;
 - every outbox row of every service schema was published;
+- no consumer holds an event in its waiting room (`consumer_waiting`, shared.waiting): its offset
+  is committed when it starts to wait, so an end-of-partition offset alone does not mean applied;
 - no consumer skipped an event: every event id on a partition a consumer group committed is in
   that consumer's inbox, and the committed offset is the partition's end; the DLQs are empty.
 """
@@ -37,6 +39,7 @@ class Findings:
     invalid_signatures: int = 0
     unpublished: dict[str, int] = field(default_factory=dict)
     lag: dict[str, int] = field(default_factory=dict)
+    waiting: dict[str, int] = field(default_factory=dict)  # consumer -> events taken, not applied
     skipped: dict[str, int] = field(default_factory=dict)
     dlq_records: int = 0
 
@@ -47,6 +50,7 @@ class Findings:
             + self.lost_escalations
             + self.webhooks_missing
             + sum(self.unpublished.values())
+            + sum(self.waiting.values())
             + sum(self.skipped.values())
             + self.dlq_records
         )
@@ -85,11 +89,14 @@ class Accepted:
 
 
 async def quiet_now(platform: Platform) -> bool:
-    """Nothing left in any outbox, no pending delivery, every consumer group at the end of its partitions."""
+    """Nothing left in any outbox, no pending delivery, nothing in a consumer's waiting room, every
+    consumer group at the end of its partitions (a waiting event's offset is already committed)."""
     for service in SERVICES:
         conn = await platform.connect(service)
         try:
             if await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"):
+                return False
+            if await conn.fetchval("SELECT count(*) FROM consumer_waiting"):
                 return False
             if service == "notifications" and await conn.fetchval(
                 "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'retrying')"
@@ -250,9 +257,21 @@ async def reconcile(platform: Platform, receiver: Receiver, accepted: Accepted, 
             await conn.close()
         if n:
             f.unpublished[service] = n
+        for consumer, held in await _waiting(platform, service):
+            f.waiting[consumer] = held
     await _consumers(platform, f)
     f.dlq_records = await _dlq_records(platform)
     return f
+
+
+async def _waiting(platform: Platform, service: str) -> list[tuple[str, int]]:
+    """Per consumer of the service: events in its waiting room (taken from Kafka, not applied yet)."""
+    conn = await platform.connect(service)
+    try:
+        rows = await conn.fetch("SELECT consumer, count(*) AS n FROM consumer_waiting GROUP BY consumer")
+    finally:
+        await conn.close()
+    return [(r["consumer"], int(r["n"])) for r in rows]
 
 
 async def _consumers(platform: Platform, f: Findings) -> None:
