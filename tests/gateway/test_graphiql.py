@@ -10,7 +10,6 @@ import contextlib
 import itertools
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 import websockets
 
 from gateway.graphiql import ASSETS, referenced_assets, sri
+from stack import browser
 from tests.gateway.conftest import Platform, free_socket
 from tests.support import eventually
 
@@ -72,9 +72,9 @@ class DevTools:
 @contextlib.asynccontextmanager
 async def chromium(profile: Path) -> AsyncIterator[DevTools]:
     """Headless Chromium that can reach 127.0.0.1 only (no CDN, no internet)."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    binary = browser.chromium()
+    if binary is None:  # `make test` installs it (stack.browser): missing is a failure, not a skip
+        pytest.fail("headless Chromium is needed to check GraphiQL offline (apt-get install -y chromium)")
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()

@@ -32,7 +32,7 @@ async def test_a_service_role_uses_postgis_the_stack_created(tmp_path: Path) -> 
         server.ensure_installed()
         server.start()
         if not server.ensure_postgis():
-            pytest.skip("PostGIS is not installed on this machine")
+            pytest.fail("PostGIS is not installed on this machine (the stack installs it: stack.pg)")
         assert server.ensure_postgis()  # idempotent
         server.ensure_service_roles(["neighbourhoods"])
         conn = await asyncpg.connect(server.service_url("neighbourhoods").replace("+asyncpg", ""))
@@ -64,7 +64,7 @@ async def test_the_neighbourhoods_role_migrates_and_loads_boundaries_without_sup
         server.ensure_installed()
         server.start()
         if not server.ensure_postgis():
-            pytest.skip("PostGIS is not installed on this machine")
+            pytest.fail("PostGIS is not installed on this machine (the stack installs it: stack.pg)")
         server.ensure_service_roles(["neighbourhoods"])
         settings = Settings(database_url=server.service_url("neighbourhoods"), resident_ref_key="k")
         assert await load_file(settings, DEMO_FILE) == 70
