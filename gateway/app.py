@@ -21,6 +21,7 @@ from strawberry.types import ExecutionResult
 
 from gateway import graphiql, open311, privacy, rest, rest_loopback, review_rest
 from gateway.context import GatewayContext
+from gateway.csp import PagePolicy
 from gateway.errors import coded_all
 from gateway.feed import SignalFeed
 from gateway.schema import build_schema
@@ -102,7 +103,7 @@ def create_app(
     )
     if settings.is_local:
         graphiql.install(app)
-    app.add_middleware(review_rest.ReportPolicy)
+    app.add_middleware(PagePolicy, matches=review_rest.is_report, policy=review_rest.REPORT_CSP)
     _expose(app, parts)
     return app
 

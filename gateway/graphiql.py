@@ -19,8 +19,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 from strawberry.http.ides import get_graphql_ide_html
+
+from gateway.csp import PagePolicy
 
 CDN = "https://unpkg.com/"
 ASSETS = "/graphiql/assets/"
@@ -47,27 +49,12 @@ def page() -> str:
 def install(app: FastAPI) -> None:
     """Serve the vendored assets and let the GraphiQL page run them (the local stack only)."""
     app.mount(ASSETS.rstrip("/"), StaticFiles(directory=VENDOR, check_dir=False), name="graphiql-assets")
-    app.add_middleware(GraphiQLPolicy)
+    app.add_middleware(PagePolicy, matches=_is_page, policy=_CSP)
 
 
-class GraphiQLPolicy:
-    """GraphiQL's page runs an inline script: relax the CSP for that page only (still 'self' only)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != "/graphql":
-            await self.app(scope, receive, send)
-            return
-
-        async def relaxed(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != b"content-security-policy"]
-                message["headers"] = [*headers, (b"content-security-policy", _CSP)]
-            await send(message)
-
-        await self.app(scope, receive, relaxed)
+def _is_page(scope: Scope) -> bool:
+    """GraphiQL's page runs an inline script: the CSP is relaxed for that page only (still 'self' only)."""
+    return bool(scope["method"] == "GET" and scope["path"] == "/graphql")
 
 
 def sri(content: bytes) -> str:

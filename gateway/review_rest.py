@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from gateway.rest import PROBLEMS, Caller, _relay
 
@@ -44,21 +44,6 @@ async def goal_proposal(proposal_id: str, request: Request, caller: Caller) -> R
     return await _relay(request, caller, "goals", "GET", f"/v1/goal-proposals/{proposal_id}")
 
 
-class ReportPolicy:
-    """The printable review needs its inline styles: relax the CSP for that page only."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-
-        async def relaxed(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != b"content-security-policy"]
-                message["headers"] = [*headers, (b"content-security-policy", REPORT_CSP)]
-            await send(message)
-
-        await self.app(scope, receive, relaxed)
+def is_report(scope: Scope) -> bool:
+    """The printable review needs its inline styles: the CSP is relaxed for that page only."""
+    return str(scope.get("path", "")).startswith(PREFIX)
